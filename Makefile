@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# mapfs: safe Rust iomap wrappers and a block filesystem on them.
+# `make help` lists the targets. Kbuild reads ./Kbuild, not this file.
+
+LLVM ?= -19
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+# KDIR: a built Linux 7.3 tree (with Rust enabled). Default: the cached test
+# kernel that `make kernel` builds.
+KDIR ?=
+ifeq ($(KDIR),)
+KDIR_CMD = $$(tools/kernel path)
+KERNEL_DEP = kernel
+else
+KDIR_CMD = $(KDIR)
+KERNEL_DEP =
+endif
+export KDIR
+
+CARGO_MANIFEST := tools/Cargo.toml
+TOOLS_BIN := tools/target/release
+
+.PHONY: all help deps kernel modules module tools install uninstall check \
+	check-host demo selftest-harness clean distclean kernel-path
+
+all: modules tools
+
+help:
+	@echo 'mapfs targets:'
+	@echo '  make demo        build everything, boot the VM, mkfs + insmod + mount, show what works'
+	@echo '  make check       the whole test suite (host cargo tests + one VM boot); ends "N passed, N failed"'
+	@echo '  make             build mapfs.ko and the userspace tools (= modules tools)'
+	@echo '  make deps        install every dependency (Debian 12, as root); idempotent'
+	@echo '  make kernel      build the cached Linux 7.3 test kernel (KASAN, lockdep; ~15 min once)'
+	@echo '  make modules     build mapfs.ko against $$KDIR (default: the cached test kernel)'
+	@echo '  make tools       build mkfs.mapfs and fsck.mapfs (cargo, release)'
+	@echo '  make check-host  only the host tests (cargo test, script tests): seconds'
+	@echo '  make selftest-harness  prove the VM harness fails a run on KASAN/lockdep/WARNING splats'
+	@echo '  make install     install mkfs.mapfs and fsck.mapfs into $$(SBINDIR) (default /usr/local/sbin)'
+	@echo '  make uninstall   remove them'
+	@echo '  make kernel-path print the build directory of the cached kernel'
+	@echo '  make clean       remove module and tool build outputs and out/'
+	@echo '  make distclean   clean, and also drop the cached kernel for the current key'
+	@echo
+	@echo 'Variables: KDIR=/path/to/built/linux (use your own kernel build),'
+	@echo '  LLVM=$(LLVM), JOBS=N (kernel build), MAPFS_TESTS="name ..." (subset of in-guest tests),'
+	@echo '  MAPFS_ACCEL=kvm|tcg (skip the KVM probe), MAPFS_CACHE=dir (kernel cache).'
+
+deps:
+	@tools/setup
+
+kernel: deps
+	@tools/kernel build
+
+kernel-path:
+	@tools/kernel path
+
+modules module: $(KERNEL_DEP)
+	@echo "[module] building mapfs.ko against $(KDIR_CMD)"
+	@$(MAKE) -C "$(KDIR_CMD)" M="$(CURDIR)" LLVM=$(LLVM) modules
+
+# rustc refuses dots in binary names: cargo builds mkfs-mapfs and fsck-mapfs,
+# and hard links give them the names mkfs(8) and fsck(8) look for.
+tools: deps
+	@echo "[tools] cargo build --release"
+	@cargo build --release -q --manifest-path $(CARGO_MANIFEST)
+	@ln -f $(TOOLS_BIN)/mkfs-mapfs $(TOOLS_BIN)/mkfs.mapfs
+	@ln -f $(TOOLS_BIN)/fsck-mapfs $(TOOLS_BIN)/fsck.mapfs
+
+install: tools
+	install -d $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(TOOLS_BIN)/mkfs.mapfs $(DESTDIR)$(SBINDIR)/mkfs.mapfs
+	install -m 0755 $(TOOLS_BIN)/fsck.mapfs $(DESTDIR)$(SBINDIR)/fsck.mapfs
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/mkfs.mapfs $(DESTDIR)$(SBINDIR)/fsck.mapfs
+
+check-host: deps
+	@MAPFS_HOST_ONLY=1 tools/check
+
+check: modules tools
+	@tools/check
+
+demo: modules tools
+	@tools/demo
+
+selftest-harness: $(KERNEL_DEP)
+	@$(MAKE) -C "$(KDIR_CMD)" M="$(CURDIR)/tools/selftest" LLVM=$(LLVM) modules
+	@tools/selftest/run
+
+clean:
+	@if [ -d "$(KDIR_CMD)" ]; then $(MAKE) -C "$(KDIR_CMD)" M="$(CURDIR)" LLVM=$(LLVM) clean; fi
+	@rm -f rust/bindings/generated.rs
+	@cargo clean -q --manifest-path $(CARGO_MANIFEST) 2>/dev/null || true
+	@rm -rf out
+
+distclean: clean
+	@d=$$(tools/kernel path) && rm -rf "$$(dirname "$$d")" && echo "removed $$(dirname "$$d")"

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Headers whose items mapfs needs and kernel::bindings lacks. The generator
+ * (gen.sh) keeps only the items named in bindgen_parameters and reuses every
+ * type that kernel::bindings already defines, so one C type has one Rust type.
+ */
+#include <linux/fs.h>
+#include <linux/fs_context.h>
+#include <linux/iomap.h>
+#include <linux/pagemap.h>
+#include <linux/buffer_head.h>
+#include <linux/writeback.h>
+#include <linux/statfs.h>
+#include <linux/mm.h>
+#include <linux/blkdev.h>
+#include "../helpers.h"
