@@ -1,0 +1,35 @@
+//! mapfs on-disk format.
+//!
+//! Everything here is plain `core` Rust: no allocation, no `unsafe`, no
+//! panics on any input. Decoders take byte slices and return errors as
+//! values; operations on variable-sized things work in caller-provided
+//! buffers or through callbacks. All integers are little-endian. The
+//! format is described in `Documentation/mapfs/format.rst`, whose
+//! sections follow these modules:
+//!
+//! - [`crc32c`] holds the checksum and how metadata checksums are seeded,
+//! - [`layout`] holds block sizes, limits and region placement,
+//! - [`super_block`] holds the superblock and its validation,
+//! - [`bitmap`] holds inode and block bitmaps,
+//! - [`inode`] holds inodes,
+//! - [`extent`] holds extents and in-memory extent-map editing,
+//! - [`tree`] holds the on-disk extent tree (walk and encode),
+//! - [`dir`] holds directory blocks,
+//! - [`symlink`] holds symbolic link targets.
+
+pub mod bitmap;
+pub mod crc32c;
+pub mod dir;
+pub mod extent;
+pub mod inode;
+pub mod layout;
+mod le;
+pub mod super_block;
+pub mod symlink;
+pub mod tree;
+
+/// Largest file size in bytes for a block size: `2^32 * block_size`
+/// (file blocks are 32-bit on disk).
+pub fn max_file_size(block_size: u32) -> u64 {
+    extent::MAX_FILE_BLOCKS.saturating_mul(u64::from(block_size))
+}

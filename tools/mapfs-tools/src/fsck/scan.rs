@@ -1,0 +1,663 @@
+//! Passes 1 and 2: superblock, bitmap blocks, inodes, extent trees and
+//! block ownership.
+
+use std::collections::HashSet;
+use std::io;
+
+use mapfs_format::bitmap;
+use mapfs_format::extent::{mapped_blocks, Extent, MAX_FILE_BLOCKS};
+use mapfs_format::inode::{FileType, Inode, FLAG_INLINE};
+use mapfs_format::layout::{
+    bits_per_bitmap_block, Geometry, Region, INODE_SIZE, ROOT_INO, SUPERBLOCK_SIZE,
+};
+use mapfs_format::super_block::{Superblock, SB_MAGIC, STATE_CLEAN, STATE_ERRORS};
+use mapfs_format::symlink::{max_symlink_len, INLINE_SYMLINK_MAX};
+use mapfs_format::tree::{self, NodeKind};
+
+use super::{Checker, FileInfo, FsckOptions, FsckResult, EXIT_OK, EXIT_UNCORRECTED};
+use crate::dev::Device;
+
+pub(super) enum Opened {
+    /// Nothing more to do (clean and not forced, or the superblock is
+    /// unusable).
+    Done(FsckResult),
+    /// Go on with this superblock; the result holds problems so far.
+    Fs(FsckResult, Box<Superblock>, Geometry),
+}
+
+fn fatal(mut res: FsckResult, msg: String) -> Opened {
+    res.lines.push(format!("{msg} (cannot be fixed)"));
+    res.problems += 1;
+    res.unfixed += 1;
+    res.exit = EXIT_UNCORRECTED;
+    Opened::Done(res)
+}
+
+/// Pass 1a: the superblock.
+pub(super) fn open<D: Device>(dev: &mut D, opts: FsckOptions) -> io::Result<Opened> {
+    let mut res = FsckResult::default();
+    if dev.size() < SUPERBLOCK_SIZE as u64 {
+        return Ok(fatal(
+            res,
+            format!("superblock: device too small ({} bytes)", dev.size()),
+        ));
+    }
+    let mut buf = vec![0u8; SUPERBLOCK_SIZE];
+    dev.read_at(0, &mut buf)?;
+    let Ok(sb) = Superblock::decode_raw(&buf) else {
+        return Ok(fatal(res, "superblock: unreadable".into()));
+    };
+    if sb.magic != SB_MAGIC {
+        return Ok(fatal(
+            res,
+            format!("superblock: bad magic number {:#010x} (not a mapfs filesystem, or its superblock is destroyed)", sb.magic),
+        ));
+    }
+    let (stored, computed) = Superblock::checksums(&buf).unwrap_or((0, 1));
+    let csum_ok = stored == computed;
+    let unknown_ro = sb.unknown_ro_compat();
+    let geo = match sb.validate(dev.size()) {
+        Ok(g) => g,
+        Err(e) => {
+            let extra = if csum_ok {
+                String::new()
+            } else {
+                format!("; bad checksum (stored {stored:#010x}, computed {computed:#010x})")
+            };
+            return Ok(fatal(res, format!("superblock: {e}{extra}")));
+        }
+    };
+    if unknown_ro != 0 {
+        return Ok(fatal(
+            res,
+            format!("superblock: unknown read-only-compatible features {unknown_ro:#x}; this fsck cannot check this filesystem"),
+        ));
+    }
+    if opts.verbose {
+        res.lines.push("Pass 1: superblock and bitmaps".into());
+    }
+    if !csum_ok {
+        res.problems += 1;
+        let msg =
+            format!("superblock: bad checksum (stored {stored:#010x}, computed {computed:#010x})");
+        res.lines.push(if opts.repair {
+            format!("{msg}: recomputed")
+        } else {
+            msg
+        });
+    } else if !opts.force && sb.state & STATE_CLEAN != 0 && sb.state & STATE_ERRORS == 0 {
+        res.exit = EXIT_OK;
+        res.lines.push(format!(
+            "clean, {}/{} files, {}/{} blocks",
+            sb.inode_count - 1 - sb.free_inodes.min(sb.inode_count - 1),
+            sb.inode_count - 1,
+            sb.block_count - sb.free_blocks,
+            sb.block_count
+        ));
+        return Ok(Opened::Done(res));
+    }
+    Ok(Opened::Fs(res, Box::new(sb), geo))
+}
+
+/// A node still to visit in the lenient tree scan.
+struct Pending {
+    block: u64,
+    depth: u16,
+    lo: u64,
+    hi: u64,
+}
+
+impl<D: Device> Checker<D> {
+    /// Pass 1b: bitmap block checksums and padding; loads the bitmaps.
+    pub(super) fn check_bitmaps(&mut self) -> io::Result<()> {
+        let per = bits_per_bitmap_block(self.fs.geo.block_size());
+        let maps = [
+            (
+                "inode bitmap",
+                self.fs.sb.inode_bitmap,
+                u64::from(self.fs.sb.inode_count),
+            ),
+            (
+                "block bitmap",
+                self.fs.sb.block_bitmap,
+                self.fs.sb.block_count,
+            ),
+        ];
+        for (name, region, nbits) in maps {
+            for i in 0..region.len {
+                let disk = region.start + i;
+                let blk = self.fs.read_block(disk)?;
+                if let Err(e) = bitmap::verify_block_csum(self.fs.seed, disk, &blk) {
+                    self.problem(
+                        format!("{name} block {i} (disk block {disk}): {e}"),
+                        Some("rewritten"),
+                    );
+                    self.bitmap_damaged = true;
+                }
+                let first = i * per;
+                let valid = per.min(nbits.saturating_sub(first));
+                if let Ok(bits) = bitmap::block_bits(&blk) {
+                    if !bitmap::all_set(bits, valid, per - valid).unwrap_or(false) {
+                        self.problem(
+                            format!("{name} block {i} (disk block {disk}): padding bits past the end are not set"),
+                            Some("rewritten"),
+                        );
+                        self.bitmap_damaged = true;
+                    }
+                }
+            }
+        }
+        self.disk_inodes = self
+            .fs
+            .read_bitmap(self.fs.sb.inode_bitmap, u64::from(self.fs.sb.inode_count))?;
+        self.disk_blocks = self
+            .fs
+            .read_bitmap(self.fs.sb.block_bitmap, self.fs.sb.block_count)?;
+        self.owned.set_range(0, self.fs.geo.data_start, true);
+        Ok(())
+    }
+
+    /// Pass 2: every inode slot.
+    pub(super) fn scan_inodes(&mut self) -> io::Result<()> {
+        self.verbose("Pass 2: inodes, extent trees and block ownership");
+        let g = self.fs.geo;
+        let bs = self.bs();
+        let per_block = bs / INODE_SIZE as u64;
+        let chunk_blocks = (256 * 1024 / bs).max(1);
+        let mut b = 0u64;
+        while b < g.inode_table.len {
+            let n = chunk_blocks.min(g.inode_table.len - b);
+            let mut buf = vec![0u8; (n * bs) as usize];
+            self.fs
+                .dev
+                .read_at((g.inode_table.start + b) * bs, &mut buf)?;
+            for (k, raw) in buf.chunks(INODE_SIZE).enumerate() {
+                let ino = b * per_block + k as u64;
+                if ino == 0 || ino >= u64::from(g.inode_count) {
+                    continue;
+                }
+                let ino = ino as u32;
+                if raw.get(..2) == Some(&[0, 0]) {
+                    continue;
+                }
+                self.check_inode(ino, raw)?;
+            }
+            b += n;
+        }
+        Ok(())
+    }
+
+    fn check_inode(&mut self, ino: u32, raw: &[u8]) -> io::Result<()> {
+        let (stored, computed) = Inode::checksums(raw, self.fs.seed, ino).unwrap_or((0, 1));
+        let csum_ok = stored == computed;
+        let Ok(inode) = Inode::decode_raw(raw) else {
+            return Ok(());
+        };
+        let bs = self.fs.geo.block_size();
+        let csum_note = if csum_ok {
+            String::new()
+        } else {
+            format!(", bad checksum (stored {stored:#010x}, computed {computed:#010x})")
+        };
+        let ft = match inode.validate(bs) {
+            Ok(ft) => ft,
+            Err(e) => {
+                self.problem(
+                    format!("inode {ino}: {e}{csum_note}"),
+                    Some("inode cleared"),
+                );
+                return self.fs.clear_inode(ino);
+            }
+        };
+        if inode.has_extents() {
+            if let Err(e) = tree::check_header(&inode.data, NodeKind::Root, None) {
+                self.problem(
+                    format!("inode {ino}: extent tree root: {e}{csum_note}"),
+                    Some("inode cleared"),
+                );
+                return self.fs.clear_inode(ino);
+            }
+        }
+        if ft == FileType::Symlink && inode.flags & FLAG_INLINE == 0 {
+            let len = inode.size as usize;
+            if inode.size <= INLINE_SYMLINK_MAX as u64 || len > max_symlink_len(bs) {
+                self.problem(
+                    format!(
+                        "inode {ino}: symlink of {} bytes stored in a block",
+                        inode.size
+                    ),
+                    Some("inode cleared"),
+                );
+                return self.fs.clear_inode(ino);
+            }
+        }
+        let mut info = FileInfo {
+            inode,
+            ft,
+            extents: Vec::new(),
+            tree: Vec::new(),
+            dirty_tree: false,
+            dirty_inode: !csum_ok,
+        };
+        if !csum_ok {
+            self.problem(
+                format!(
+                    "inode {ino}: bad checksum (stored {stored:#010x}, computed {computed:#010x})"
+                ),
+                Some("recomputed"),
+            );
+        }
+        if inode.has_extents() {
+            self.scan_tree(ino, &mut info)?;
+            self.claim(ino, &mut info);
+        }
+        self.check_type_rules(ino, &mut info);
+        self.files.insert(ino, info);
+        Ok(())
+    }
+
+    fn extent_desc(k: usize, e: &Extent) -> String {
+        format!(
+            "extent {k} (file block {}, disk block {}, {} blocks)",
+            e.file_block, e.disk_block, e.len
+        )
+    }
+
+    /// Reads a file's extent tree leniently: bad nodes and bad extents are
+    /// reported and dropped, the rest kept.
+    fn scan_tree(&mut self, ino: u32, info: &mut FileInfo) -> io::Result<()> {
+        let data = self.fs.geo.data();
+        let bs = self.fs.geo.block_size();
+        let root = info.inode.data;
+        let Ok(h) = tree::check_header(&root, NodeKind::Root, None) else {
+            return Ok(());
+        };
+        let mut k = 0usize; // extent number, in tree order
+        let mut last_kept: Option<usize> = None;
+        let mut prev_end = 0u64;
+        let mut stack: Vec<Pending> = Vec::new();
+        let mut visited: HashSet<u64> = HashSet::new();
+        // Leaf entries of one node.
+        let mut leaf =
+            |c: &mut Self, info: &mut FileInfo, node: &[u8], n: usize, lo: u64, hi: u64| {
+                for i in 0..n {
+                    let Some(e) = tree::leaf_entry(node, i) else {
+                        break;
+                    };
+                    let why = if !e.is_valid() {
+                        Some("is invalid".to_string())
+                    } else if e.file_block < lo || e.end() > hi {
+                        Some("lies outside the key range of its tree node".to_string())
+                    } else if e.disk_block < data.start || e.disk_end() > data.end() {
+                        Some(format!(
+                            "is outside the data area (blocks {}-{})",
+                            data.start,
+                            data.end() - 1
+                        ))
+                    } else if e.file_block < prev_end {
+                        Some(match last_kept {
+                            Some(j) => format!("overlaps extent {j}"),
+                            None => "is out of order".to_string(),
+                        })
+                    } else {
+                        None
+                    };
+                    match why {
+                        Some(w) => {
+                            c.problem(
+                                format!("inode {ino}: {} {w}", Self::extent_desc(k, &e)),
+                                Some("extent removed"),
+                            );
+                            info.dirty_tree = true;
+                        }
+                        None => {
+                            prev_end = e.end();
+                            last_kept = Some(k);
+                            info.extents.push(e);
+                        }
+                    }
+                    k += 1;
+                }
+            };
+        // Index entries of one node: push children (reverse order for DFS).
+        let index = |c: &mut Self,
+                     info: &mut FileInfo,
+                     stack: &mut Vec<Pending>,
+                     node: &[u8],
+                     n: usize,
+                     depth: u16,
+                     lo: u64,
+                     hi: u64,
+                     at: &str| {
+            let mut entries = Vec::new();
+            let mut prev_key: Option<u64> = None;
+            for i in 0..n {
+                let Some(ie) = tree::index_entry(node, i) else {
+                    break;
+                };
+                let ok_key = ie.file_block >= lo
+                    && ie.file_block < hi
+                    && prev_key.is_none_or(|p| ie.file_block > p);
+                if !ok_key {
+                    c.problem(
+                        format!("inode {ino}: {at}: index entry {i} (file block {}, child block {}) is out of order", ie.file_block, ie.child),
+                        Some("subtree dropped"),
+                    );
+                    info.dirty_tree = true;
+                    continue;
+                }
+                prev_key = Some(ie.file_block);
+                entries.push(ie);
+            }
+            for (j, ie) in entries.iter().enumerate().rev() {
+                let next = entries.get(j + 1).map_or(hi, |n| n.file_block);
+                stack.push(Pending {
+                    block: ie.child,
+                    depth: depth - 1,
+                    lo: ie.file_block,
+                    hi: next,
+                });
+            }
+        };
+        if h.depth == 0 {
+            leaf(
+                self,
+                info,
+                &root,
+                usize::from(h.entries),
+                0,
+                MAX_FILE_BLOCKS,
+            );
+            return Ok(());
+        }
+        index(
+            self,
+            info,
+            &mut stack,
+            &root,
+            usize::from(h.entries),
+            h.depth,
+            0,
+            MAX_FILE_BLOCKS,
+            "extent tree root",
+        );
+        while let Some(p) = stack.pop() {
+            let at = format!("extent tree block {} (depth {})", p.block, p.depth);
+            if !data.contains(p.block) {
+                self.problem(
+                    format!("inode {ino}: {at} is outside the data area"),
+                    Some("subtree dropped"),
+                );
+                info.dirty_tree = true;
+                continue;
+            }
+            if !visited.insert(p.block) {
+                self.problem(
+                    format!("inode {ino}: {at} is referenced twice in the tree"),
+                    Some("subtree dropped"),
+                );
+                info.dirty_tree = true;
+                continue;
+            }
+            let node = self.fs.read_block(p.block)?;
+            let h = match tree::check_header(&node, NodeKind::Block(bs), Some(p.depth)) {
+                Ok(h) => h,
+                Err(e) => {
+                    self.problem(format!("inode {ino}: {at}: {e}"), Some("subtree dropped"));
+                    info.dirty_tree = true;
+                    continue;
+                }
+            };
+            if let Err(e) = tree::verify_block_csum(self.fs.seed, ino, p.block, &node) {
+                self.problem(format!("inode {ino}: {at}: {e}"), Some("tree rewritten"));
+                info.dirty_tree = true;
+            }
+            info.tree.push(p.block);
+            if h.depth == 0 {
+                leaf(self, info, &node, usize::from(h.entries), p.lo, p.hi);
+            } else {
+                index(
+                    self,
+                    info,
+                    &mut stack,
+                    &node,
+                    usize::from(h.entries),
+                    h.depth,
+                    p.lo,
+                    p.hi,
+                    &at,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Who (other than `except`) owns block `b`.
+    fn owner_of(&self, b: u64, except: u32) -> Option<u32> {
+        self.files.iter().find_map(|(&ino, f)| {
+            (ino != except
+                && (f.tree.contains(&b)
+                    || f.extents
+                        .iter()
+                        .any(|e| b >= e.disk_block && b < e.disk_end())))
+            .then_some(ino)
+        })
+    }
+
+    /// Claims a file's tree blocks and extents; blocks already owned by an
+    /// earlier inode are taken away from this one.
+    fn claim(&mut self, ino: u32, info: &mut FileInfo) {
+        let tree = std::mem::take(&mut info.tree);
+        for b in tree {
+            if self.owned.get(b) {
+                let who = self.owner_desc(b, ino);
+                self.problem(
+                    format!("inode {ino}: extent tree block {b} is also used by {who}"),
+                    Some("tree rebuilt with new blocks"),
+                );
+                info.dirty_tree = true;
+            } else {
+                self.owned.set_range(b, 1, true);
+                info.tree.push(b);
+            }
+        }
+        let extents = std::mem::take(&mut info.extents);
+        for (k, e) in extents.into_iter().enumerate() {
+            let len = u64::from(e.len);
+            let free = bitmap::all_clear(&self.owned.bits, e.disk_block, len).unwrap_or(false);
+            if free {
+                self.owned.set_range(e.disk_block, len, true);
+                info.extents.push(e);
+                continue;
+            }
+            let shared = (e.disk_block..e.disk_end())
+                .find(|&b| self.owned.get(b))
+                .unwrap_or(e.disk_block);
+            let who = self.owner_desc(shared, ino);
+            self.problem(
+                format!(
+                    "inode {ino}: {} shares block {shared} with {who}",
+                    Self::extent_desc(k, &e)
+                ),
+                Some("extent removed from this inode"),
+            );
+            info.dirty_tree = true;
+        }
+    }
+
+    fn owner_desc(&self, b: u64, ino: u32) -> String {
+        if b < self.fs.geo.data_start {
+            return "filesystem metadata".into();
+        }
+        match self.owner_of(b, ino) {
+            Some(o) => format!("inode {o}"),
+            None => "another inode".into(),
+        }
+    }
+
+    /// Per-type rules: directories are a hole-free prefix of written
+    /// blocks with size = blocks × block size; block symlinks have exactly
+    /// file block 0.
+    fn check_type_rules(&mut self, ino: u32, info: &mut FileInfo) {
+        let bs = self.bs();
+        match info.ft {
+            FileType::Directory => {
+                let mut n = 0u64;
+                let mut keep = Vec::new();
+                for e in &info.extents {
+                    if e.file_block == n && !e.unwritten {
+                        n = e.end();
+                        keep.push(*e);
+                    } else {
+                        break;
+                    }
+                }
+                let dropped: Vec<Extent> = info.extents.iter().skip(keep.len()).copied().collect();
+                if !dropped.is_empty() {
+                    self.problem(
+                        format!("directory {ino}: {} extent(s) after a hole or unwritten block at file block {n}", dropped.len()),
+                        Some("removed"),
+                    );
+                    for e in &dropped {
+                        self.owned.set_range(e.disk_block, u64::from(e.len), false);
+                    }
+                    info.extents = keep;
+                    info.dirty_tree = true;
+                }
+                let size = n * bs;
+                if info.inode.size != size && n > 0 {
+                    self.problem(
+                        format!(
+                            "directory {ino}: size {}, should be {size}",
+                            info.inode.size
+                        ),
+                        Some("fixed"),
+                    );
+                    info.inode.size = size;
+                    info.dirty_inode = true;
+                }
+            }
+            FileType::Symlink if info.inode.flags & FLAG_INLINE == 0 => {
+                let ok = matches!(info.extents.as_slice(), [e] if e.file_block == 0 && e.len == 1 && !e.unwritten);
+                if !ok {
+                    self.problem(
+                        format!("symlink {ino}: target block is not mapped as file block 0"),
+                        Some("inode cleared"),
+                    );
+                    for e in &info.extents {
+                        self.owned.set_range(e.disk_block, u64::from(e.len), false);
+                    }
+                    for &b in &info.tree {
+                        self.owned.set_range(b, 1, false);
+                    }
+                    info.extents.clear();
+                    info.tree.clear();
+                    info.ft = FileType::Fifo; // marker: removed below
+                    info.inode.mode = 0;
+                }
+            }
+            FileType::Regular => {}
+            _ => {}
+        }
+    }
+
+    /// Rewrites the trees of files whose map changed, and fixes block counts.
+    pub(super) fn rewrite_trees(&mut self) -> io::Result<()> {
+        // Drop files cleared by the type rules.
+        let cleared: Vec<u32> = self
+            .files
+            .iter()
+            .filter(|(_, f)| f.inode.mode == 0)
+            .map(|(&i, _)| i)
+            .collect();
+        for ino in cleared {
+            self.files.remove(&ino);
+            self.fs.clear_inode(ino)?;
+        }
+        // Directories without blocks cannot be used (the root is recreated later).
+        let empty_dirs: Vec<u32> = self
+            .files
+            .iter()
+            .filter(|(_, f)| f.ft == FileType::Directory && f.extents.is_empty())
+            .map(|(&i, _)| i)
+            .collect();
+        for ino in empty_dirs {
+            self.problem(
+                format!("directory {ino}: has no data blocks"),
+                Some("inode cleared"),
+            );
+            if let Some(f) = self.files.remove(&ino) {
+                for &b in &f.tree {
+                    self.owned.set_range(b, 1, false);
+                }
+            }
+            self.fs.clear_inode(ino)?;
+        }
+        let inos: Vec<u32> = self.files.keys().copied().collect();
+        for ino in inos {
+            let Some(mut f) = self.files.remove(&ino) else {
+                continue;
+            };
+            if f.dirty_tree {
+                match self
+                    .fs
+                    .write_tree(ino, &mut f.inode, &f.extents, &f.tree, &mut self.owned)
+                {
+                    Ok(tb) => {
+                        f.tree = tb;
+                        f.dirty_inode = true;
+                    }
+                    Err(e) => {
+                        self.problem(
+                            format!("inode {ino}: cannot rewrite extent tree: {e}"),
+                            None,
+                        );
+                    }
+                }
+            }
+            let blocks = mapped_blocks(&f.extents) + f.tree.len() as u64;
+            if f.inode.blocks != blocks && f.inode.has_extents() {
+                self.problem(
+                    format!(
+                        "inode {ino}: block count {}, should be {blocks}",
+                        f.inode.blocks
+                    ),
+                    Some("fixed"),
+                );
+                f.inode.blocks = blocks;
+                f.dirty_inode = true;
+            } else if !f.inode.has_extents() && f.inode.blocks != 0 {
+                self.problem(
+                    format!("inode {ino}: block count {}, should be 0", f.inode.blocks),
+                    Some("fixed"),
+                );
+                f.inode.blocks = 0;
+                f.dirty_inode = true;
+            }
+            if f.dirty_inode {
+                self.fs.write_inode(ino, &f.inode)?;
+                f.dirty_inode = false;
+            }
+            f.dirty_tree = false;
+            self.files.insert(ino, f);
+        }
+        if !self
+            .files
+            .get(&ROOT_INO)
+            .is_some_and(|f| f.ft == FileType::Directory)
+        {
+            self.recreate_root()?;
+        }
+        Ok(())
+    }
+
+    /// The free inode with the lowest number (not in use, not marked).
+    pub(super) fn free_ino(&self) -> Option<u32> {
+        (1..self.fs.sb.inode_count).find(|i| !self.files.contains_key(i))
+    }
+
+    /// Region of the data area, for allocation.
+    pub(super) fn data(&self) -> Region {
+        self.fs.geo.data()
+    }
+}

@@ -1,0 +1,10 @@
+//! mkfs.mapfs and fsck.mapfs, as a library (the binaries are thin wrappers)
+//! plus a builder that creates files in an image, used by mkfs and tests.
+
+pub mod builder;
+pub mod cli;
+pub mod dev;
+pub mod fs;
+pub mod fsck;
+pub mod mkfs;
+pub mod probe;
