@@ -21,6 +21,8 @@ export KDIR
 CARGO_MANIFEST := tools/Cargo.toml
 TOOLS_BIN := tools/target/release
 
+SHELL := /bin/bash
+
 .PHONY: all help deps kernel modules module tools install uninstall check \
 	check-host demo selftest-harness clean distclean kernel-path
 
@@ -56,9 +58,14 @@ kernel: deps
 kernel-path:
 	@tools/kernel path
 
+# Warnings fail the build: rustc, clippy-level lints, objtool (e.g. a Rust
+# panic path objtool does not know) and modpost all print "warning:".
 modules module: $(KERNEL_DEP)
 	@echo "[module] building mapfs.ko against $(KDIR_CMD)"
-	@$(MAKE) -C "$(KDIR_CMD)" M="$(CURDIR)" LLVM=$(LLVM) modules
+	@mkdir -p out
+	@set -o pipefail; $(MAKE) -C "$(KDIR_CMD)" M="$(CURDIR)" LLVM=$(LLVM) modules 2>&1 | tee out/module-build.log
+	@if grep -q "warning:" out/module-build.log; then \
+		echo "[module] error: the build printed warnings (out/module-build.log)"; exit 1; fi
 
 # rustc refuses dots in binary names: cargo builds mkfs-mapfs and fsck-mapfs,
 # and hard links give them the names mkfs(8) and fsck(8) look for.

@@ -10,6 +10,10 @@ use kernel::prelude::*;
 #[path = "../../rust/mod.rs"]
 pub mod kfs;
 
+/// The on-disk format, shared by path with the userspace tools.
+#[path = "format/mod.rs"]
+pub mod format;
+
 mod super_block;
 
 module! {

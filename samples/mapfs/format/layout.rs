@@ -225,9 +225,11 @@ impl Geometry {
         if ino >= self.inode_count {
             return None;
         }
+        // Checked division: no panic path even for a geometry that was never
+        // validated (the kernel builds with overflow checks and objtool).
         let per = inodes_per_block(self.block_size());
-        let block = self.inode_table.start.checked_add(u64::from(ino / per))?;
-        let off = (ino % per) as usize * INODE_SIZE;
+        let block = self.inode_table.start.checked_add(u64::from(ino.checked_div(per)?))?;
+        let off = usize::try_from(ino.checked_rem(per)?).ok()?.checked_mul(INODE_SIZE)?;
         Some((block, off))
     }
 
@@ -239,6 +241,6 @@ impl Geometry {
         if idx >= region.len {
             return None;
         }
-        Some((region.start.checked_add(idx)?, bit % bits))
+        Some((region.start.checked_add(idx)?, bit.checked_rem(bits)?))
     }
 }
