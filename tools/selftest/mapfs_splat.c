@@ -5,7 +5,7 @@
  * fails a run whose kernel log holds it. Test infrastructure only.
  *
  *   kind=kasan    a one-byte heap overflow (BUG: KASAN: slab-out-of-bounds)
- *   kind=warn     WARN_ON(1)                (WARNING: CPU: ...)
+ *   kind=warn     WARN_ON(1)                (WARNING: mapfs_splat.c:N at ...)
  *   kind=lockdep  AB then BA lock order     (WARNING: possible circular locking)
  */
 #include <linux/module.h>

@@ -20,6 +20,7 @@ done <<'BAD'
 [    3.141592] WARNING: inconsistent lock state
 [    3.141592] WARNING: suspicious RCU usage
 [    3.141592] WARNING: CPU: 1 PID: 123 at fs/iomap/buffered-io.c:42 iomap_foo+0x1/0x2
+[   21.825492] WARNING: buffered-io.c:50 at iomap_foo+0x5a/0x1000, CPU#0: fsx/62
 [    3.141592] BUG: sleeping function called from invalid context at mm/slub.c:1
 [    3.141592] BUG: unable to handle page fault for address: ffff888000000000
 [    3.141592] Oops: general protection fault, probably for non-canonical address 0xdead: 0000 [#1] SMP KASAN
