@@ -28,3 +28,79 @@ fill_random() {
 	{ openssl enc -aes-128-ctr -pass pass:"$seed" -nosalt -pbkdf2 </dev/zero 2>/dev/null || true; } \
 		| head -c $((mib * 1048576)) > "$file"
 }
+
+# --- cases across filesystems and block sizes --------------------------------
+# The same checks run on mapfs at every block size and on XFS as a control (a
+# check that fails on XFS is a broken check). FS_CASES may narrow the list.
+FS_CASES=${FS_CASES:-"xfs/4096 xfs/1024 mapfs/1024 mapfs/2048 mapfs/4096"}
+
+# mkfs_fs FS BS DEV: make a fresh filesystem.
+mkfs_fs() {
+	case "$1" in
+	xfs) mkfs.xfs -q -f -b size="$2" -m crc=1 "$3" ;;
+	ext4) mkfs.ext4 -q -F -b "$2" "$3" ;;
+	mapfs) mkfs.mapfs -q -f -b "$2" "$3" ;;
+	*) return 1 ;;
+	esac
+}
+
+# fsck_fs FS DEV: read-only check after unmount.
+fsck_fs() {
+	case "$1" in
+	xfs) xfs_repair -n "$2" >/dev/null 2>&1 ;;
+	ext4) e2fsck -fn "$2" >/dev/null 2>&1 ;;
+	mapfs) fsck.mapfs -f -n "$2" ;;
+	esac
+}
+
+# Why FS cannot run cases here, or nothing.
+fs_unavailable() {
+	case "$1" in
+	mapfs)
+		load_mapfs || { echo "mapfs.ko does not load"; return; }
+		local dev=$2 mnt; mnt=$(scratch_dir)
+		mkfs_fs mapfs 4096 "$dev" >/dev/null 2>&1 || { echo "mkfs.mapfs failed"; return; }
+		if mount -t mapfs "$dev" "$mnt" 2>/dev/null; then
+			touch "$mnt/.probe" 2>/dev/null || echo "mapfs mounts read-only only (no write support yet)"
+			umount "$mnt"
+		else echo "mapfs cannot mount yet (mount: $?)"; fi
+		rmdir "$mnt" ;;
+	*) grep -qw "$1" /proc/filesystems || echo "$1 is not in this kernel" ;;
+	esac
+}
+
+# run_cases FUNC: for each case in FS_CASES, make the filesystem on the first
+# disk, mount it at $MNT, run FUNC with FS, BS, DEV, MNT set, unmount, fsck, and
+# print RESULT lines. FUNC fails a case by returning non-zero (use `check`).
+run_cases() {
+	local func=$1 c why
+	local dev=${DISKS[0]}
+	for c in $FS_CASES; do
+		FS=${c%/*} BS=${c#*/} DEV=$dev
+		why=$(fs_unavailable "$FS" "$dev")
+		if [ -n "$why" ]; then echo "RESULT NOTRUN $FS-$BS $why"; continue; fi
+		MNT=$(scratch_dir)
+		if ! mkfs_fs "$FS" "$BS" "$dev" >/dev/null; then echo "RESULT FAIL $FS-$BS mkfs failed"; continue; fi
+		mount -t "$FS" "$dev" "$MNT" || { echo "RESULT FAIL $FS-$BS mount failed"; continue; }
+		echo "--- case $FS-$BS"
+		local ok=1 rc
+		# Not `( ... ) || ok=0`: set -e is ignored inside the left side of ||.
+		set +e; ( set -e; "$func" ); rc=$?; set -e
+		[ "$rc" = 0 ] || ok=0
+		if mountpoint -q "$MNT"; then umount "$MNT" || ok=0; fi
+		if [ "$ok" = 1 ] && ! fsck_fs "$FS" "$dev"; then echo "fsck after umount found problems"; ok=0; fi
+		rmdir "$MNT" 2>/dev/null
+		if [ "$ok" = 1 ]; then echo "RESULT PASS $FS-$BS"; else echo "RESULT FAIL $FS-$BS see log"; fi
+	done
+	return 0
+}
+
+# check DESCRIPTION CMD...: run CMD; on failure say what was being checked.
+check() {
+	local what=$1; shift
+	if ! "$@"; then echo "check failed: $what"; return 1; fi
+}
+
+# remount: unmount and mount $DEV at $MNT again (cold cache for the file data).
+remount() { umount "$MNT" && mount -t "$FS" "$DEV" "$MNT"; }
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
