@@ -1,17 +1,34 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Out-of-line versions of static inline kernel functions that the Rust
- * wrappers call. Implemented in helpers.c; declared here for bindgen.
+ * Out-of-line versions of static inline kernel functions and macros that the
+ * Rust wrappers call. Implemented in helpers.c; declared here for bindgen.
  */
 #ifndef MAPFS_RUST_HELPERS_H
 #define MAPFS_RUST_HELPERS_H
 
 #include <linux/fs.h>
 #include <linux/buffer_head.h>
+#include <linux/blkdev.h>
+#include <linux/dcache.h>
 
 loff_t mapfs_helper_i_size_read(const struct inode *inode);
 void mapfs_helper_i_size_write(struct inode *inode, loff_t size);
+bool mapfs_helper_inode_is_new(struct inode *inode);
+void mapfs_helper_inode_set_owner(struct inode *inode, u32 uid, u32 gid);
+u32 mapfs_helper_inode_uid(const struct inode *inode);
+u32 mapfs_helper_inode_gid(const struct inode *inode);
+void mapfs_helper_inode_set_times(struct inode *inode,
+				  s64 asec, u32 ansec, s64 msec, u32 mnsec,
+				  s64 csec, u32 cnsec);
+void mapfs_helper_inode_set_cached_link(struct inode *inode, char *link, int len);
+
 struct buffer_head *mapfs_helper_sb_bread(struct super_block *sb, sector_t block);
 void mapfs_helper_brelse(struct buffer_head *bh);
+void mapfs_helper_lock_buffer(struct buffer_head *bh);
+loff_t mapfs_helper_bdev_nr_bytes(struct block_device *bdev);
+
+const unsigned char *mapfs_helper_dentry_name(const struct dentry *dentry, u32 *len);
+bool mapfs_helper_dir_emit(struct dir_context *ctx, const char *name, int len,
+			   u64 ino, unsigned int type);
 
 #endif

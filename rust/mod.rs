@@ -9,9 +9,16 @@
 //! lives under this directory, each with a `// SAFETY:` comment; filesystems
 //! built on it have none.
 //!
+//! - [`vfs`]: filesystem types and mounting, super blocks, inodes with Rust
+//!   private data, directories, buffer heads for metadata.
+//! - [`iomap`]: mappings (`struct iomap`), `iomap_ops`, and the address space
+//!   operations that route file data through iomap.
+//!
 //! C headers: [`include/linux/fs.h`](srctree/include/linux/fs.h),
 //! [`include/linux/fs_context.h`](srctree/include/linux/fs_context.h),
 //! [`include/linux/iomap.h`](srctree/include/linux/iomap.h).
 
 pub mod bindings;
+pub mod fmt;
+pub mod iomap;
 pub mod vfs;

@@ -14,3 +14,9 @@
 #include <linux/mm.h>
 #include <linux/blkdev.h>
 #include "../helpers.h"
+
+/*
+ * Constants defined with macros bindgen cannot evaluate (BIT(), casts):
+ * typed copies, bound as MAPFS_CONST_*.
+ */
+const unsigned long MAPFS_CONST_SB_RDONLY = SB_RDONLY;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Filesystem types (`struct file_system_type`) mounted with the fs_context API
-//! on a block device.
+//! on a block device, and the super operations of their super blocks.
 //!
 //! C headers: [`include/linux/fs.h`](srctree/include/linux/fs.h),
 //! [`include/linux/fs_context.h`](srctree/include/linux/fs_context.h).
@@ -11,37 +11,72 @@
 //! class keys, which must live in static storage, and a module's data is static
 //! storage for lockdep.
 //!
-//! ```ignore
-//! struct MyFs;
-//! impl FileSystem for MyFs {
-//!     const NAME: &'static CStr = c"myfs";
-//!     fn fill_super(sb: &mut NewSuperBlock<Self>) -> Result { /* read the disk */ }
-//! }
-//! ```
+//! Mounting: `get_tree_bdev` opens the device and calls
+//! [`FileSystem::fill_super`], which reads and checks the on-disk super block
+//! and returns the filesystem's [`FileSystem::Data`]; the wrapper installs it,
+//! asks [`FileSystem::root`] for the root inode and makes the root dentry. The
+//! data is dropped in `kill_sb`, after `kill_block_super` has evicted every
+//! inode and written the device out.
 
-use super::NewSuperBlock;
+use super::{
+    dir::DirEmitter, inode::INodeWithData, INode, NewSuperBlock, StatFs, SuperBlock,
+};
 use crate::kfs::bindings as b;
 use core::marker::PhantomData;
-use kernel::{error::from_result, prelude::*, str::CStrExt, types::Opaque, ThisModule};
+use kernel::{
+    error::from_result, prelude::*, str::CStrExt, sync::aref::ARef, types::Opaque, ThisModule,
+};
 
 /// A block-device filesystem.
 pub trait FileSystem: Sized + Send + Sync + 'static {
     /// The name `mount -t` and `/proc/filesystems` use.
     const NAME: &'static CStr;
 
-    /// Sets up a new super block from the device.
+    /// The magic number `statfs(2)` reports.
+    const MAGIC: u32;
+
+    /// Per-super-block data, made by [`Self::fill_super`].
+    type Data: Send + Sync;
+
+    /// Per-inode data, made by [`Self::init_inode_data`] when the inode is
+    /// allocated and dropped after the RCU grace period that follows its
+    /// eviction (its `Drop` must not sleep).
+    type INodeData: Send + Sync;
+
+    /// The iomap operations that map file data for reads.
+    type ReadIomap: crate::kfs::iomap::Operations<FileSystem = Self>;
+
+    /// Reads and checks the on-disk super block and sets the block size.
     ///
     /// Called by `get_tree_bdev` with `s_umount` held for writing, the block
-    /// device opened and claimed for this super block. An error fails the mount
-    /// with that errno; the VFS then tears the super block down.
-    fn fill_super(sb: &mut NewSuperBlock<Self>) -> Result;
+    /// device opened and claimed for this super block. An error fails the
+    /// mount with that errno; the VFS then tears the super block down.
+    fn fill_super(sb: &mut NewSuperBlock<Self>) -> Result<Self::Data>;
+
+    /// Returns the root directory's inode; called right after `fill_super`
+    /// with the data installed.
+    fn root(sb: &SuperBlock<Self>) -> Result<ARef<INode<Self>>>;
+
+    /// The initial value of a new inode's data (filled later, e.g. from disk).
+    fn init_inode_data() -> impl PinInit<Self::INodeData, Error>;
+
+    /// Space and inode counts.
+    fn statfs(sb: &SuperBlock<Self>) -> Result<StatFs>;
+
+    /// Looks `name` up in directory `dir`; `None` if there is no such entry.
+    /// Called with `dir`'s `i_rwsem` held at least shared.
+    fn lookup(dir: &INode<Self>, name: &[u8]) -> Result<Option<ARef<INode<Self>>>>;
+
+    /// Emits the entries of `dir` from `emitter.pos()` on. Called with `dir`'s
+    /// `i_rwsem` held shared.
+    fn read_dir(dir: &INode<Self>, emitter: &mut DirEmitter) -> Result;
 }
 
 /// A registered filesystem type; unregistered when dropped.
 #[pin_data(PinnedDrop)]
 pub struct Registration<T: FileSystem> {
     #[pin]
-    fs: Opaque<kernel::bindings::file_system_type>,
+    fs: Opaque<b::file_system_type>,
     _p: PhantomData<T>,
 }
 
@@ -56,11 +91,11 @@ impl<T: FileSystem> Registration<T> {
     /// Registers `T` as a filesystem type owned by `module`.
     pub fn new(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            fs <- Opaque::try_ffi_init(|ptr: *mut kernel::bindings::file_system_type| {
+            fs <- Opaque::try_ffi_init(|ptr: *mut b::file_system_type| {
                 // SAFETY: `try_ffi_init` hands us valid, writable, pinned
                 // memory for a `file_system_type`. All-zero is its "empty"
                 // value (no flags, NULL pointers, unlinked list heads).
-                unsafe { ptr.write(kernel::bindings::file_system_type::default()) };
+                unsafe { ptr.write(b::file_system_type::default()) };
                 // SAFETY: `ptr` was just initialised above and nothing else
                 // refers to it yet.
                 let fs = unsafe { &mut *ptr };
@@ -68,7 +103,7 @@ impl<T: FileSystem> Registration<T> {
                 fs.fs_flags = b::FS_REQUIRES_DEV as i32;
                 fs.owner = module.as_ptr();
                 fs.init_fs_context = Some(Tables::<T>::init_fs_context);
-                fs.kill_sb = Some(b::kill_block_super);
+                fs.kill_sb = Some(Tables::<T>::kill_sb);
                 // SAFETY: `ptr` is a fully initialised `file_system_type` in
                 // pinned storage that outlives the registration (it is
                 // unregistered in `drop` before the memory goes away).
@@ -86,6 +121,9 @@ impl<T: FileSystem> PinnedDrop for Registration<T> {
         // the type is registered; the module cannot be unloaded while a super
         // block of this type exists (`owner` pins the module).
         unsafe { b::unregister_filesystem(self.fs.get()) };
+        // Inodes are freed from RCU callbacks that run this module's code:
+        // wait for all of them before the module goes away.
+        kernel::sync::rcu::rcu_barrier();
     }
 }
 
@@ -98,11 +136,21 @@ impl<T: FileSystem> Tables<T> {
         ..unsafe { core::mem::zeroed() }
     };
 
+    const SUPER_OPS: b::super_operations = b::super_operations {
+        alloc_inode: Some(Self::alloc_inode),
+        free_inode: Some(Self::free_inode),
+        statfs: Some(Self::statfs),
+        // SAFETY: all-zero is a valid `super_operations` (no callbacks).
+        ..unsafe { core::mem::zeroed() }
+    };
+
     /// # Safety
     ///
     /// Called by the VFS with a valid, newly allocated `fs_context` of this
     /// filesystem type.
     unsafe extern "C" fn init_fs_context(fc: *mut kernel::bindings::fs_context) -> kernel::ffi::c_int {
+        // `kernel::bindings` knows `fs_context` only as an opaque stub; ours
+        // is the full definition of the same C type.
         let fc = fc.cast::<b::fs_context>();
         // SAFETY: `fc` is valid (guaranteed by the caller); `CONTEXT_OPS` is a
         // promoted constant and so lives for `'static`.
@@ -125,10 +173,93 @@ impl<T: FileSystem> Tables<T> {
     /// `s_umount` held for writing.
     unsafe extern "C" fn fill_super(sb: *mut b::super_block, _fc: *mut b::fs_context) -> kernel::ffi::c_int {
         from_result(|| {
+            // SAFETY: the super block is ours alone during `fill_super`.
+            unsafe {
+                (*sb).s_op = &Self::SUPER_OPS;
+                (*sb).s_magic = T::MAGIC as kernel::ffi::c_ulong;
+                (*sb).s_time_gran = 1;
+            }
             // SAFETY: `sb` is a new super block of filesystem `T`, exclusively
             // ours until `fill_super` returns (caller guarantee).
-            let sb = unsafe { NewSuperBlock::<T>::from_raw(sb) };
-            T::fill_super(sb)?;
+            let new = unsafe { NewSuperBlock::<T>::from_raw(sb) };
+            let data = KBox::new(T::fill_super(new)?, GFP_KERNEL)?;
+            // SAFETY: still ours alone; `kill_sb` frees the data.
+            unsafe { (*sb).s_fs_info = KBox::into_raw(data).cast() };
+            // SAFETY: the data is installed and `s_op` is ours: the type
+            // invariants of `SuperBlock<T>` hold from here on.
+            let sbr = unsafe { SuperBlock::<T>::from_raw(sb) };
+            let root = T::root(sbr)?;
+            // SAFETY: `d_make_root` takes over the inode reference, also on
+            // failure (it then drops it).
+            let dentry = unsafe { b::d_make_root(ARef::into_raw(root).as_ptr().cast()) };
+            if dentry.is_null() {
+                return Err(ENOMEM);
+            }
+            // SAFETY: still ours alone.
+            unsafe { (*sb).s_root = dentry };
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS once the last reference to a super block of this
+    /// type is gone (also after a failed `fill_super`).
+    unsafe extern "C" fn kill_sb(sb: *mut b::super_block) {
+        // SAFETY: a block-device super block: `kill_block_super` shuts it
+        // down (evicting every inode, writing the device out) and releases
+        // the device.
+        unsafe { b::kill_block_super(sb) };
+        // SAFETY: nothing uses the filesystem's data after shutdown;
+        // `s_fs_info` is NULL or the box installed by `fill_super`.
+        unsafe {
+            let data = (*sb).s_fs_info.cast::<T::Data>();
+            if !data.is_null() {
+                (*sb).s_fs_info = core::ptr::null_mut();
+                drop(KBox::from_raw(data));
+            }
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS for a super block of this type.
+    unsafe extern "C" fn alloc_inode(_sb: *mut b::super_block) -> *mut b::inode {
+        INodeWithData::<T>::alloc()
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS after the RCU grace period that follows the
+    /// destruction of an inode of this type.
+    unsafe extern "C" fn free_inode(inode: *mut b::inode) {
+        // SAFETY: `inode` was allocated by `alloc_inode` and is unused.
+        unsafe { INodeWithData::<T>::free(inode) };
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with a dentry of a mounted super block of this type.
+    unsafe extern "C" fn statfs(dentry: *mut b::dentry, buf: *mut kernel::bindings::kstatfs) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: a live dentry of a mounted `T` super block.
+            let sb = unsafe { SuperBlock::<T>::from_raw((*dentry).d_sb) };
+            let st = T::statfs(sb)?;
+            // The full definition of the C type `kernel::bindings` has as a stub.
+            let buf = buf.cast::<b::kstatfs>();
+            let long = |v: u32| kernel::ffi::c_long::try_from(v).unwrap_or(kernel::ffi::c_long::MAX);
+            // SAFETY: `buf` is the caller's `kstatfs` to fill in.
+            unsafe {
+                (*buf).f_type = long(T::MAGIC);
+                (*buf).f_bsize = long(st.block_size);
+                (*buf).f_frsize = long(st.block_size);
+                (*buf).f_blocks = st.blocks;
+                (*buf).f_bfree = st.free_blocks;
+                (*buf).f_bavail = st.free_blocks;
+                (*buf).f_files = st.files;
+                (*buf).f_ffree = st.free_files;
+                (*buf).f_namelen = long(st.name_len);
+            }
             Ok(0)
         })
     }

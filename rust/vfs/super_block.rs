@@ -3,40 +3,198 @@
 //! Super blocks (`struct super_block`).
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h).
+//!
+//! Two views of one C object, by state: [`NewSuperBlock`] while
+//! [`FileSystem::fill_super`] sets it up (no filesystem data yet), and
+//! [`SuperBlock`] once the data is installed, which every inode operation
+//! receives.
 
-use super::FileSystem;
-use core::marker::PhantomData;
-use kernel::{bindings, str::CStrExt, types::Opaque};
+use super::{buffer::Buffer, inode::NewINode, FileSystem, INode};
+use crate::kfs::bindings as b;
+use core::{marker::PhantomData, ptr::NonNull};
+use kernel::{prelude::*, str::CStrExt, sync::aref::ARef, types::Opaque};
 
 /// A super block that `fill_super` is setting up.
 ///
 /// It is borrowed for the duration of [`FileSystem::fill_super`]: the VFS holds
-/// `s_umount` for writing and the super block is not yet visible to anyone else.
+/// `s_umount` for writing, the block device is open with its logical block
+/// size as the block size, and the super block is visible to no one else.
 #[repr(transparent)]
 pub struct NewSuperBlock<T: FileSystem> {
-    sb: Opaque<bindings::super_block>,
+    sb: Opaque<b::super_block>,
     _p: PhantomData<T>,
 }
 
 impl<T: FileSystem> NewSuperBlock<T> {
-    /// Creates a reference from a raw pointer.
-    ///
     /// # Safety
     ///
     /// `ptr` must point at a super block being filled by `fill_super` for a
     /// filesystem of type `T`, valid for the lifetime `'a`, and no other Rust
     /// reference to it may exist during `'a`.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::super_block) -> &'a mut Self {
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut b::super_block) -> &'a mut Self {
         // SAFETY: `Self` is `repr(transparent)` over `Opaque<super_block>`, and
         // the caller guarantees validity and exclusivity for `'a`.
         unsafe { &mut *ptr.cast::<Self>() }
     }
 
-    /// The device the filesystem is being mounted from, as the kernel names it
-    /// (`s_id`, e.g. `vdb`).
-    pub fn id(&self) -> &kernel::str::CStr {
+    fn ptr(&self) -> *mut b::super_block {
+        self.sb.get()
+    }
+
+    /// The device the filesystem is being mounted from (`s_id`, e.g. `vdb`).
+    pub fn id(&self) -> &CStr {
         // SAFETY: `s_id` is a NUL-terminated array filled in by `sget_fc`
         // before `fill_super` runs, and lives as long as the super block.
-        unsafe { kernel::str::CStr::from_char_ptr((*self.sb.get()).s_id.as_ptr()) }
+        unsafe { CStr::from_char_ptr((*self.ptr()).s_id.as_ptr()) }
+    }
+
+    /// The size of the device in bytes.
+    pub fn device_bytes(&self) -> u64 {
+        // SAFETY: `get_tree_bdev` opened `s_bdev` before calling `fill_super`.
+        let n = unsafe { b::mapfs_helper_bdev_nr_bytes((*self.ptr()).s_bdev) };
+        u64::try_from(n).unwrap_or(0)
+    }
+
+    /// Sets the block size to at least `size` and at least the device's
+    /// logical block size; returns the block size set.
+    pub fn min_block_size(&mut self, size: u32) -> Result<u32> {
+        let size = i32::try_from(size).map_err(|_| EINVAL)?;
+        // SAFETY: the super block is being filled and has a block device.
+        let set = unsafe { b::sb_min_blocksize(self.ptr(), size) };
+        u32::try_from(set).ok().filter(|&s| s != 0).ok_or(EINVAL)
+    }
+
+    /// Sets the block size to exactly `size`; fails if the device cannot do
+    /// it (a logical block size above `size`, or `size` above the page size).
+    /// Buffers read before this call must have been dropped.
+    pub fn set_block_size(&mut self, size: u32) -> Result {
+        let want = i32::try_from(size).map_err(|_| EINVAL)?;
+        // SAFETY: the super block is being filled and has a block device; no
+        // buffer of ours is alive (`&mut self` while `read_block` borrows
+        // `&self` only for the call, and the doc asks to drop them).
+        if unsafe { b::sb_set_blocksize(self.ptr(), want) } == want {
+            Ok(())
+        } else {
+            Err(EINVAL)
+        }
+    }
+
+    /// Reads block `block` of the device, in units of the current block size.
+    pub fn read_block(&self, block: u64) -> Result<Buffer> {
+        // SAFETY: `get_tree_bdev` set a block size before `fill_super`.
+        unsafe { Buffer::read(self.ptr(), block) }
+    }
+
+    /// Whether the mount was asked to be read-only.
+    pub fn is_read_only(&self) -> bool {
+        // SAFETY: `s_flags` is set up by `sget_fc` before `fill_super`.
+        unsafe { (*self.ptr()).s_flags & b::MAPFS_CONST_SB_RDONLY != 0 }
+    }
+
+    /// Makes the mount read-only.
+    pub fn set_read_only(&mut self) {
+        // SAFETY: the super block is ours alone during `fill_super`.
+        unsafe { (*self.ptr()).s_flags |= b::MAPFS_CONST_SB_RDONLY };
+    }
+
+    /// Sets the largest file size the filesystem supports.
+    pub fn set_max_bytes(&mut self, max: i64) {
+        // SAFETY: the super block is ours alone during `fill_super`.
+        unsafe { (*self.ptr()).s_maxbytes = max };
+    }
+}
+
+/// A mounted super block of filesystem `T`, with its data installed.
+///
+/// # Invariants
+///
+/// `s_fs_info` points at the `T::Data` installed after `fill_super`, valid
+/// until `kill_sb`, and `s_op` is the table of `T`.
+#[repr(transparent)]
+pub struct SuperBlock<T: FileSystem> {
+    sb: Opaque<b::super_block>,
+    _p: PhantomData<T>,
+}
+
+// SAFETY: super blocks are shared kernel objects; the data is `Send + Sync`.
+unsafe impl<T: FileSystem> Sync for SuperBlock<T> {}
+
+/// The result of looking an inode up in the inode cache.
+pub enum Lookup<T: FileSystem> {
+    /// It was in memory already.
+    Cached(ARef<INode<T>>),
+    /// It is new: read it from disk and call [`NewINode::init`].
+    New(NewINode<T>),
+}
+
+/// Space and inode counts for `statfs(2)`.
+pub struct StatFs {
+    /// Block size in bytes.
+    pub block_size: u32,
+    /// Blocks in the filesystem.
+    pub blocks: u64,
+    /// Free blocks.
+    pub free_blocks: u64,
+    /// Inodes in the filesystem.
+    pub files: u64,
+    /// Free inodes.
+    pub free_files: u64,
+    /// Longest file name.
+    pub name_len: u32,
+}
+
+impl<T: FileSystem> SuperBlock<T> {
+    /// # Safety
+    ///
+    /// `ptr` must be a live super block of type `T` with its data installed
+    /// (type invariants), live for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *const b::super_block) -> &'a Self {
+        // SAFETY: `repr(transparent)`; validity per caller.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    pub(crate) fn ptr(&self) -> *mut b::super_block {
+        self.sb.get()
+    }
+
+    /// The filesystem's data.
+    pub fn data(&self) -> &T::Data {
+        // SAFETY: type invariant: `s_fs_info` is the installed `T::Data`.
+        unsafe { &*(*self.ptr()).s_fs_info.cast::<T::Data>() }
+    }
+
+    /// The block size in bytes.
+    pub fn block_size(&self) -> u32 {
+        // SAFETY: set in `fill_super`, constant afterwards.
+        unsafe { (*self.ptr()).s_blocksize as u32 }
+    }
+
+    /// Whether the filesystem is mounted read-only.
+    pub fn is_read_only(&self) -> bool {
+        // SAFETY: reading the flags word of a live super block.
+        unsafe { (*self.ptr()).s_flags & b::MAPFS_CONST_SB_RDONLY != 0 }
+    }
+
+    /// Reads block `block` of the device (in filesystem blocks).
+    pub fn read_block(&self, block: u64) -> Result<Buffer> {
+        // SAFETY: the block size was set in `fill_super`.
+        unsafe { Buffer::read(self.ptr(), block) }
+    }
+
+    /// Finds inode `ino` in the inode cache or allocates a new, locked one.
+    pub fn get_inode(&self, ino: u64) -> Result<Lookup<T>> {
+        // SAFETY: a live super block; `iget_locked` returns a referenced
+        // inode, new (`I_NEW`, locked) or cached, or NULL.
+        let inode = NonNull::new(unsafe { b::iget_locked(self.ptr(), ino) }).ok_or(ENOMEM)?;
+        // SAFETY: `inode` is referenced.
+        if unsafe { b::mapfs_helper_inode_is_new(inode.as_ptr()) } {
+            // SAFETY: a new inode of this `T` super block, and we own the
+            // reference `iget_locked` returned.
+            Ok(Lookup::New(unsafe { NewINode::new(inode) }))
+        } else {
+            // SAFETY: an initialised inode of this super block; our reference
+            // moves into the `ARef`.
+            Ok(Lookup::Cached(unsafe { ARef::from_raw(inode.cast::<INode<T>>()) }))
+        }
     }
 }

@@ -3,7 +3,12 @@
 //! mapfs: a small extent-based block filesystem whose file data goes only
 //! through iomap, built on the safe wrappers in `rust/`.
 //!
-//! The on-disk format is described in `Documentation/mapfs/format.rst`.
+//! The on-disk format is described in `Documentation/mapfs/format.rst` and
+//! implemented in [`format`], shared with `mkfs.mapfs` and `fsck.mapfs`.
+//! The filesystem has no `unsafe`: everything that touches C goes through
+//! `kfs` (the wrapper tree in `rust/`, compiled into this crate). Each mapfs
+//! module forbids `unsafe_code`; the crate root cannot, because `module!`
+//! expands to unsafe glue here.
 
 use kernel::prelude::*;
 
@@ -14,6 +19,9 @@ pub mod kfs;
 #[path = "format/mod.rs"]
 pub mod format;
 
+mod dir;
+mod inode;
+mod iomap;
 mod super_block;
 
 module! {

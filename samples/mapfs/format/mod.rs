@@ -17,6 +17,8 @@
 //! - [`dir`] holds directory blocks,
 //! - [`symlink`] holds symbolic link targets.
 
+#![forbid(unsafe_code)]
+
 pub mod bitmap;
 pub mod crc32c;
 pub mod dir;

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Mappings: `struct iomap` as a value with typed constructors.
+//!
+//! C header: [`include/linux/iomap.h`](srctree/include/linux/iomap.h).
+//!
+//! A [`Mapping`] says what lies at a range of a file: a hole, blocks on the
+//! device (mapped, or unwritten: allocated but reading as zeros). There is no
+//! way to make a mapped range without a device address, and the device is the
+//! filesystem's own block device (filled in by the wrapper). The rest of what
+//! iomap requires is checked by [`Mapping::check`] before iomap sees it: a
+//! non-empty range covering the position asked about, and (for mapped and
+//! unwritten ranges) offsets and addresses aligned to the block size.
+
+use crate::kfs::bindings as b;
+use kernel::prelude::*;
+
+/// What a mapping's range holds (`IOMAP_HOLE`, `IOMAP_MAPPED`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// No blocks: reads give zeros; never returned for a write.
+    Hole,
+    /// Blocks on the device at the given byte address.
+    Mapped {
+        /// Byte address on the device of the range's first byte.
+        addr: u64,
+    },
+    /// Allocated blocks whose content reads as zeros.
+    Unwritten {
+        /// Byte address on the device of the range's first byte.
+        addr: u64,
+    },
+}
+
+/// A mapping of the file range `offset .. offset + length` (bytes).
+#[derive(Clone, Copy, Debug)]
+pub struct Mapping {
+    kind: Kind,
+    offset: u64,
+    length: u64,
+    new: bool,
+    cookie: u64,
+}
+
+impl Mapping {
+    /// A hole at `offset .. offset + length`.
+    pub fn hole(offset: u64, length: u64) -> Self {
+        Self { kind: Kind::Hole, offset, length, new: false, cookie: 0 }
+    }
+
+    /// Device bytes at `addr` hold the file range `offset .. offset + length`.
+    pub fn mapped(offset: u64, length: u64, addr: u64) -> Self {
+        Self { kind: Kind::Mapped { addr }, offset, length, new: false, cookie: 0 }
+    }
+
+    /// Allocated but unwritten blocks at `addr` (read as zeros).
+    pub fn unwritten(offset: u64, length: u64, addr: u64) -> Self {
+        Self { kind: Kind::Unwritten { addr }, offset, length, new: false, cookie: 0 }
+    }
+
+    /// Marks the blocks as newly allocated (`IOMAP_F_NEW`): iomap zeroes the
+    /// parts of them a write does not cover instead of reading them.
+    pub fn new_blocks(mut self) -> Self {
+        self.new = true;
+        self
+    }
+
+    /// Sets the validity cookie that the write path's `iomap_valid` compares
+    /// with the filesystem's current mapping sequence.
+    pub fn with_cookie(mut self, cookie: u64) -> Self {
+        self.cookie = cookie;
+        self
+    }
+
+    /// The mapping's kind.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The file offset of the mapping's first byte.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The mapping's length in bytes.
+    pub fn length(&self) -> u64 {
+        self.length
+    }
+
+    /// Whether the mapping is what iomap requires as an answer for position
+    /// `pos` in a filesystem with blocks of `1 << block_bits` bytes.
+    pub fn check(&self, pos: u64, block_bits: u32) -> Result {
+        let mask = (1u64 << block_bits) - 1;
+        let end = self.offset.checked_add(self.length).ok_or(EIO)?;
+        if self.length == 0 || self.offset > pos || end <= pos || i64::try_from(end).is_err() {
+            return Err(EIO);
+        }
+        match self.kind {
+            Kind::Hole => Ok(()),
+            Kind::Mapped { addr } | Kind::Unwritten { addr } => {
+                let aligned = (self.offset | self.length | addr) & mask == 0;
+                if !aligned || addr.checked_add(self.length).is_none() {
+                    return Err(EIO);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes the mapping into iomap's `struct iomap`.
+    ///
+    /// # Safety
+    ///
+    /// `iomap` must be valid for writes; `bdev` must be the filesystem's block
+    /// device.
+    pub(crate) unsafe fn fill(&self, iomap: *mut b::iomap, bdev: *mut b::block_device) {
+        let (typ, addr) = match self.kind {
+            Kind::Hole => (b::IOMAP_HOLE, u64::MAX),
+            Kind::Mapped { addr } => (b::IOMAP_MAPPED, addr),
+            Kind::Unwritten { addr } => (b::IOMAP_UNWRITTEN, addr),
+        };
+        let flags = if self.new { b::IOMAP_F_NEW } else { 0 };
+        // SAFETY: valid for writes (caller guarantee); iomap zeroed it and
+        // only reads the fields set here.
+        unsafe {
+            (*iomap).addr = addr;
+            (*iomap).offset = self.offset as i64;
+            (*iomap).length = self.length;
+            (*iomap).type_ = typ as u16;
+            (*iomap).flags = flags as u16;
+            (*iomap).bdev = if self.kind == Kind::Hole { core::ptr::null_mut() } else { bdev };
+            (*iomap).validity_cookie = self.cookie;
+        }
+    }
+}

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Safe wrappers around the kernel's iomap library.
+//!
+//! C header: [`include/linux/iomap.h`](srctree/include/linux/iomap.h);
+//! design: `Documentation/filesystems/iomap/`.
+//!
+//! A filesystem describes where file data lives with [`Mapping`]s, returned by
+//! the `begin` of an [`Operations`] implementation (the C `iomap_ops`). iomap
+//! drives the page cache and the bios from those mappings:
+//!
+//! - [`map`]: `struct iomap` as typed constructors ([`Mapping::hole`],
+//!   [`Mapping::mapped`], [`Mapping::unwritten`]) and flags, checked before
+//!   iomap sees them;
+//! - [`ops`]: the `iomap_ops` trait and its request [`Flags`];
+//! - [`aops`]: the `address_space_operations` of a file whose data goes
+//!   through iomap (`read_folio`/`readahead` via `iomap_read_folio` and
+//!   `iomap_readahead` with the block-device bio read ops).
+
+pub mod aops;
+pub mod map;
+pub mod ops;
+
+pub use map::Mapping;
+pub use ops::{Flags, Operations};

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Metadata blocks through the block device's page cache (`struct
+//! buffer_head`).
+//!
+//! C header: [`include/linux/buffer_head.h`](srctree/include/linux/buffer_head.h).
+//!
+//! A [`Buffer`] holds a reference to one filesystem block of the device, read
+//! and up to date. Its bytes are reachable only through [`Buffer::lock`], which
+//! takes the buffer lock: two users of the same block (say, two inodes in one
+//! inode-table block) never see each other's half-written bytes.
+
+use crate::kfs::bindings as b;
+use core::ptr::NonNull;
+use kernel::prelude::*;
+
+/// A referenced, up-to-date block of the device; released when dropped.
+pub struct Buffer {
+    bh: NonNull<b::buffer_head>,
+}
+
+// SAFETY: A buffer head reference may be used and dropped from any thread;
+// access to the data is serialised by the buffer lock (see `lock`).
+unsafe impl Send for Buffer {}
+// SAFETY: `&Buffer` gives no access to the data without the buffer lock.
+unsafe impl Sync for Buffer {}
+
+impl Buffer {
+    /// Reads block `block` (in units of the super block's block size).
+    ///
+    /// # Safety
+    ///
+    /// `sb` must be a live super block with a block device whose block size
+    /// is set (`sb_set_blocksize`/`sb_min_blocksize`).
+    pub(crate) unsafe fn read(sb: *mut b::super_block, block: u64) -> Result<Self> {
+        // SAFETY: `sb` is valid (caller guarantee); `sb_bread` returns a
+        // referenced, up-to-date buffer or NULL on I/O error.
+        let bh = unsafe { b::mapfs_helper_sb_bread(sb, block) };
+        NonNull::new(bh).map(|bh| Self { bh }).ok_or(EIO)
+    }
+
+    /// The block number (in filesystem blocks).
+    pub fn block_nr(&self) -> u64 {
+        // SAFETY: `self.bh` is referenced (type invariant); `b_blocknr` does
+        // not change while it is mapped.
+        unsafe { (*self.bh.as_ptr()).b_blocknr }
+    }
+
+    /// Takes the buffer lock (sleeps) for access to the bytes.
+    pub fn lock(&self) -> BufferGuard<'_> {
+        // SAFETY: `self.bh` is referenced (type invariant).
+        unsafe { b::mapfs_helper_lock_buffer(self.bh.as_ptr()) };
+        BufferGuard { buf: self }
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference, taken by `sb_bread`.
+        unsafe { b::mapfs_helper_brelse(self.bh.as_ptr()) };
+    }
+}
+
+/// The bytes of a locked [`Buffer`]; unlocked when dropped.
+pub struct BufferGuard<'a> {
+    buf: &'a Buffer,
+}
+
+impl BufferGuard<'_> {
+    /// The block's bytes.
+    pub fn data(&self) -> &[u8] {
+        let bh = self.buf.bh.as_ptr();
+        // SAFETY: the buffer is referenced and up to date, `b_data` points at
+        // `b_size` bytes of its page, and we hold the buffer lock.
+        unsafe { core::slice::from_raw_parts((*bh).b_data.cast::<u8>(), (*bh).b_size) }
+    }
+
+    /// The block's bytes, for changing them; follow with [`Self::mark_dirty`].
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        let bh = self.buf.bh.as_ptr();
+        // SAFETY: as in `data`; `&mut self` makes this the only view.
+        unsafe { core::slice::from_raw_parts_mut((*bh).b_data.cast::<u8>(), (*bh).b_size) }
+    }
+
+    /// Marks the buffer dirty: writeback (or `sync_fs`) writes it out.
+    pub fn mark_dirty(&mut self) {
+        // SAFETY: the buffer is referenced and up to date.
+        unsafe { b::mark_buffer_dirty(self.buf.bh.as_ptr()) };
+    }
+}
+
+impl Drop for BufferGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: we took the lock in `Buffer::lock`.
+        unsafe { b::unlock_buffer(self.buf.bh.as_ptr()) };
+    }
+}
