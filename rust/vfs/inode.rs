@@ -260,10 +260,12 @@ impl<T: FileSystem> NewINode<T> {
             if target.contains(&0) {
                 return Err(EINVAL);
             }
-            // SAFETY: the inode is `I_NEW` and ours alone (type invariant);
-            // the container is valid.
-            let container = unsafe { &mut *INodeWithData::<T>::from_inode(inode) };
-            let link = container.link.insert(link);
+            // SAFETY: the container is valid, and its `link` field is touched
+            // only here, before the inode is published. Borrow that field
+            // alone: other CPUs may read the C inode meanwhile (the inode hash
+            // is searched under `i_lock`), so no `&mut` may cover it.
+            let slot = unsafe { &mut (*INodeWithData::<T>::from_inode(inode)).link };
+            let link = slot.insert(link);
             // SAFETY: `link` is NUL-terminated with `len` bytes before the NUL
             // and lives in the container until `free_inode`, after the RCU
             // grace period that ends every lockless user of `i_link`.
