@@ -22,6 +22,14 @@ pub(crate) fn table<T: FileSystem>() -> &'static b::address_space_operations {
     &Aops::<T>::AOPS
 }
 
+/// An empty read context that reads with the block-device bio operations.
+fn bio_read_ctx() -> b::iomap_read_folio_ctx {
+    // SAFETY: all-zero is a valid empty read context.
+    let mut ctx: b::iomap_read_folio_ctx = unsafe { core::mem::zeroed() };
+    ctx.ops = &raw const b::iomap_bio_read_ops;
+    ctx
+}
+
 struct Aops<T: FileSystem>(PhantomData<T>);
 
 impl<T: FileSystem> Aops<T> {
@@ -42,9 +50,7 @@ impl<T: FileSystem> Aops<T> {
     /// Called by the page cache with a locked folio of a `T` regular file
     /// and `invalidate_lock` held shared.
     unsafe extern "C" fn read_folio(_file: *mut b::file, folio: *mut b::folio) -> kernel::ffi::c_int {
-        // SAFETY: all-zero is a valid empty read context.
-        let mut ctx: b::iomap_read_folio_ctx = unsafe { core::mem::zeroed() };
-        ctx.ops = &raw const b::iomap_bio_read_ops;
+        let mut ctx = bio_read_ctx();
         ctx.cur_folio = folio.cast();
         // SAFETY: a locked folio of a `T` file (caller guarantee); iomap maps
         // it with `T::ReadIomap`, submits the reads and unlocks the folio when
@@ -60,9 +66,7 @@ impl<T: FileSystem> Aops<T> {
     /// Called by the page cache with the readahead window of a `T` regular
     /// file, `invalidate_lock` held shared.
     unsafe extern "C" fn readahead(rac: *mut b::readahead_control) {
-        // SAFETY: all-zero is a valid empty read context.
-        let mut ctx: b::iomap_read_folio_ctx = unsafe { core::mem::zeroed() };
-        ctx.ops = &raw const b::iomap_bio_read_ops;
+        let mut ctx = bio_read_ctx();
         ctx.rac = rac.cast();
         // SAFETY: the readahead window of a `T` file (caller guarantee).
         unsafe {

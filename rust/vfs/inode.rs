@@ -63,12 +63,11 @@ impl<T: FileSystem> INodeWithData<T> {
     /// `inode` must come from [`Self::alloc`] and be unused (the VFS calls
     /// `free_inode` after the RCU grace period that follows eviction).
     pub(crate) unsafe fn free(inode: *mut b::inode) {
-        // SAFETY: `inode` is the `inode` field of an `INodeWithData<T>`
-        // (caller guarantee).
-        let raw = unsafe { kernel::container_of!(Opaque::cast_from(inode), Self, inode) };
+        // SAFETY: `inode` comes from `alloc` (caller guarantee).
+        let raw = unsafe { Self::from_inode(inode) };
         // SAFETY: `raw` came from `KBox::into_raw` in `alloc`, and nothing
         // uses it any more.
-        drop(unsafe { KBox::from_raw(raw.cast_mut()) });
+        drop(unsafe { KBox::from_raw(raw) });
     }
 
     /// The container of `inode`.

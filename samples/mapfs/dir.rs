@@ -41,7 +41,7 @@ fn read_dir_block(dir: &INode<MapFs>, fb: u64, out: &mut KVec<u8>) -> Result<boo
     let disk = match map_block(&dir.data().map.lock().extents, fb) {
         Mapping::Mapped { disk_block, unwritten: false, .. } => disk_block,
         _ => {
-            return Err(crate::inode::corrupt(sb, dir.ino(), format_args!(
+            return Err(crate::inode::corrupt(dir.ino(), format_args!(
                 "directory block {} is not mapped", fb)));
         }
     };
@@ -51,7 +51,7 @@ fn read_dir_block(dir: &INode<MapFs>, fb: u64, out: &mut KVec<u8>) -> Result<boo
     out.extend_from_slice(guard.data(), GFP_KERNEL)?;
     let ino = u32::try_from(dir.ino()).map_err(|_| EINVAL)?;
     dir::verify_csum(out, sb.data().seed, ino).map_err(|e| {
-        crate::inode::corrupt(sb, dir.ino(), format_args!("directory block {}: {}", fb, e))
+        crate::inode::corrupt(dir.ino(), format_args!("directory block {}: {}", fb, e))
     })?;
     Ok(true)
 }
@@ -65,7 +65,7 @@ pub(crate) fn lookup(dir: &INode<MapFs>, name: &[u8]) -> Result<Option<ARef<INod
     let mut fb = 0;
     while read_dir_block(dir, fb, &mut block)? {
         let found = dir::find(&block, name).map_err(|e| {
-            crate::inode::corrupt(dir.super_block(), dir.ino(), format_args!("directory block {}: {}", fb, e))
+            crate::inode::corrupt(dir.ino(), format_args!("directory block {}: {}", fb, e))
         })?;
         if let Some(entry) = found {
             return crate::inode::iget(dir.super_block(), entry.ino).map(Some);
@@ -87,7 +87,7 @@ pub(crate) fn read_dir(dir: &INode<MapFs>, emitter: &mut DirEmitter) -> Result {
     while read_dir_block(dir, fb, &mut block)? {
         for entry in dir::iter_from(&block, from) {
             let entry = entry.map_err(|e| {
-                crate::inode::corrupt(dir.super_block(), dir.ino(), format_args!("directory block {}: {}", fb, e))
+                crate::inode::corrupt(dir.ino(), format_args!("directory block {}: {}", fb, e))
             })?;
             if !emitter.emit(entry.name, u64::from(entry.ino), dt_type(entry.file_type)) {
                 return Ok(());

@@ -46,8 +46,7 @@ fn ts(t: Timestamp) -> Timespec {
 
 /// A corrupt on-disk structure: logged with what and where, `EUCLEAN` to the
 /// caller (what ext4 and XFS return as `EFSCORRUPTED`).
-pub(crate) fn corrupt(sb: &SuperBlock<MapFs>, ino: u64, what: core::fmt::Arguments<'_>) -> Error {
-    let _ = sb;
+pub(crate) fn corrupt(ino: u64, what: core::fmt::Arguments<'_>) -> Error {
     pr_err!("inode {}: {}\n", ino, what);
     EUCLEAN
 }
@@ -75,21 +74,21 @@ pub(crate) fn iget(sb: &SuperBlock<MapFs>, ino: u32) -> Result<ARef<INode<MapFs>
     let (block, off) = d
         .geo
         .inode_location(ino)
-        .ok_or_else(|| corrupt(sb, ino64, format_args!("inode number out of range")))?;
+        .ok_or_else(|| corrupt(ino64, format_args!("inode number out of range")))?;
     let raw = {
         let buf = sb.read_block(block)?;
         let guard = buf.lock();
         let bytes = guard.data().get(off..off + INODE_SIZE).ok_or(EIO)?;
         Inode::decode(bytes, d.seed, ino)
-            .map_err(|e| corrupt(sb, ino64, format_args!("bad inode: {}", e)))?
+            .map_err(|e| corrupt(ino64, format_args!("bad inode: {}", e)))?
     };
     if raw.is_free() {
-        return Err(corrupt(sb, ino64, format_args!("a directory entry refers to a free inode")));
+        return Err(corrupt(ino64, format_args!("a directory entry refers to a free inode")));
     }
     let bs = d.geo.block_size();
     let ft = raw
         .validate(bs)
-        .map_err(|e| corrupt(sb, ino64, format_args!("invalid inode: {}", e)))?;
+        .map_err(|e| corrupt(ino64, format_args!("invalid inode: {}", e)))?;
     let mut extents = KVec::new();
     if raw.has_extents() {
         load_extents(sb, ino, &raw, &mut extents)?;
@@ -102,7 +101,7 @@ pub(crate) fn iget(sb: &SuperBlock<MapFs>, ino: u32) -> Result<ARef<INode<MapFs>
             read_symlink(sb, &raw, &extents, &mut target)?;
             INodeType::Symlink(&target)
         }
-        _ => return Err(corrupt(sb, ino64, format_args!("special files are not supported"))),
+        _ => return Err(corrupt(ino64, format_args!("special files are not supported"))),
     };
     new.data().map.lock().extents = extents;
     new.init(INodeParams {
@@ -124,7 +123,7 @@ fn load_extents(sb: &SuperBlock<MapFs>, ino: u32, raw: &Inode, out: &mut KVec<Ex
     let d = sb.data();
     let bs = d.geo.block_size() as usize;
     let depth = tree::root_depth(&raw.data)
-        .map_err(|e| corrupt(sb, ino.into(), format_args!("extent tree root: {}", e)))?;
+        .map_err(|e| corrupt(ino.into(), format_args!("extent tree root: {}", e)))?;
     let mut scratch = KVec::from_elem(0u8, bs * usize::from(depth), GFP_KERNEL)?;
     let ctx = TreeCtx { geo: &d.geo, ino, seed: d.seed };
     let res = tree::walk(
@@ -143,9 +142,7 @@ fn load_extents(sb: &SuperBlock<MapFs>, ino: u32, raw: &Inode, out: &mut KVec<Ex
     match res {
         Ok(()) => Ok(()),
         Err(WalkError::Io(e)) => Err(e),
-        Err(WalkError::Corrupt { block, error }) => Err(corrupt(
-            sb,
-            ino.into(),
+        Err(WalkError::Corrupt { block, error }) => Err(corrupt(ino.into(),
             format_args!("extent tree block {:?}: {}", block, error),
         )),
     }

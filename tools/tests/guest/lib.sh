@@ -53,8 +53,16 @@ fsck_fs() {
 	esac
 }
 
-# Why FS cannot run cases here, or nothing.
+# Why FS cannot run cases here, or nothing. The mapfs probe makes and mounts a
+# filesystem, and its answer holds for the whole boot: it runs once, and later
+# calls read the answer from /tmp.
 fs_unavailable() {
+	local memo=/tmp/.fs-unavailable-$1
+	if [ ! -f "$memo" ]; then probe_fs "$1" "$2" > "$memo"; fi
+	cat "$memo"
+}
+
+probe_fs() {
 	case "$1" in
 	mapfs)
 		load_mapfs || { echo "mapfs.ko does not load"; return; }
