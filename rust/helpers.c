@@ -81,3 +81,144 @@ const unsigned char *mapfs_helper_dentry_name(const struct dentry *dentry, u32 *
 	*len = dentry->d_name.len;
 	return dentry->d_name.name;
 }
+
+/* a/m/ctime into sec[3], nsec[3] */
+void mapfs_helper_inode_times(const struct inode *inode, s64 *sec, u32 *nsec)
+{
+	struct timespec64 a = inode_get_atime(inode);
+	struct timespec64 m = inode_get_mtime(inode);
+	struct timespec64 c = inode_get_ctime(inode);
+
+	sec[0] = a.tv_sec; nsec[0] = a.tv_nsec;
+	sec[1] = m.tv_sec; nsec[1] = m.tv_nsec;
+	sec[2] = c.tv_sec; nsec[2] = c.tv_nsec;
+}
+
+void mapfs_helper_inode_lock(struct inode *inode)
+{
+	inode_lock(inode);
+}
+
+void mapfs_helper_inode_unlock(struct inode *inode)
+{
+	inode_unlock(inode);
+}
+
+void mapfs_helper_invalidate_lock(struct inode *inode)
+{
+	filemap_invalidate_lock(inode->i_mapping);
+}
+
+void mapfs_helper_invalidate_unlock(struct inode *inode)
+{
+	filemap_invalidate_unlock(inode->i_mapping);
+}
+
+void mapfs_helper_invalidate_lock_shared(struct inode *inode)
+{
+	filemap_invalidate_lock_shared(inode->i_mapping);
+}
+
+void mapfs_helper_invalidate_unlock_shared(struct inode *inode)
+{
+	filemap_invalidate_unlock_shared(inode->i_mapping);
+}
+
+void mapfs_helper_sb_start_pagefault(struct super_block *sb)
+{
+	sb_start_pagefault(sb);
+}
+
+void mapfs_helper_sb_end_pagefault(struct super_block *sb)
+{
+	sb_end_pagefault(sb);
+}
+
+ssize_t mapfs_helper_generic_write_sync(struct kiocb *iocb, ssize_t count)
+{
+	return generic_write_sync(iocb, count);
+}
+
+void mapfs_helper_mark_inode_dirty(struct inode *inode)
+{
+	mark_inode_dirty(inode);
+}
+
+void mapfs_helper_file_accessed(struct file *file)
+{
+	file_accessed(file);
+}
+
+unsigned int mapfs_helper_memalloc_nofs_save(void)
+{
+	return memalloc_nofs_save();
+}
+
+void mapfs_helper_memalloc_nofs_restore(unsigned int flags)
+{
+	memalloc_nofs_restore(flags);
+}
+
+/*
+ * A block the filesystem is about to fill completely: no read; the buffer
+ * is zeroed and marked up to date under its lock.
+ */
+struct buffer_head *mapfs_helper_sb_getblk_zeroed(struct super_block *sb, sector_t block)
+{
+	struct buffer_head *bh = sb_getblk(sb, block);
+
+	if (!bh)
+		return NULL;
+	lock_buffer(bh);
+	memset(bh->b_data, 0, bh->b_size);
+	set_buffer_uptodate(bh);
+	unlock_buffer(bh);
+	return bh;
+}
+
+/*
+ * A freed metadata block: drop any cached (possibly dirty) buffer so that it
+ * is never written over the block's next owner.
+ */
+void mapfs_helper_forget_block(struct super_block *sb, sector_t block)
+{
+	struct buffer_head *bh = __find_get_block(sb->s_bdev, block, sb->s_blocksize);
+
+	if (bh)
+		__bforget(bh);
+}
+
+struct inode *mapfs_helper_file_inode(const struct file *file)
+{
+	return file_inode(file);
+}
+
+struct inode *mapfs_helper_d_inode(const struct dentry *dentry)
+{
+	return d_inode(dentry);
+}
+
+bool mapfs_helper_inode_is_dir(const struct inode *inode)
+{
+	return S_ISDIR(inode->i_mode);
+}
+
+/* mtime = ctime = now (a directory whose entries changed). */
+void mapfs_helper_touch_mtime_ctime(struct inode *inode)
+{
+	inode_set_mtime_to_ts(inode, inode_set_ctime_current(inode));
+}
+
+/* atime = mtime = ctime = now (a new inode). */
+void mapfs_helper_touch_all_times(struct inode *inode)
+{
+	struct timespec64 now = inode_set_ctime_current(inode);
+
+	inode_set_mtime_to_ts(inode, now);
+	inode_set_atime_to_ts(inode, now);
+}
+
+struct file *mapfs_helper_vmf_file(struct vm_fault *vmf)
+{
+	return vmf->vma->vm_file;
+}

@@ -10,6 +10,9 @@
 #include <linux/buffer_head.h>
 #include <linux/blkdev.h>
 #include <linux/dcache.h>
+#include <linux/pagemap.h>
+#include <linux/sched/mm.h>
+#include <linux/iomap.h>
 
 loff_t mapfs_helper_i_size_read(const struct inode *inode);
 void mapfs_helper_i_size_write(struct inode *inode, loff_t size);
@@ -30,5 +33,29 @@ loff_t mapfs_helper_bdev_nr_bytes(struct block_device *bdev);
 const unsigned char *mapfs_helper_dentry_name(const struct dentry *dentry, u32 *len);
 bool mapfs_helper_dir_emit(struct dir_context *ctx, const char *name, int len,
 			   u64 ino, unsigned int type);
+
+
+void mapfs_helper_inode_times(const struct inode *inode, s64 *sec, u32 *nsec);
+void mapfs_helper_inode_lock(struct inode *inode);
+void mapfs_helper_inode_unlock(struct inode *inode);
+void mapfs_helper_invalidate_lock(struct inode *inode);
+void mapfs_helper_invalidate_unlock(struct inode *inode);
+void mapfs_helper_invalidate_lock_shared(struct inode *inode);
+void mapfs_helper_invalidate_unlock_shared(struct inode *inode);
+void mapfs_helper_sb_start_pagefault(struct super_block *sb);
+void mapfs_helper_sb_end_pagefault(struct super_block *sb);
+ssize_t mapfs_helper_generic_write_sync(struct kiocb *iocb, ssize_t count);
+void mapfs_helper_mark_inode_dirty(struct inode *inode);
+void mapfs_helper_file_accessed(struct file *file);
+unsigned int mapfs_helper_memalloc_nofs_save(void);
+void mapfs_helper_memalloc_nofs_restore(unsigned int flags);
+struct buffer_head *mapfs_helper_sb_getblk_zeroed(struct super_block *sb, sector_t block);
+void mapfs_helper_forget_block(struct super_block *sb, sector_t block);
+struct inode *mapfs_helper_file_inode(const struct file *file);
+struct inode *mapfs_helper_d_inode(const struct dentry *dentry);
+bool mapfs_helper_inode_is_dir(const struct inode *inode);
+struct file *mapfs_helper_vmf_file(struct vm_fault *vmf);
+void mapfs_helper_touch_mtime_ctime(struct inode *inode);
+void mapfs_helper_touch_all_times(struct inode *inode);
 
 #endif

@@ -13,6 +13,7 @@
 #include <linux/statfs.h>
 #include <linux/mm.h>
 #include <linux/blkdev.h>
+#include <linux/falloc.h>
 #include "../helpers.h"
 
 /*
@@ -20,3 +21,4 @@
  * typed copies, bound as MAPFS_CONST_*.
  */
 const unsigned long MAPFS_CONST_SB_RDONLY = SB_RDONLY;
+const int MAPFS_CONST_IOCB_NOWAIT = IOCB_NOWAIT;

@@ -39,23 +39,25 @@ pub struct Mapping {
     offset: u64,
     length: u64,
     new: bool,
+    fs_flag: bool,
+    size_changed: bool,
     cookie: u64,
 }
 
 impl Mapping {
     /// A hole at `offset .. offset + length`.
     pub fn hole(offset: u64, length: u64) -> Self {
-        Self { kind: Kind::Hole, offset, length, new: false, cookie: 0 }
+        Self { kind: Kind::Hole, offset, length, new: false, fs_flag: false, size_changed: false, cookie: 0 }
     }
 
     /// Device bytes at `addr` hold the file range `offset .. offset + length`.
     pub fn mapped(offset: u64, length: u64, addr: u64) -> Self {
-        Self { kind: Kind::Mapped { addr }, offset, length, new: false, cookie: 0 }
+        Self { kind: Kind::Mapped { addr }, offset, length, new: false, fs_flag: false, size_changed: false, cookie: 0 }
     }
 
     /// Allocated but unwritten blocks at `addr` (read as zeros).
     pub fn unwritten(offset: u64, length: u64, addr: u64) -> Self {
-        Self { kind: Kind::Unwritten { addr }, offset, length, new: false, cookie: 0 }
+        Self { kind: Kind::Unwritten { addr }, offset, length, new: false, fs_flag: false, size_changed: false, cookie: 0 }
     }
 
     /// Marks the blocks as newly allocated (`IOMAP_F_NEW`): iomap zeroes the
@@ -63,6 +65,34 @@ impl Mapping {
     pub fn new_blocks(mut self) -> Self {
         self.new = true;
         self
+    }
+
+    /// Sets the filesystem's own flag (`IOMAP_F_PRIVATE`), which iomap passes
+    /// back unchanged to [`super::Operations::end`].
+    pub fn with_fs_flag(mut self) -> Self {
+        self.fs_flag = true;
+        self
+    }
+
+    /// Whether [`Self::with_fs_flag`] was set.
+    pub fn fs_flag(&self) -> bool {
+        self.fs_flag
+    }
+
+    /// Whether the blocks were flagged new ([`Self::new_blocks`]).
+    pub fn is_new(&self) -> bool {
+        self.new
+    }
+
+    /// Whether a buffered write through this mapping grew the file
+    /// (`IOMAP_F_SIZE_CHANGED`, set by iomap; seen in `end`).
+    pub fn size_changed(&self) -> bool {
+        self.size_changed
+    }
+
+    /// The validity cookie.
+    pub fn cookie(&self) -> u64 {
+        self.cookie
     }
 
     /// Sets the validity cookie that the write path's `iomap_valid` compares
@@ -119,7 +149,10 @@ impl Mapping {
             Kind::Mapped { addr } => (b::IOMAP_MAPPED, addr),
             Kind::Unwritten { addr } => (b::IOMAP_UNWRITTEN, addr),
         };
-        let flags = if self.new { b::IOMAP_F_NEW } else { 0 };
+        let mut flags = if self.new { b::IOMAP_F_NEW } else { 0 };
+        if self.fs_flag {
+            flags |= b::IOMAP_F_PRIVATE;
+        }
         // SAFETY: valid for writes (caller guarantee); iomap zeroed it and
         // only reads the fields set here.
         unsafe {
@@ -130,6 +163,31 @@ impl Mapping {
             (*iomap).flags = flags as u16;
             (*iomap).bdev = if self.kind == Kind::Hole { core::ptr::null_mut() } else { bdev };
             (*iomap).validity_cookie = self.cookie;
+        }
+    }
+
+    /// Reads back a mapping that [`Self::fill`] wrote and iomap used.
+    ///
+    /// # Safety
+    ///
+    /// `iomap` must be valid for reads.
+    pub(crate) unsafe fn read(iomap: *const b::iomap) -> Self {
+        // SAFETY: valid for reads (caller guarantee).
+        let m = unsafe { &*iomap };
+        let kind = match u32::from(m.type_) {
+            b::IOMAP_MAPPED => Kind::Mapped { addr: m.addr },
+            b::IOMAP_UNWRITTEN => Kind::Unwritten { addr: m.addr },
+            _ => Kind::Hole,
+        };
+        let flags = u32::from(m.flags);
+        Self {
+            kind,
+            offset: m.offset as u64,
+            length: m.length,
+            new: flags & b::IOMAP_F_NEW != 0,
+            fs_flag: flags & b::IOMAP_F_PRIVATE != 0,
+            size_changed: flags & b::IOMAP_F_SIZE_CHANGED != 0,
+            cookie: m.validity_cookie,
         }
     }
 }

@@ -15,11 +15,15 @@
 //! - [`ops`]: the `iomap_ops` trait and its request [`Flags`];
 //! - [`aops`]: the `address_space_operations` of a file whose data goes
 //!   through iomap (`read_folio`/`readahead` via `iomap_read_folio` and
-//!   `iomap_readahead` with the block-device bio read ops).
+//!   `iomap_readahead` with the block-device bio read ops) and writeback
+//!   (`iomap_writepages`);
+//! - [`write`]: the write paths (buffered write, [`write::zero_range`],
+//!   [`write::truncate_page`], page_mkwrite).
 
 pub mod aops;
 pub mod map;
 pub mod ops;
+pub mod write;
 
 pub use map::Mapping;
 pub use ops::{Flags, Operations};

@@ -39,6 +39,19 @@ impl Buffer {
         NonNull::new(bh).map(|bh| Self { bh }).ok_or(EIO)
     }
 
+    /// A block the caller will fill completely: not read from the device;
+    /// its bytes start zeroed and up to date.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::read`].
+    pub(crate) unsafe fn new_zeroed(sb: *mut b::super_block, block: u64) -> Result<Self> {
+        // SAFETY: `sb` is valid (caller guarantee); the helper returns a
+        // referenced, up-to-date buffer or NULL.
+        let bh = unsafe { b::mapfs_helper_sb_getblk_zeroed(sb, block) };
+        NonNull::new(bh).map(|bh| Self { bh }).ok_or(ENOMEM)
+    }
+
     /// The block number (in filesystem blocks).
     pub fn block_nr(&self) -> u64 {
         // SAFETY: `self.bh` is referenced (type invariant); `b_blocknr` does

@@ -19,7 +19,7 @@
 //! inode and written the device out.
 
 use super::{
-    dir::DirEmitter, inode::INodeWithData, INode, NewSuperBlock, StatFs, SuperBlock,
+    dir::DirEmitter, inode::INodeWithData, INode, INodeType, NewSuperBlock, StatFs, SuperBlock,
 };
 use crate::kfs::bindings as b;
 use core::marker::PhantomData;
@@ -44,7 +44,7 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
     type INodeData: Send + Sync;
 
     /// The iomap operations that map file data for reads.
-    type ReadIomap: crate::kfs::iomap::Operations<FileSystem = Self>;
+    type Iomap: crate::kfs::iomap::Operations<FileSystem = Self>;
 
     /// Reads and checks the on-disk super block and sets the block size.
     ///
@@ -70,6 +70,71 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
     /// Emits the entries of `dir` from `emitter.pos()` on. Called with `dir`'s
     /// `i_rwsem` held shared.
     fn read_dir(dir: &INode<Self>, emitter: &mut DirEmitter) -> Result;
+
+    /// Writes `inode` (its [`INode::attrs`] and the filesystem's own state
+    /// of it) to its metadata buffers (`write_inode`). Called by writeback,
+    /// `sync_inode_metadata` and at unmount, without the inode's locks.
+    fn write_inode(inode: &INode<Self>) -> Result;
+
+    /// The inode is being evicted: its page cache is empty. `deleted`: it
+    /// has no link left, so free its blocks and its number.
+    fn evict_inode(inode: &INode<Self>, deleted: bool);
+
+    /// Writes what the filesystem keeps only in memory (counts, state) to
+    /// the metadata buffers; the VFS then writes the device out
+    /// (`sync_fs`, called with `s_umount` held).
+    fn sync_fs(sb: &SuperBlock<Self>, wait: bool) -> Result;
+
+    /// The last step of unmounting, after every inode was evicted
+    /// (`put_super`): record a clean state.
+    fn put_super(sb: &SuperBlock<Self>);
+
+    /// Frees the blocks of regular file `inode` past `size` after the page
+    /// cache was truncated to it (truncate, with `i_rwsem` and
+    /// `invalidate_lock` held exclusive).
+    fn truncate_blocks(inode: &INode<Self>, size: u64) -> Result;
+
+    /// Preallocates: maps every hole among file blocks `first .. first +
+    /// count` of `inode` to unwritten blocks (fallocate; `i_rwsem` held).
+    fn allocate(inode: &INode<Self>, first: u64, count: u64) -> Result;
+
+    /// Unmaps file blocks `first .. first + count` of `inode` and frees them
+    /// (punch hole, zero range; `i_rwsem` and `invalidate_lock` held, the
+    /// page cache of the range already dropped).
+    fn punch(inode: &INode<Self>, first: u64, count: u64) -> Result;
+
+    /// Creates an inode of kind `typ` with permission bits `mode` (use
+    /// [`super::NewINode::init_created`]) and an entry `name` for it in
+    /// `dir`. The wrapper then updates `dir`'s times and link count and
+    /// instantiates the dentry. `dir`'s `i_rwsem` is held exclusive.
+    fn create(dir: &INode<Self>, name: &[u8], typ: INodeType<'_>, mode: u16)
+        -> Result<ARef<INode<Self>>>;
+
+    /// Adds an entry `name` in `dir` for the existing `inode` (the wrapper
+    /// raises its link count). Both `i_rwsem`s are held.
+    fn link(dir: &INode<Self>, name: &[u8], inode: &INode<Self>) -> Result;
+
+    /// Removes the entry `name` of non-directory `inode` from `dir` (the
+    /// wrapper drops the link count). Both `i_rwsem`s are held.
+    fn unlink(dir: &INode<Self>, name: &[u8], inode: &INode<Self>) -> Result;
+
+    /// Removes the entry `name` of directory `inode` from `dir` if `inode`
+    /// is empty, else `ENOTEMPTY`. Both `i_rwsem`s are held.
+    fn rmdir(dir: &INode<Self>, name: &[u8], inode: &INode<Self>) -> Result;
+
+    /// Moves entry `old_name` of `old_dir` (naming `inode`) to `new_name` in
+    /// `new_dir`, replacing `target` if there is one (`ENOTEMPTY` for a
+    /// non-empty directory), and re-points a moved directory's `..`. The
+    /// wrapper updates link counts and times. The VFS holds both
+    /// directories' and both inodes' `i_rwsem`.
+    fn rename(
+        old_dir: &INode<Self>,
+        old_name: &[u8],
+        inode: &INode<Self>,
+        new_dir: &INode<Self>,
+        new_name: &[u8],
+        target: Option<&INode<Self>>,
+    ) -> Result;
 }
 
 /// A registered filesystem type; unregistered when dropped.
@@ -140,6 +205,10 @@ impl<T: FileSystem> Tables<T> {
         alloc_inode: Some(Self::alloc_inode),
         free_inode: Some(Self::free_inode),
         statfs: Some(Self::statfs),
+        write_inode: Some(Self::write_inode),
+        evict_inode: Some(Self::evict_inode),
+        sync_fs: Some(Self::sync_fs),
+        put_super: Some(Self::put_super),
         // SAFETY: all-zero is a valid `super_operations` (no callbacks).
         ..unsafe { core::mem::zeroed() }
     };
@@ -262,5 +331,50 @@ impl<T: FileSystem> Tables<T> {
             }
             Ok(0)
         })
+    }
+
+    /// # Safety
+    ///
+    /// Called by writeback with a live inode of a `T` super block.
+    unsafe extern "C" fn write_inode(
+        inode: *mut b::inode,
+        _wbc: *mut b::writeback_control,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: per the caller.
+        let inode = unsafe { INode::<T>::from_raw(inode) };
+        let _nofs = crate::kfs::iomap::ops::NoFs::enter();
+        from_result(|| T::write_inode(inode).map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by `evict` with an inode of a `T` super block that nobody
+    /// references any more.
+    unsafe extern "C" fn evict_inode(inode: *mut b::inode) {
+        // SAFETY: per the caller; the page cache goes first, then the
+        // filesystem's part, then `clear_inode` ends the inode's life.
+        unsafe {
+            b::truncate_inode_pages_final(&raw mut (*inode).i_data);
+            let deleted = (*inode).__bindgen_anon_1.i_nlink == 0 && !b::is_bad_inode(inode);
+            T::evict_inode(INode::<T>::from_raw(inode), deleted);
+            b::clear_inode(inode);
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with a mounted `T` super block, `s_umount` held.
+    unsafe extern "C" fn sync_fs(sb: *mut b::super_block, wait: kernel::ffi::c_int) -> kernel::ffi::c_int {
+        // SAFETY: per the caller; the data is installed (a mounted sb).
+        let sb = unsafe { SuperBlock::<T>::from_raw(sb) };
+        from_result(|| T::sync_fs(sb, wait != 0).map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by `generic_shutdown_super` after evicting every inode.
+    unsafe extern "C" fn put_super(sb: *mut b::super_block) {
+        // SAFETY: per the caller; the data stays until `kill_sb`.
+        T::put_super(unsafe { SuperBlock::<T>::from_raw(sb) });
     }
 }

@@ -153,12 +153,120 @@ impl<T: FileSystem> INode<T> {
         unsafe { SuperBlock::from_raw((*self.as_ptr()).i_sb) }
     }
 
-    /// The filesystem's data of this inode.
-    pub fn data(&self) -> Pin<&T::INodeData> {
-        // SAFETY: type invariant: the inode lives in an `INodeWithData<T>`;
-        // the container is pinned in its allocation.
-        unsafe { Pin::new_unchecked(&(*INodeWithData::<T>::from_inode(self.as_ptr())).data) }
+    /// The filesystem's data of this inode (pinned in place; shared access
+    /// only, so a plain reference).
+    pub fn data(&self) -> &T::INodeData {
+        // SAFETY: type invariant: the inode lives in an `INodeWithData<T>`,
+        // alive while `self` is borrowed.
+        unsafe { &(*INodeWithData::<T>::from_inode(self.as_ptr())).data }
     }
+
+    /// The attributes the VFS keeps, to write to disk. Read without the
+    /// inode's lock, like every `write_inode`: each field is a snapshot.
+    pub fn attrs(&self) -> Attrs {
+        let inode = self.as_ptr();
+        let mut sec = [0i64; 3];
+        let mut nsec = [0u32; 3];
+        // SAFETY: a live inode; the helper writes three entries of each.
+        unsafe { b::mapfs_helper_inode_times(inode, sec.as_mut_ptr(), nsec.as_mut_ptr()) };
+        let t = |i: usize| Timespec { sec: sec[i], nsec: nsec[i] };
+        // SAFETY: a live inode; plain reads of its attributes.
+        unsafe {
+            Attrs {
+                mode: (*inode).i_mode,
+                uid: b::mapfs_helper_inode_uid(inode),
+                gid: b::mapfs_helper_inode_gid(inode),
+                nlink: (*inode).__bindgen_anon_1.i_nlink,
+                size: self.size(),
+                atime: t(0),
+                mtime: t(1),
+                ctime: t(2),
+            }
+        }
+    }
+
+    /// Whether the inode is a regular file.
+    pub fn is_reg(&self) -> bool {
+        // SAFETY: `i_mode`'s type bits do not change.
+        u32::from(unsafe { (*self.as_ptr()).i_mode }) & b::S_IFMT == b::S_IFREG
+    }
+
+    /// Whether the inode is a directory.
+    pub fn is_dir(&self) -> bool {
+        // SAFETY: a live inode.
+        unsafe { b::mapfs_helper_inode_is_dir(self.as_ptr()) }
+    }
+
+    /// The number of links.
+    pub fn nlink(&self) -> u32 {
+        // SAFETY: a live inode; a snapshot read.
+        unsafe { (*self.as_ptr()).__bindgen_anon_1.i_nlink }
+    }
+
+    /// Sets the space used (`i_blocks`, in 512-byte units).
+    pub fn set_blocks(&self, sectors: u64) {
+        // SAFETY: a live inode; `i_blocks` is only read by `stat` and
+        // updated by the filesystem under its own lock.
+        unsafe { (*self.as_ptr()).i_blocks = sectors };
+    }
+
+    /// Sets the size of a directory or symlink (`i_size_write`); regular
+    /// files change size through the write paths and `setattr`.
+    pub fn set_size(&self, size: i64) -> Result {
+        if self.is_reg() {
+            return Err(EINVAL);
+        }
+        // SAFETY: a live inode; callers change a directory's size under its
+        // `i_rwsem` (held exclusive by every namespace operation).
+        unsafe { b::mapfs_helper_i_size_write(self.as_ptr(), size) };
+        Ok(())
+    }
+
+    /// Drops every link: for an inode just created whose directory entry
+    /// could not be made, so that its eviction frees it.
+    pub fn clear_nlink(&self) {
+        // SAFETY: a live inode.
+        unsafe { b::clear_nlink(self.as_ptr()) };
+    }
+
+    /// Marks the inode dirty: `write_inode` will write it.
+    pub fn mark_dirty(&self) {
+        // SAFETY: a live inode.
+        unsafe { b::mapfs_helper_mark_inode_dirty(self.as_ptr()) };
+    }
+
+    /// Sets the change time to now.
+    pub fn touch_ctime(&self) {
+        // SAFETY: a live inode.
+        unsafe { b::inode_set_ctime_current(self.as_ptr()) };
+    }
+
+    /// Sets modification and change time to now.
+    pub fn touch_mtime_ctime(&self) {
+        // SAFETY: a live inode.
+        unsafe { b::mapfs_helper_touch_mtime_ctime(self.as_ptr()) };
+    }
+}
+
+/// The attributes of an inode, as the VFS has them.
+#[derive(Clone, Copy, Debug)]
+pub struct Attrs {
+    /// Type and permission bits (`S_IFMT | 0o7777`).
+    pub mode: u16,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Link count.
+    pub nlink: u32,
+    /// Size in bytes.
+    pub size: i64,
+    /// Last access.
+    pub atime: Timespec,
+    /// Last modification.
+    pub mtime: Timespec,
+    /// Last status change.
+    pub ctime: Timespec,
 }
 
 /// Seconds and nanoseconds since the epoch.
@@ -172,7 +280,7 @@ pub struct Timespec {
 
 /// What kind of inode [`NewINode::init`] makes.
 pub enum INodeType<'a> {
-    /// A regular file; data through iomap (`T::ReadIomap`).
+    /// A regular file; data through iomap (`T::Iomap`).
     Reg,
     /// A directory (`T::lookup`, `T::read_dir`).
     Dir,
@@ -237,43 +345,20 @@ impl<T: FileSystem> NewINode<T> {
     }
 
     /// The filesystem's data of this inode, to fill in before `init`.
-    pub fn data(&self) -> Pin<&T::INodeData> {
-        // SAFETY: type invariant: an inode of a `T` filesystem; pinned.
-        unsafe { Pin::new_unchecked(&(*INodeWithData::<T>::from_inode(self.ptr())).data) }
+    pub fn data(&self) -> &T::INodeData {
+        // SAFETY: type invariant: an inode of a `T` filesystem.
+        unsafe { &(*INodeWithData::<T>::from_inode(self.ptr())).data }
     }
 
     /// Sets the attributes, installs the operations for the inode's kind and
     /// makes the inode visible (`unlock_new_inode`).
     pub fn init(self, params: INodeParams<'_>) -> Result<ARef<INode<T>>> {
         let inode = self.ptr();
-        let typebits = match params.typ {
-            INodeType::Reg => b::S_IFREG,
-            INodeType::Dir => b::S_IFDIR,
-            INodeType::Symlink(_) => b::S_IFLNK,
-        };
-        if let INodeType::Symlink(target) = params.typ {
-            let mut link = KVec::with_capacity(target.len() + 1, GFP_KERNEL)?;
-            link.extend_from_slice(target, GFP_KERNEL)?;
-            link.push(0, GFP_KERNEL)?;
-            let len = i32::try_from(target.len()).map_err(|_| EINVAL)?;
-            if target.contains(&0) {
-                return Err(EINVAL);
-            }
-            // SAFETY: the container is valid, and its `link` field is touched
-            // only here, before the inode is published. Borrow that field
-            // alone: other CPUs may read the C inode meanwhile (the inode hash
-            // is searched under `i_lock`), so no `&mut` may cover it.
-            let slot = unsafe { &mut (*INodeWithData::<T>::from_inode(inode)).link };
-            let link = slot.insert(link);
-            // SAFETY: `link` is NUL-terminated with `len` bytes before the NUL
-            // and lives in the container until `free_inode`, after the RCU
-            // grace period that ends every lockless user of `i_link`.
-            unsafe { b::mapfs_helper_inode_set_cached_link(inode, link.as_mut_ptr().cast(), len) };
-        }
+        self.install(&params.typ)?;
         // SAFETY: the inode is `I_NEW` and ours alone (type invariant): no
         // one else reads these fields until `unlock_new_inode`.
         unsafe {
-            (*inode).i_mode = (typebits as u16) | (params.mode & 0o7777);
+            (*inode).i_mode = ((*inode).i_mode & b::S_IFMT as u16) | (params.mode & 0o7777);
             b::mapfs_helper_inode_set_owner(inode, params.uid, params.gid);
             b::set_nlink(inode, params.nlink);
             b::mapfs_helper_i_size_write(inode, params.size);
@@ -287,9 +372,73 @@ impl<T: FileSystem> NewINode<T> {
                 params.ctime.sec,
                 params.ctime.nsec,
             );
-            match params.typ {
+        }
+        Ok(self.unlock())
+    }
+
+    /// Initialises a just-created inode in directory `dir`: owner and group
+    /// as `inode_init_owner` decides (the caller's fsuid; the directory's
+    /// group when it is setgid), permission bits `mode`, all times now, one
+    /// link (two for a directory), size 0 (a symlink: its target's length);
+    /// then unlocks it and marks it dirty.
+    pub fn init_created(self, dir: &INode<T>, typ: INodeType<'_>, mode: u16) -> Result<ARef<INode<T>>> {
+        let inode = self.ptr();
+        self.install(&typ)?;
+        let (nlink, size) = match typ {
+            INodeType::Dir => (2, 0),
+            INodeType::Reg => (1, 0),
+            INodeType::Symlink(t) => (1, t.len() as i64),
+        };
+        // SAFETY: the inode is `I_NEW` and ours alone; `install` set the
+        // type bits, which `inode_init_owner` keeps.
+        unsafe {
+            let typebits = (*inode).i_mode & b::S_IFMT as u16;
+            b::inode_init_owner(&raw mut b::nop_mnt_idmap, inode, dir.as_ptr(), typebits | (mode & 0o7777));
+            b::set_nlink(inode, nlink);
+            b::mapfs_helper_i_size_write(inode, size);
+            (*inode).i_blocks = 0;
+            b::mapfs_helper_touch_all_times(inode);
+        }
+        let inode = self.unlock();
+        inode.mark_dirty();
+        Ok(inode)
+    }
+
+    /// Sets the type bits and operations of the kind of inode, and a
+    /// symlink's cached target.
+    fn install(&self, typ: &INodeType<'_>) -> Result {
+        let inode = self.ptr();
+        let typebits = match typ {
+            INodeType::Reg => b::S_IFREG,
+            INodeType::Dir => b::S_IFDIR,
+            INodeType::Symlink(_) => b::S_IFLNK,
+        };
+        if let INodeType::Symlink(target) = *typ {
+            if target.contains(&0) || target.is_empty() {
+                return Err(EINVAL);
+            }
+            let mut link = KVec::with_capacity(target.len() + 1, GFP_KERNEL)?;
+            link.extend_from_slice(target, GFP_KERNEL)?;
+            link.push(0, GFP_KERNEL)?;
+            let len = i32::try_from(target.len()).map_err(|_| EINVAL)?;
+            // SAFETY: the container is valid, and its `link` field is touched
+            // only here, before the inode is published. Borrow that field
+            // alone: other CPUs may read the C inode meanwhile (the inode hash
+            // is searched under `i_lock`), so no `&mut` may cover it.
+            let slot = unsafe { &mut (*INodeWithData::<T>::from_inode(inode)).link };
+            let link = slot.insert(link);
+            // SAFETY: `link` is NUL-terminated with `len` bytes before the NUL
+            // and lives in the container until `free_inode`, after the RCU
+            // grace period that ends every lockless user of `i_link`.
+            unsafe { b::mapfs_helper_inode_set_cached_link(inode, link.as_mut_ptr().cast(), len) };
+        }
+        // SAFETY: the inode is `I_NEW` and ours alone (type invariant).
+        unsafe {
+            (*inode).i_mode = typebits as u16;
+            match typ {
                 INodeType::Reg => {
-                    (*inode).__bindgen_anon_3.i_fop = &Tables::<T>::REG_FOPS;
+                    (*inode).i_op = &Tables::<T>::REG_IOPS;
+                    (*inode).__bindgen_anon_3.i_fop = &super::file::Tables::<T>::REG_FOPS;
                     (*(*inode).i_mapping).a_ops = crate::kfs::iomap::aops::table::<T>();
                 }
                 INodeType::Dir => {
@@ -297,16 +446,22 @@ impl<T: FileSystem> NewINode<T> {
                     (*inode).__bindgen_anon_3.i_fop = &Tables::<T>::DIR_FOPS;
                 }
                 INodeType::Symlink(_) => {
-                    (*inode).i_op = &raw const b::simple_symlink_inode_operations;
+                    (*inode).i_op = &Tables::<T>::SYMLINK_IOPS;
                 }
             }
-            b::unlock_new_inode(inode);
         }
+        Ok(())
+    }
+
+    /// Unlocks the inode (`unlock_new_inode`) and hands out our reference.
+    fn unlock(self) -> ARef<INode<T>> {
         let inode = self.inode;
         core::mem::forget(self);
+        // SAFETY: an `I_NEW` inode we own a reference to, now initialised.
+        unsafe { b::unlock_new_inode(inode.as_ptr()) };
         // SAFETY: we owned the reference from `iget_locked`; it moves to the
         // `ARef`, and the inode is now an initialised inode of type `T`.
-        Ok(unsafe { ARef::from_raw(inode.cast::<INode<T>>()) })
+        unsafe { ARef::from_raw(inode.cast::<INode<T>>()) }
     }
 }
 
@@ -322,12 +477,16 @@ impl<T: FileSystem> Drop for NewINode<T> {
 struct Tables<T: FileSystem>(PhantomData<T>);
 
 impl<T: FileSystem> Tables<T> {
-    const REG_FOPS: b::file_operations = b::file_operations {
-        llseek: Some(b::generic_file_llseek),
-        read_iter: Some(b::generic_file_read_iter),
-        splice_read: Some(b::filemap_splice_read),
-        mmap_prepare: Some(b::generic_file_mmap_prepare),
-        // SAFETY: all-zero is a valid `file_operations` (no callbacks).
+    const REG_IOPS: b::inode_operations = b::inode_operations {
+        setattr: Some(super::file::Tables::<T>::setattr),
+        // SAFETY: all-zero is a valid `inode_operations` (no callbacks).
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    const SYMLINK_IOPS: b::inode_operations = b::inode_operations {
+        get_link: Some(b::simple_get_link),
+        setattr: Some(super::file::Tables::<T>::setattr),
+        // SAFETY: all-zero is a valid `inode_operations` (no callbacks).
         ..unsafe { core::mem::zeroed() }
     };
 
@@ -341,6 +500,14 @@ impl<T: FileSystem> Tables<T> {
 
     const DIR_IOPS: b::inode_operations = b::inode_operations {
         lookup: Some(Self::lookup),
+        create: Some(Self::create),
+        mkdir: Some(Self::mkdir),
+        symlink: Some(Self::symlink),
+        link: Some(Self::link),
+        unlink: Some(Self::unlink),
+        rmdir: Some(Self::rmdir),
+        rename: Some(Self::rename),
+        setattr: Some(super::file::Tables::<T>::setattr),
         // SAFETY: all-zero is a valid `inode_operations` (no callbacks).
         ..unsafe { core::mem::zeroed() }
     };
@@ -385,4 +552,236 @@ impl<T: FileSystem> Tables<T> {
         // reference (or a NULL inode: a negative dentry).
         unsafe { b::d_splice_alias(inode, dentry) }
     }
+
+    /// Creates an inode of kind `typ` named by `dentry` in `dir` and
+    /// instantiates the dentry.
+    ///
+    /// # Safety
+    ///
+    /// `dir` is a `T` directory whose `i_rwsem` is held exclusive and
+    /// `dentry` a negative dentry in it.
+    unsafe fn create_common(
+        dir: *mut b::inode,
+        dentry: *mut b::dentry,
+        typ: INodeType<'_>,
+        mode: u16,
+    ) -> Result {
+        // SAFETY: per the caller.
+        let (dir, name) = unsafe { (INode::<T>::from_raw(dir), dentry_name(dentry)) };
+        let is_dir = matches!(typ, INodeType::Dir);
+        let inode = T::create(dir, name, typ, mode)?;
+        if is_dir {
+            // SAFETY: `i_rwsem` of `dir` held.
+            unsafe { b::inc_nlink(dir.as_ptr()) };
+        }
+        dir.touch_mtime_ctime();
+        dir.mark_dirty();
+        // SAFETY: a negative dentry; `d_instantiate` takes our reference.
+        unsafe { b::d_instantiate(dentry, ARef::into_raw(inode).as_ptr().cast()) };
+        Ok(())
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`vfs_create`) with a `T` directory, its `i_rwsem`
+    /// held exclusive, and a negative dentry.
+    unsafe extern "C" fn create(
+        _idmap: *mut b::mnt_idmap,
+        dir: *mut b::inode,
+        dentry: *mut b::dentry,
+        mode: b::umode_t,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: per the caller.
+        from_result(|| unsafe { Self::create_common(dir, dentry, INodeType::Reg, mode) }.map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`vfs_mkdir`) as for `create`.
+    unsafe extern "C" fn mkdir(
+        _idmap: *mut b::mnt_idmap,
+        dir: *mut b::inode,
+        dentry: *mut b::dentry,
+        mode: b::umode_t,
+    ) -> *mut b::dentry {
+        // SAFETY: per the caller.
+        match unsafe { Self::create_common(dir, dentry, INodeType::Dir, mode) } {
+            Ok(()) => core::ptr::null_mut(),
+            Err(e) => e.to_ptr(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`vfs_symlink`) as for `create`, with a
+    /// NUL-terminated target.
+    unsafe extern "C" fn symlink(
+        _idmap: *mut b::mnt_idmap,
+        dir: *mut b::inode,
+        dentry: *mut b::dentry,
+        target: *const kernel::ffi::c_char,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: a NUL-terminated string (caller guarantee).
+            let target = unsafe { CStr::from_char_ptr(target) }.to_bytes();
+            // SAFETY: per the caller.
+            unsafe { Self::create_common(dir, dentry, INodeType::Symlink(target), 0o777) }?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`vfs_link`) with a positive `old` dentry of a `T`
+    /// non-directory, the `T` directory `dir` (its `i_rwsem` held
+    /// exclusive, and the source inode's too) and a negative `dentry`.
+    unsafe extern "C" fn link(
+        old: *mut b::dentry,
+        dir: *mut b::inode,
+        dentry: *mut b::dentry,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: per the caller.
+            let (dir, name, inode) = unsafe {
+                (
+                    INode::<T>::from_raw(dir),
+                    dentry_name(dentry),
+                    INode::<T>::from_raw(b::mapfs_helper_d_inode(old)),
+                )
+            };
+            T::link(dir, name, inode)?;
+            // SAFETY: the inode's `i_rwsem` is held.
+            unsafe { b::inc_nlink(inode.as_ptr()) };
+            inode.touch_ctime();
+            inode.mark_dirty();
+            dir.touch_mtime_ctime();
+            dir.mark_dirty();
+            let inode = ARef::from(inode);
+            // SAFETY: a negative dentry; `d_instantiate` takes the reference.
+            unsafe { b::d_instantiate(dentry, ARef::into_raw(inode).as_ptr().cast()) };
+            Ok(0)
+        })
+    }
+
+    /// Removes the entry `dentry` of `dir`; `rmdir` for directories.
+    ///
+    /// # Safety
+    ///
+    /// `dir` is a `T` directory with `i_rwsem` held exclusive, as is that
+    /// of the positive `dentry`'s inode.
+    unsafe fn remove(dir: *mut b::inode, dentry: *mut b::dentry, rmdir: bool) -> Result {
+        // SAFETY: per the caller.
+        let (dir, name, inode) = unsafe {
+            (
+                INode::<T>::from_raw(dir),
+                dentry_name(dentry),
+                INode::<T>::from_raw(b::mapfs_helper_d_inode(dentry)),
+            )
+        };
+        if rmdir {
+            T::rmdir(dir, name, inode)?;
+            // SAFETY: both `i_rwsem`s are held.
+            unsafe {
+                b::clear_nlink(inode.as_ptr());
+                b::drop_nlink(dir.as_ptr());
+            }
+        } else {
+            T::unlink(dir, name, inode)?;
+            // SAFETY: the inode's `i_rwsem` is held.
+            unsafe { b::drop_nlink(inode.as_ptr()) };
+        }
+        inode.touch_ctime();
+        inode.mark_dirty();
+        dir.touch_mtime_ctime();
+        dir.mark_dirty();
+        Ok(())
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`vfs_unlink`); see `remove`.
+    unsafe extern "C" fn unlink(dir: *mut b::inode, dentry: *mut b::dentry) -> kernel::ffi::c_int {
+        // SAFETY: per the caller.
+        from_result(|| unsafe { Self::remove(dir, dentry, false) }.map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`vfs_rmdir`); see `remove`.
+    unsafe extern "C" fn rmdir(dir: *mut b::inode, dentry: *mut b::dentry) -> kernel::ffi::c_int {
+        // SAFETY: per the caller.
+        from_result(|| unsafe { Self::remove(dir, dentry, true) }.map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`vfs_rename`) with both `T` directories' `i_rwsem`
+    /// held (and `s_vfs_rename_mutex` when they differ), a positive
+    /// `old_dentry` and a `new_dentry` that is negative or, unless
+    /// `RENAME_NOREPLACE`, positive (its inode locked too).
+    unsafe extern "C" fn rename(
+        _idmap: *mut b::mnt_idmap,
+        old_dir: *mut b::inode,
+        old_dentry: *mut b::dentry,
+        new_dir: *mut b::inode,
+        new_dentry: *mut b::dentry,
+        flags: kernel::ffi::c_uint,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            if flags & !b::RENAME_NOREPLACE != 0 {
+                return Err(EINVAL);
+            }
+            // SAFETY: per the caller.
+            let (od, on, inode, nd, nn) = unsafe {
+                (
+                    INode::<T>::from_raw(old_dir),
+                    dentry_name(old_dentry),
+                    INode::<T>::from_raw(b::mapfs_helper_d_inode(old_dentry)),
+                    INode::<T>::from_raw(new_dir),
+                    dentry_name(new_dentry),
+                )
+            };
+            // SAFETY: as above; NULL for a negative dentry.
+            let target = unsafe { b::mapfs_helper_d_inode(new_dentry) };
+            // SAFETY: a positive target is a live `T` inode.
+            let target = (!target.is_null()).then(|| unsafe { INode::<T>::from_raw(target) });
+            let is_dir = inode.is_dir();
+            T::rename(od, on, inode, nd, nn, target)?;
+            // SAFETY: every inode involved is locked by the VFS.
+            unsafe {
+                if let Some(t) = target {
+                    if is_dir {
+                        b::drop_nlink(t.as_ptr());
+                    }
+                    b::drop_nlink(t.as_ptr());
+                    t.touch_ctime();
+                    t.mark_dirty();
+                } else if is_dir {
+                    b::inc_nlink(nd.as_ptr());
+                }
+                if is_dir {
+                    b::drop_nlink(od.as_ptr());
+                }
+                b::simple_rename_timestamp(old_dir, old_dentry, new_dir, new_dentry);
+            }
+            inode.mark_dirty();
+            od.mark_dirty();
+            nd.mark_dirty();
+            Ok(0)
+        })
+    }
+}
+
+/// The name of a dentry.
+///
+/// # Safety
+///
+/// `dentry` must be valid, its name stable (the parent's `i_rwsem` held),
+/// for `'a`.
+unsafe fn dentry_name<'a>(dentry: *mut b::dentry) -> &'a [u8] {
+    let mut len: u32 = 0;
+    // SAFETY: per the caller.
+    let name = unsafe { b::mapfs_helper_dentry_name(dentry, &mut len) };
+    // SAFETY: `d_name` holds `len` bytes at `name`.
+    unsafe { core::slice::from_raw_parts(name, len as usize) }
 }

@@ -5,6 +5,7 @@
 
 pub mod buffer;
 pub mod dir;
+pub mod file;
 pub mod fs_type;
 pub mod inode;
 pub mod super_block;
@@ -12,5 +13,5 @@ pub mod super_block;
 pub use buffer::{Buffer, BufferGuard};
 pub use dir::DirEmitter;
 pub use fs_type::{FileSystem, Registration};
-pub use inode::{INode, INodeParams, INodeType, NewINode, Timespec};
-pub use super_block::{Lookup, NewSuperBlock, StatFs, SuperBlock};
+pub use inode::{Attrs, INode, INodeParams, INodeType, NewINode, Timespec};
+pub use super_block::{now_seconds, random_u32, Lookup, NewSuperBlock, StatFs, SuperBlock};

@@ -181,6 +181,19 @@ impl<T: FileSystem> SuperBlock<T> {
         unsafe { Buffer::read(self.ptr(), block) }
     }
 
+    /// A metadata block the caller fills completely (not read first).
+    pub fn new_block(&self, block: u64) -> Result<Buffer> {
+        // SAFETY: the block size was set in `fill_super`.
+        unsafe { Buffer::new_zeroed(self.ptr(), block) }
+    }
+
+    /// Forgets a freed metadata block: a cached copy, even a dirty one, is
+    /// dropped and never written over the block's next owner.
+    pub fn forget_block(&self, block: u64) {
+        // SAFETY: a mounted super block with its device.
+        unsafe { b::mapfs_helper_forget_block(self.ptr(), block) };
+    }
+
     /// Finds inode `ino` in the inode cache or allocates a new, locked one.
     pub fn get_inode(&self, ino: u64) -> Result<Lookup<T>> {
         // SAFETY: a live super block; `iget_locked` returns a referenced
@@ -197,4 +210,16 @@ impl<T: FileSystem> SuperBlock<T> {
             Ok(Lookup::Cached(unsafe { ARef::from_raw(inode.cast::<INode<T>>()) }))
         }
     }
+}
+
+/// Seconds since the epoch (`ktime_get_real_seconds`).
+pub fn now_seconds() -> i64 {
+    // SAFETY: callable from any context.
+    unsafe { b::ktime_get_real_seconds() }
+}
+
+/// A random number (`get_random_u32`).
+pub fn random_u32() -> u32 {
+    // SAFETY: callable from any context.
+    unsafe { b::get_random_u32() }
 }

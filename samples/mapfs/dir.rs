@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Directories: entries in the directory's own blocks, found through its
-//! extent map.
+//! extent map, and the namespace operations that change them.
+//!
+//! Every change runs with the directory's `i_rwsem` held exclusive (the
+//! VFS takes it), so two changes of one directory never interleave; the
+//! bytes of a block are changed under its buffer lock, with the checksum.
 //!
 //! A `readdir` position is `file block * block size + byte offset in the
 //! block`; entries never move once written (a delete merges the record into
@@ -9,8 +13,8 @@
 
 #![forbid(unsafe_code)]
 
-use crate::format::{dir, extent::{lookup as map_block, Mapping}, inode::FileType};
-use crate::kfs::vfs::{DirEmitter, INode};
+use crate::format::{dir, extent::{lookup as map_block, Mapping}, inode::FileType, symlink};
+use crate::kfs::vfs::{DirEmitter, INode, INodeType, Lookup};
 use crate::super_block::MapFs;
 use kernel::{prelude::*, sync::aref::ARef};
 
@@ -100,4 +104,269 @@ pub(crate) fn read_dir(dir: &INode<MapFs>, emitter: &mut DirEmitter) -> Result {
         emitter.set_pos(i64::try_from(fb * bs).map_err(|_| EOVERFLOW)?);
     }
     Ok(())
+}
+
+/// The disk block of directory block `fb` of `dir`.
+fn dir_block(dir: &INode<MapFs>, fb: u64) -> Result<u64> {
+    match map_block(&dir.data().map.lock().extents, fb) {
+        Mapping::Mapped { disk_block, unwritten: false, .. } => Ok(disk_block),
+        _ => Err(crate::inode::corrupt(dir.ino(), format_args!("directory block {} is not mapped", fb))),
+    }
+}
+
+/// Number of blocks of `dir`.
+fn dir_blocks(dir: &INode<MapFs>) -> Result<u64> {
+    let bs = u64::from(dir.super_block().block_size());
+    Ok(u64::try_from(dir.size()).map_err(|_| EUCLEAN)?.div_ceil(bs))
+}
+
+fn dir_ino(dir: &INode<MapFs>) -> Result<u32> {
+    u32::try_from(dir.ino()).map_err(|_| EINVAL)
+}
+
+/// Runs `f` on directory block `fb` of `dir`, locked, checksum verified; a
+/// `Some` from `f` means it changed the block: the checksum is updated and
+/// the buffer dirtied.
+fn with_block<R>(
+    dir: &INode<MapFs>,
+    fb: u64,
+    f: impl FnOnce(&mut [u8]) -> Result<Option<R>, dir::DirError>,
+) -> Result<Option<R>> {
+    let sb = dir.super_block();
+    let d = sb.data();
+    let ino = dir_ino(dir)?;
+    let buf = sb.read_block(dir_block(dir, fb)?)?;
+    let mut guard = buf.lock();
+    let bad = |e| crate::inode::corrupt(dir.ino(), format_args!("directory block {}: {}", fb, e));
+    dir::verify_csum(guard.data(), d.seed, ino).map_err(bad)?;
+    let r = f(guard.data_mut()).map_err(bad)?;
+    if r.is_some() {
+        dir::set_csum(guard.data_mut(), d.seed, ino).map_err(bad)?;
+        guard.mark_dirty();
+    }
+    Ok(r)
+}
+
+/// Where entry `name` of `dir` is: `(file block, offset, inode number)`.
+fn find_entry(dir: &INode<MapFs>, name: &[u8]) -> Result<Option<(u64, usize, u32)>> {
+    let mut block = KVec::new();
+    let mut fb = 0;
+    while read_dir_block(dir, fb, &mut block)? {
+        let found = dir::find(&block, name).map_err(|e| {
+            crate::inode::corrupt(dir.ino(), format_args!("directory block {}: {}", fb, e))
+        })?;
+        if let Some(e) = found {
+            return Ok(Some((fb, e.offset, e.ino)));
+        }
+        fb += 1;
+    }
+    Ok(None)
+}
+
+/// The directory-entry type code of `inode`.
+fn entry_type(inode: &INode<MapFs>) -> Result<u8> {
+    FileType::from_mode(inode.attrs().mode).map(|t| t.dirent_type()).ok_or(EINVAL)
+}
+
+/// Adds entry `name` for `ino` of type `ft` to `dir`, in the first block
+/// with room or in a new block at the end.
+fn insert(dir: &INode<MapFs>, name: &[u8], ino: u32, ft: u8) -> Result {
+    if !dir::valid_name(name) {
+        return Err(if name.len() > dir::MAX_NAME_LEN { ENAMETOOLONG } else { EINVAL });
+    }
+    let sb = dir.super_block();
+    let d = sb.data();
+    let dino = dir_ino(dir)?;
+    let blocks = dir_blocks(dir)?;
+    for fb in 0..blocks {
+        let done = with_block(dir, fb, |buf| match dir::insert(buf, d.seed, dino, ino, name, ft) {
+            Ok(_) => Ok(Some(())),
+            Err(dir::DirError::NoRoom) => Ok(None),
+            Err(e) => Err(e),
+        })?;
+        if done.is_some() {
+            return Ok(());
+        }
+    }
+    // A new block at the end.
+    let bs = u64::from(sb.block_size());
+    let goal = dir.data().map.lock().extents.last().map(|e| e.disk_end());
+    let (disk, _) = d.alloc_blocks(sb, goal, 1)?;
+    let res = (|| -> Result {
+        let buf = sb.new_block(disk)?;
+        let mut guard = buf.lock();
+        let bad = |_| EIO;
+        dir::init_block(guard.data_mut(), d.seed, dino).map_err(bad)?;
+        dir::insert(guard.data_mut(), d.seed, dino, ino, name, ft).map_err(bad)?;
+        guard.mark_dirty();
+        drop(guard);
+        let mut m = dir.data().map.lock();
+        let ext = crate::format::extent::Extent { file_block: blocks, disk_block: disk, len: 1, unwritten: false };
+        m.edit(|l| l.insert(ext, |_| {}))?;
+        m.blocks += 1;
+        crate::inode::update_blocks(dir, &m);
+        Ok(())
+    })();
+    if let Err(e) = res {
+        sb.forget_block(disk);
+        let _ = d.free_blocks(sb, disk, 1);
+        return Err(e);
+    }
+    dir.set_size(((blocks + 1) * bs) as i64)?;
+    dir.mark_dirty();
+    Ok(())
+}
+
+/// Adds entry `name` for `inode` to `dir` (link).
+pub(crate) fn add_entry(dir: &INode<MapFs>, name: &[u8], inode: &INode<MapFs>) -> Result {
+    let ino = u32::try_from(inode.ino()).map_err(|_| EINVAL)?;
+    insert(dir, name, ino, entry_type(inode)?)
+}
+
+/// Removes entry `name` of `dir`.
+pub(crate) fn remove_entry(dir: &INode<MapFs>, name: &[u8]) -> Result {
+    let (fb, off, _) = find_entry(dir, name)?.ok_or(ENOENT)?;
+    let d = dir.super_block().data();
+    let dino = dir_ino(dir)?;
+    with_block(dir, fb, |buf| dir::remove(buf, d.seed, dino, off).map(Some))?;
+    Ok(())
+}
+
+/// Whether directory `dir` has no entry but `.` and `..`.
+pub(crate) fn is_empty(dir: &INode<MapFs>) -> Result<bool> {
+    let mut block = KVec::new();
+    let mut fb = 0;
+    while read_dir_block(dir, fb, &mut block)? {
+        let empty = dir::is_empty(&block).map_err(|e| {
+            crate::inode::corrupt(dir.ino(), format_args!("directory block {}: {}", fb, e))
+        })?;
+        if !empty {
+            return Ok(false);
+        }
+        fb += 1;
+    }
+    Ok(true)
+}
+
+/// Points entry `name` of `dir` at `ino` of type `ft`.
+fn set_entry(dir: &INode<MapFs>, name: &[u8], ino: u32, ft: u8) -> Result {
+    let (fb, off, _) = find_entry(dir, name)?.ok_or(ENOENT)?;
+    let d = dir.super_block().data();
+    let dino = dir_ino(dir)?;
+    with_block(dir, fb, |buf| dir::set_entry(buf, d.seed, dino, off, ino, ft).map(Some))?;
+    Ok(())
+}
+
+/// Moves an entry (see [`crate::kfs::vfs::FileSystem::rename`]).
+pub(crate) fn rename(
+    old_dir: &INode<MapFs>,
+    old_name: &[u8],
+    inode: &INode<MapFs>,
+    new_dir: &INode<MapFs>,
+    new_name: &[u8],
+    target: Option<&INode<MapFs>>,
+) -> Result {
+    let ino = u32::try_from(inode.ino()).map_err(|_| EINVAL)?;
+    let ft = entry_type(inode)?;
+    match target {
+        Some(t) => {
+            if t.is_dir() && !is_empty(t)? {
+                return Err(ENOTEMPTY);
+            }
+            set_entry(new_dir, new_name, ino, ft)?;
+        }
+        None => insert(new_dir, new_name, ino, ft)?,
+    }
+    remove_entry(old_dir, old_name)?;
+    if inode.is_dir() && old_dir.ino() != new_dir.ino() {
+        let parent = dir_ino(new_dir)?;
+        set_entry(inode, b"..", parent, FileType::Directory.dirent_type())?;
+        inode.mark_dirty();
+    }
+    Ok(())
+}
+
+/// Creates an inode of kind `typ` and its entry `name` in `dir`.
+pub(crate) fn create(dir: &INode<MapFs>, name: &[u8], typ: INodeType<'_>, mode: u16) -> Result<ARef<INode<MapFs>>> {
+    if !dir::valid_name(name) {
+        return Err(if name.len() > dir::MAX_NAME_LEN { ENAMETOOLONG } else { EINVAL });
+    }
+    let sb = dir.super_block();
+    let d = sb.data();
+    let bs = sb.block_size();
+    if let INodeType::Symlink(t) = typ {
+        if t.len() > symlink::max_symlink_len(bs) {
+            return Err(ENAMETOOLONG);
+        }
+    }
+    let (ino, generation) = d.alloc_inode(sb)?;
+    let new = match sb.get_inode(u64::from(ino)) {
+        Ok(Lookup::New(new)) => new,
+        Ok(Lookup::Cached(_)) | Err(_) => {
+            let _ = d.free_inode(sb, ino);
+            pr_err!("new inode {} is still in the inode cache\n", ino);
+            return Err(EIO);
+        }
+    };
+    {
+        let mut m = new.data().map.lock();
+        m.generation = generation;
+        let now = crate::kfs::vfs::now_seconds();
+        m.crtime = crate::format::inode::Timestamp { sec: now, nsec: 0 };
+    }
+    let kind = match typ {
+        INodeType::Reg => 0,
+        INodeType::Dir => 1,
+        INodeType::Symlink(_) => 2,
+    };
+    let target: &[u8] = match typ {
+        INodeType::Symlink(t) => t,
+        _ => &[],
+    };
+    if kind == 2 && symlink::is_inline_len(target.len()) {
+        let mut raw = crate::format::inode::Inode::default();
+        symlink::set_inline(&mut raw, target).map_err(|_| EINVAL)?;
+        let mut m = new.data().map.lock();
+        m.inline = Some(raw.data);
+        m.flags |= crate::format::inode::FLAG_INLINE;
+    }
+    // From here on, a failure drops the inode's links and its eviction
+    // frees whatever it got.
+    let inode = new.init_created(dir, typ, mode)?;
+    let res = (|| -> Result {
+        let goal = dir.data().map.lock().extents.first().map(|e| e.disk_block);
+        if kind == 1 || (kind == 2 && !symlink::is_inline_len(target.len())) {
+            let (disk, _) = d.alloc_blocks(sb, goal, 1)?;
+            {
+                let mut m = inode.data().map.lock();
+                let ext = crate::format::extent::Extent { file_block: 0, disk_block: disk, len: 1, unwritten: false };
+                if let Err(e) = m.edit(|l| l.insert(ext, |_| {})) {
+                    let _ = d.free_blocks(sb, disk, 1);
+                    return Err(e);
+                }
+                m.blocks = 1;
+                crate::inode::update_blocks(&inode, &m);
+            }
+            let buf = sb.new_block(disk)?;
+            let mut guard = buf.lock();
+            if kind == 1 {
+                dir::init_first_block(guard.data_mut(), d.seed, ino, dir_ino(dir)?).map_err(|_| EIO)?;
+            } else {
+                guard.data_mut().get_mut(..target.len()).ok_or(EINVAL)?.copy_from_slice(target);
+            }
+            guard.mark_dirty();
+            if kind == 1 {
+                inode.set_size(i64::from(bs))?;
+            }
+        }
+        crate::inode::write_inode(&inode)?;
+        insert(dir, name, ino, entry_type(&inode)?)
+    })();
+    match res {
+        Ok(()) => Ok(inode),
+        Err(e) => {
+            inode.clear_nlink();
+            Err(e)
+        }
+    }
 }

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Inodes: reading them from the inode table, and what mapfs keeps per inode.
+//! Inodes: reading them from the inode table and writing them back, what
+//! mapfs keeps per inode, and changes to a file's block map.
 
 #![forbid(unsafe_code)]
 
 use crate::format::{
-    extent::Extent,
-    inode::{FileType, Inode, Timestamp},
+    extent::{Extent, ExtentError, ExtentList},
+    inode::{FileType, Inode, Timestamp, INODE_DATA_SIZE},
     layout::INODE_SIZE,
     symlink,
     tree::{self, TreeCtx, TreeItem, WalkError},
@@ -15,11 +16,75 @@ use crate::super_block::MapFs;
 use crate::kfs::vfs::{INode, INodeParams, INodeType, Lookup, SuperBlock, Timespec};
 use kernel::{new_mutex, prelude::*, sync::aref::ARef, sync::Mutex};
 
-/// The in-memory extent map of a file or directory.
+/// The in-memory extent map of a file or directory, and the on-disk inode
+/// fields the VFS does not keep.
 #[derive(Default)]
 pub(crate) struct FileMap {
     /// Sorted, non-overlapping extents.
     pub(crate) extents: KVec<Extent>,
+    /// The extent tree's blocks on disk (none while the root holds it all).
+    pub(crate) tree_blocks: KVec<u64>,
+    /// Whether the extents changed since the tree was last written.
+    pub(crate) tree_dirty: bool,
+    /// Bumped by every change of the map: the validity cookie of mappings.
+    pub(crate) seq: u64,
+    /// Blocks owned: data and tree blocks.
+    pub(crate) blocks: u64,
+    /// Creation time.
+    pub(crate) crtime: Timestamp,
+    /// Generation number.
+    pub(crate) generation: u32,
+    /// On-disk `FLAG_*` bits.
+    pub(crate) flags: u32,
+    /// The inode's data area of an inline symlink.
+    pub(crate) inline: Option<[u8; INODE_DATA_SIZE]>,
+}
+
+impl FileMap {
+    /// Edits the extent list with `f` (given room for three more entries,
+    /// the most one [`ExtentList`] operation needs).
+    pub(crate) fn edit(
+        &mut self,
+        f: impl FnOnce(&mut ExtentList<'_>) -> Result<(), ExtentError>,
+    ) -> Result {
+        let n = self.extents.len();
+        self.extents.resize(n + 3, Extent::default(), GFP_KERNEL)?;
+        let (res, len) = match ExtentList::new_trusted(&mut self.extents, n) {
+            Ok(mut list) => {
+                let r = f(&mut list);
+                (r, list.len())
+            }
+            Err(e) => (Err(e), n),
+        };
+        self.extents.truncate(len);
+        self.seq = self.seq.wrapping_add(1);
+        self.tree_dirty = true;
+        res.map_err(|e| {
+            pr_err!("extent map edit failed: {:?}\n", e);
+            EUCLEAN
+        })
+    }
+
+    /// The disk ranges mapped in file blocks `start .. end`, as
+    /// `(disk block, count)`.
+    fn ranges_in(&self, start: u64, end: u64) -> Result<KVec<(u64, u64)>> {
+        let mut out = KVec::new();
+        let i = self.extents.partition_point(|e| e.end() <= start);
+        for e in self.extents.get(i..).unwrap_or(&[]) {
+            if e.file_block >= end {
+                break;
+            }
+            let a = start.max(e.file_block);
+            let b = end.min(e.end());
+            out.push((e.disk_block + (a - e.file_block), b - a), GFP_KERNEL)?;
+        }
+        Ok(out)
+    }
+}
+
+/// Sets `i_blocks` from the map's block count.
+pub(crate) fn update_blocks(inode: &INode<MapFs>, m: &FileMap) {
+    inode.set_blocks(m.blocks << (inode.block_bits() - 9));
 }
 
 /// What mapfs keeps per inode.
@@ -90,8 +155,9 @@ pub(crate) fn iget(sb: &SuperBlock<MapFs>, ino: u32) -> Result<ARef<INode<MapFs>
         .validate(bs)
         .map_err(|e| corrupt(ino64, format_args!("invalid inode: {}", e)))?;
     let mut extents = KVec::new();
+    let mut tree_blocks = KVec::new();
     if raw.has_extents() {
-        load_extents(sb, ino, &raw, &mut extents)?;
+        load_extents(sb, ino, &raw, &mut extents, &mut tree_blocks)?;
     }
     let mut target = KVec::new();
     let typ = match ft {
@@ -103,7 +169,16 @@ pub(crate) fn iget(sb: &SuperBlock<MapFs>, ino: u32) -> Result<ARef<INode<MapFs>
         }
         _ => return Err(corrupt(ino64, format_args!("special files are not supported"))),
     };
-    new.data().map.lock().extents = extents;
+    {
+        let mut m = new.data().map.lock();
+        m.inline = (raw.flags & crate::format::inode::FLAG_INLINE != 0).then_some(raw.data);
+        m.extents = extents;
+        m.tree_blocks = tree_blocks;
+        m.blocks = raw.blocks;
+        m.crtime = raw.crtime;
+        m.generation = raw.generation;
+        m.flags = raw.flags;
+    }
     new.init(INodeParams {
         typ,
         mode: raw.mode & 0o7777,
@@ -119,7 +194,13 @@ pub(crate) fn iget(sb: &SuperBlock<MapFs>, ino: u32) -> Result<ARef<INode<MapFs>
 }
 
 /// Walks the extent tree of `raw` into `out`.
-fn load_extents(sb: &SuperBlock<MapFs>, ino: u32, raw: &Inode, out: &mut KVec<Extent>) -> Result {
+fn load_extents(
+    sb: &SuperBlock<MapFs>,
+    ino: u32,
+    raw: &Inode,
+    out: &mut KVec<Extent>,
+    nodes: &mut KVec<u64>,
+) -> Result {
     let d = sb.data();
     let bs = d.geo.block_size() as usize;
     let depth = tree::root_depth(&raw.data)
@@ -133,8 +214,9 @@ fn load_extents(sb: &SuperBlock<MapFs>, ino: u32, raw: &Inode, out: &mut KVec<Ex
         &mut scratch,
         |block, buf| read_into(sb, block, buf),
         |item| {
-            if let TreeItem::Extent(e) = item {
-                out.push(e, GFP_KERNEL)?;
+            match item {
+                TreeItem::Extent(e) => out.push(e, GFP_KERNEL)?,
+                TreeItem::Node { disk_block, .. } => nodes.push(disk_block, GFP_KERNEL)?,
             }
             Ok(())
         },
@@ -159,5 +241,157 @@ fn read_symlink(sb: &SuperBlock<MapFs>, raw: &Inode, extents: &[Extent], out: &m
     let buf = sb.read_block(first.disk_block)?;
     let guard = buf.lock();
     out.extend_from_slice(guard.data().get(..len).ok_or(EUCLEAN)?, GFP_KERNEL)?;
+    Ok(())
+}
+
+fn stamp(t: crate::kfs::vfs::Timespec) -> Timestamp {
+    Timestamp { sec: t.sec, nsec: t.nsec }
+}
+
+/// Writes `inode` into its inode table slot, and its extent tree blocks
+/// when the extents changed (fresh blocks when the tree's size changed).
+pub(crate) fn write_inode(inode: &INode<MapFs>) -> Result {
+    let sb = inode.super_block();
+    let d = sb.data();
+    if d.read_only {
+        return Ok(());
+    }
+    let ino = u32::try_from(inode.ino()).map_err(|_| EINVAL)?;
+    let a = inode.attrs();
+    let bs = d.geo.block_size();
+    let mut raw = Inode {
+        mode: a.mode,
+        uid: a.uid,
+        gid: a.gid,
+        nlink: a.nlink,
+        size: u64::try_from(a.size).map_err(|_| EINVAL)?,
+        atime: stamp(a.atime),
+        mtime: stamp(a.mtime),
+        ctime: stamp(a.ctime),
+        ..Inode::default()
+    };
+    {
+        let mut m = inode.data().map.lock();
+        raw.crtime = m.crtime;
+        raw.generation = m.generation;
+        raw.flags = m.flags;
+        if let Some(inline) = m.inline {
+            raw.data = inline;
+        } else {
+            let plan = tree::plan(m.extents.len(), bs).map_err(|e| {
+                pr_err!("inode {}: extent tree: {:?}\n", ino, e);
+                EFBIG
+            })?;
+            if plan.blocks != m.tree_blocks.len() {
+                while let Some(b) = m.tree_blocks.pop() {
+                    sb.forget_block(b);
+                    d.free_blocks(sb, b, 1)?;
+                    m.blocks -= 1;
+                }
+                let goal = m.extents.first().map(|e| e.disk_block);
+                for _ in 0..plan.blocks {
+                    let (b, _) = d.alloc_blocks(sb, goal, 1)?;
+                    m.tree_blocks.push(b, GFP_KERNEL)?;
+                    m.blocks += 1;
+                }
+                m.tree_dirty = true;
+                update_blocks(inode, &m);
+            }
+            let write_blocks = m.tree_dirty;
+            let mut scratch = KVec::from_elem(0u8, bs as usize, GFP_KERNEL)?;
+            let ctx = TreeCtx { geo: &d.geo, ino, seed: d.seed };
+            let res = tree::encode(&ctx, &m.extents, &m.tree_blocks, &mut raw.data, &mut scratch, |disk, bytes| {
+                if write_blocks {
+                    let buf = sb.new_block(disk)?;
+                    let mut g = buf.lock();
+                    g.data_mut().copy_from_slice(bytes);
+                    g.mark_dirty();
+                }
+                Ok::<(), Error>(())
+            });
+            match res {
+                Ok(()) => {}
+                Err(WalkError::Io(e)) => return Err(e),
+                Err(WalkError::Corrupt { error, .. }) => {
+                    return Err(corrupt(inode.ino(), format_args!("cannot encode the extent tree: {:?}", error)));
+                }
+            }
+            m.tree_dirty = false;
+        }
+        raw.blocks = m.blocks;
+    }
+    write_slot(sb, ino, &raw)
+}
+
+/// Encodes `raw` into inode `ino`'s slot of the inode table.
+fn write_slot(sb: &crate::kfs::vfs::SuperBlock<MapFs>, ino: u32, raw: &Inode) -> Result {
+    let d = sb.data();
+    let (block, off) = d.geo.inode_location(ino).ok_or(EINVAL)?;
+    let buf = sb.read_block(block)?;
+    let mut guard = buf.lock();
+    let slot = guard.data_mut().get_mut(off..off + INODE_SIZE).ok_or(EIO)?;
+    raw.encode(slot, d.seed, ino).map_err(|_| EIO)?;
+    guard.mark_dirty();
+    Ok(())
+}
+
+/// Frees everything of an inode without links: its blocks, its slot (written
+/// back free, mode 0) and its number. Errors are logged: eviction cannot
+/// fail, and fsck.mapfs finds what was left behind.
+pub(crate) fn delete_inode(inode: &INode<MapFs>) {
+    let sb = inode.super_block();
+    let d = sb.data();
+    if d.read_only {
+        return;
+    }
+    let Ok(ino) = u32::try_from(inode.ino()) else { return };
+    let metadata = !inode.is_reg();
+    let res = (|| -> Result {
+        let mut m = inode.data().map.lock();
+        for e in m.extents.iter() {
+            if metadata {
+                for b in e.disk_block..e.disk_block + u64::from(e.len) {
+                    sb.forget_block(b);
+                }
+            }
+            d.free_blocks(sb, e.disk_block, u64::from(e.len))?;
+        }
+        m.extents.clear();
+        while let Some(b) = m.tree_blocks.pop() {
+            sb.forget_block(b);
+            d.free_blocks(sb, b, 1)?;
+        }
+        m.blocks = 0;
+        m.seq = m.seq.wrapping_add(1);
+        drop(m);
+        write_slot(sb, ino, &Inode::default())?;
+        d.free_inode(sb, ino)
+    })();
+    if let Err(e) = res {
+        pr_err!("inode {}: could not free it: error {}; run fsck.mapfs\n", ino, e.to_errno());
+    }
+}
+
+/// Unmaps file blocks `first .. first + count` of `inode` and frees them.
+pub(crate) fn unmap(inode: &INode<MapFs>, first: u64, count: u64) -> Result {
+    let count = count.min(crate::format::extent::MAX_FILE_BLOCKS.saturating_sub(first));
+    if count == 0 {
+        return Ok(());
+    }
+    let sb = inode.super_block();
+    let d = sb.data();
+    let mut m = inode.data().map.lock();
+    let ranges = m.ranges_in(first, first + count)?;
+    if ranges.is_empty() {
+        return Ok(());
+    }
+    m.edit(|l| l.remove(first, count, |_| {}))?;
+    for (disk, len) in ranges.iter() {
+        d.free_blocks(sb, *disk, *len)?;
+        m.blocks -= *len;
+    }
+    update_blocks(inode, &m);
+    drop(m);
+    inode.mark_dirty();
     Ok(())
 }

@@ -19,6 +19,7 @@ pub mod kfs;
 #[path = "format/mod.rs"]
 pub mod format;
 
+mod alloc;
 mod dir;
 mod inode;
 mod iomap;

@@ -6,11 +6,12 @@
 
 use crate::format::{
     self, crc32c::fs_seed, layout::Geometry, layout::ROOT_INO, layout::SUPERBLOCK_SIZE,
-    super_block::Superblock,
+    super_block::{Superblock, STATE_CLEAN},
 };
-use crate::kfs::vfs::{DirEmitter, FileSystem, INode, NewSuperBlock, StatFs, SuperBlock};
+use crate::kfs::vfs::{DirEmitter, FileSystem, INode, INodeType, NewSuperBlock, StatFs, SuperBlock};
 use crate::kfs::fmt::Shown;
-use kernel::{prelude::*, sync::aref::ARef};
+use crate::alloc::Alloc;
+use kernel::{new_mutex, prelude::*, sync::aref::ARef, sync::Mutex};
 
 /// The mapfs filesystem type.
 pub(crate) struct MapFs;
@@ -21,8 +22,38 @@ pub(crate) struct MapfsSb {
     pub(crate) geo: Geometry,
     /// The checksum seed (from the UUID).
     pub(crate) seed: u32,
-    /// The super block as read at mount.
-    pub(crate) sb: Superblock,
+    /// Bitmaps, counters and the super block to write.
+    pub(crate) alloc: Pin<KBox<Mutex<Alloc>>>,
+    /// Mounted read-only: nothing is ever written.
+    pub(crate) read_only: bool,
+}
+
+impl MapfsSb {
+    /// Allocates up to `max` blocks near `goal` (see [`Alloc::alloc_blocks`]).
+    pub(crate) fn alloc_blocks(&self, sb: &SuperBlock<MapFs>, goal: Option<u64>, max: u64) -> Result<(u64, u64)> {
+        if self.read_only {
+            return Err(EROFS);
+        }
+        self.alloc.lock().alloc_blocks(sb, &self.geo, self.seed, goal, max)
+    }
+
+    /// Frees blocks.
+    pub(crate) fn free_blocks(&self, sb: &SuperBlock<MapFs>, start: u64, len: u64) -> Result {
+        self.alloc.lock().free_blocks(sb, &self.geo, self.seed, start, len)
+    }
+
+    /// Allocates an inode number and its generation.
+    pub(crate) fn alloc_inode(&self, sb: &SuperBlock<MapFs>) -> Result<(u32, u32)> {
+        if self.read_only {
+            return Err(EROFS);
+        }
+        self.alloc.lock().alloc_inode(sb, &self.geo, self.seed)
+    }
+
+    /// Frees an inode number.
+    pub(crate) fn free_inode(&self, sb: &SuperBlock<MapFs>, ino: u32) -> Result {
+        self.alloc.lock().free_inode(sb, &self.geo, self.seed, ino)
+    }
 }
 
 impl FileSystem for MapFs {
@@ -30,7 +61,7 @@ impl FileSystem for MapFs {
     const MAGIC: u32 = format::super_block::SB_MAGIC;
     type Data = MapfsSb;
     type INodeData = crate::inode::MapfsInode;
-    type ReadIomap = crate::iomap::ReadMap;
+    type Iomap = crate::iomap::FileOps;
 
     fn fill_super(sb: &mut NewSuperBlock<Self>) -> Result<MapfsSb> {
         // The super block is the first 1024 bytes of the device, whatever the
@@ -71,12 +102,20 @@ impl FileSystem for MapFs {
                 id, disk.unknown_ro_compat());
             sb.set_read_only();
         }
-        if !sb.is_read_only() {
-            // Data and namespace changes arrive with the write path.
-            pr_notice!("{}: this build of mapfs reads only: mounting read-only\n", id);
-            sb.set_read_only();
+        let seed = fs_seed(&disk.uuid);
+        let mut alloc = Alloc::load(|b| sb.read_block(b), &geo, seed, &disk)?;
+        let read_only = sb.is_read_only();
+        if !read_only {
+            if disk.state & STATE_CLEAN == 0 {
+                pr_warn!("{}: was not cleanly unmounted: run fsck.mapfs\n", id);
+            }
+            alloc.sb.mount_count = alloc.sb.mount_count.wrapping_add(1);
+            alloc.sb.mount_time = crate::kfs::vfs::now_seconds();
+            // Not clean from now until `put_super`.
+            alloc.write_super(|b| sb.read_block(b), false)?;
         }
-        Ok(MapfsSb { geo, seed: fs_seed(&disk.uuid), sb: disk })
+        let alloc = KBox::pin_init(new_mutex!(alloc, "mapfs_alloc"), GFP_KERNEL)?;
+        Ok(MapfsSb { geo, seed, alloc, read_only })
     }
 
     fn root(sb: &SuperBlock<Self>) -> Result<ARef<INode<Self>>> {
@@ -89,12 +128,16 @@ impl FileSystem for MapFs {
 
     fn statfs(sb: &SuperBlock<Self>) -> Result<StatFs> {
         let d = sb.data();
+        let (free_blocks, free_inodes) = {
+            let a = d.alloc.lock();
+            (a.sb.free_blocks, a.sb.free_inodes)
+        };
         Ok(StatFs {
             block_size: d.geo.block_size(),
             blocks: d.geo.block_count,
-            free_blocks: d.sb.free_blocks,
+            free_blocks,
             files: u64::from(d.geo.inode_count),
-            free_files: u64::from(d.sb.free_inodes),
+            free_files: u64::from(free_inodes),
             name_len: format::dir::MAX_NAME_LEN as u32,
         })
     }
@@ -105,5 +148,74 @@ impl FileSystem for MapFs {
 
     fn read_dir(dir: &INode<Self>, emitter: &mut DirEmitter) -> Result {
         crate::dir::read_dir(dir, emitter)
+    }
+
+    fn write_inode(inode: &INode<Self>) -> Result {
+        crate::inode::write_inode(inode)
+    }
+
+    fn evict_inode(inode: &INode<Self>, deleted: bool) {
+        if deleted {
+            crate::inode::delete_inode(inode);
+        }
+    }
+
+    fn sync_fs(sb: &SuperBlock<Self>, _wait: bool) -> Result {
+        let d = sb.data();
+        if d.read_only {
+            return Ok(());
+        }
+        d.alloc.lock().write_super(|b| sb.read_block(b), false)
+    }
+
+    fn put_super(sb: &SuperBlock<Self>) {
+        let d = sb.data();
+        if !d.read_only && d.alloc.lock().write_super(|b| sb.read_block(b), true).is_err() {
+            pr_err!("could not record the clean state at unmount\n");
+        }
+    }
+
+    fn truncate_blocks(inode: &INode<Self>, size: u64) -> Result {
+        let bits = inode.block_bits();
+        let first = size.div_ceil(1 << bits);
+        crate::inode::unmap(inode, first, format::extent::MAX_FILE_BLOCKS.saturating_sub(first))
+    }
+
+    fn allocate(inode: &INode<Self>, first: u64, count: u64) -> Result {
+        crate::iomap::preallocate(inode, first, count)
+    }
+
+    fn punch(inode: &INode<Self>, first: u64, count: u64) -> Result {
+        crate::inode::unmap(inode, first, count)
+    }
+
+    fn create(dir: &INode<Self>, name: &[u8], typ: INodeType<'_>, mode: u16) -> Result<ARef<INode<Self>>> {
+        crate::dir::create(dir, name, typ, mode)
+    }
+
+    fn link(dir: &INode<Self>, name: &[u8], inode: &INode<Self>) -> Result {
+        crate::dir::add_entry(dir, name, inode)
+    }
+
+    fn unlink(dir: &INode<Self>, name: &[u8], _inode: &INode<Self>) -> Result {
+        crate::dir::remove_entry(dir, name)
+    }
+
+    fn rmdir(dir: &INode<Self>, name: &[u8], inode: &INode<Self>) -> Result {
+        if !crate::dir::is_empty(inode)? {
+            return Err(ENOTEMPTY);
+        }
+        crate::dir::remove_entry(dir, name)
+    }
+
+    fn rename(
+        old_dir: &INode<Self>,
+        old_name: &[u8],
+        inode: &INode<Self>,
+        new_dir: &INode<Self>,
+        new_name: &[u8],
+        target: Option<&INode<Self>>,
+    ) -> Result {
+        crate::dir::rename(old_dir, old_name, inode, new_dir, new_name, target)
     }
 }

@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Regular files: file operations, shared mappings, and attribute changes,
+//! with the locking the iomap documentation prescribes.
+//!
+//! C headers: [`include/linux/fs.h`](srctree/include/linux/fs.h),
+//! [`include/linux/mm.h`](srctree/include/linux/mm.h).
+//!
+//! The filesystem never sees a file operation: it answers iomap's mapping
+//! requests ([`crate::kfs::iomap::Operations`]) and changes its block map
+//! when asked ([`FileSystem::truncate_blocks`], [`FileSystem::allocate`],
+//! [`FileSystem::punch`]). These wrappers do the rest:
+//!
+//! - `write_iter`: `i_rwsem` exclusive; `generic_write_checks`;
+//!   `kiocb_modified` (mtime, ctime, suid bits); zeroes from the old EOF to
+//!   the write position ([`zero_range`], so a write past EOF never exposes
+//!   stale bytes of the old last block); `iomap_file_buffered_write`; the
+//!   inode is marked dirty when the size grew; `generic_write_sync` after
+//!   the lock is dropped (O_SYNC, O_DSYNC).
+//! - shared writable mappings fault through `page_mkwrite`:
+//!   `sb_start_pagefault`, `file_update_time`, `invalidate_lock` shared,
+//!   `iomap_page_mkwrite` (which maps with `WRITE | FAULT`, so the
+//!   filesystem allocates holes; a fault past EOF gets `SIGBUS`).
+//! - `setattr` with a size change: `invalidate_lock` exclusive (the VFS
+//!   holds `i_rwsem`); shrinking zeroes the tail of the new last block
+//!   ([`truncate_page`]), growing zeroes from the old EOF ([`zero_range`]);
+//!   then `truncate_setsize` (which drops the page cache past EOF) and
+//!   [`FileSystem::truncate_blocks`].
+//! - `fallocate`: plain and `KEEP_SIZE` preallocation
+//!   ([`FileSystem::allocate`]: unwritten blocks), `PUNCH_HOLE | KEEP_SIZE`
+//!   and `ZERO_RANGE` (partial blocks zeroed with [`zero_range`]; whole
+//!   blocks dropped from the page cache and given to
+//!   [`FileSystem::punch`], then, for zero range, preallocated again).
+//! - `fsync`: writes and waits for the range, writes the inode
+//!   (`sync_inode_metadata`), writes the device's metadata buffers
+//!   (`sync_blockdev`) and flushes the device's cache.
+
+use super::{FileSystem, INode};
+use crate::kfs::{
+    bindings as b,
+    iomap::write::{buffered_write, page_mkwrite, truncate_page, zero_range},
+};
+use core::marker::PhantomData;
+use kernel::{error::{from_result, to_result}, prelude::*};
+
+/// Holds an inode's `i_rwsem` exclusive; released when dropped.
+pub(crate) struct InodeLock<'a, T: FileSystem>(&'a INode<T>);
+
+impl<'a, T: FileSystem> InodeLock<'a, T> {
+    pub(crate) fn lock(inode: &'a INode<T>) -> Self {
+        // SAFETY: a live inode; unlocked in `drop`.
+        unsafe { b::mapfs_helper_inode_lock(inode.as_ptr()) };
+        Self(inode)
+    }
+}
+
+impl<T: FileSystem> Drop for InodeLock<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: locked in `lock`.
+        unsafe { b::mapfs_helper_inode_unlock(self.0.as_ptr()) };
+    }
+}
+
+/// Holds a mapping's `invalidate_lock` exclusive; released when dropped.
+pub(crate) struct InvalidateLock<'a, T: FileSystem>(&'a INode<T>);
+
+impl<'a, T: FileSystem> InvalidateLock<'a, T> {
+    pub(crate) fn lock(inode: &'a INode<T>) -> Self {
+        // SAFETY: a live inode; unlocked in `drop`.
+        unsafe { b::mapfs_helper_invalidate_lock(inode.as_ptr()) };
+        Self(inode)
+    }
+}
+
+impl<T: FileSystem> Drop for InvalidateLock<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: locked in `lock`.
+        unsafe { b::mapfs_helper_invalidate_unlock(self.0.as_ptr()) };
+    }
+}
+
+/// Changes the size of a regular file: zeroing through iomap, page cache,
+/// then the filesystem's blocks. `i_rwsem` must be held exclusive.
+pub(crate) fn set_size<T: FileSystem>(inode: &INode<T>, new: u64) -> Result {
+    let old = u64::try_from(inode.size()).map_err(|_| EINVAL)?;
+    let _inval = InvalidateLock::lock(inode);
+    if new < old {
+        truncate_page(inode, new)?;
+    } else if new > old {
+        zero_range(inode, old, new - old)?;
+    }
+    // SAFETY: a live inode with `i_rwsem` and `invalidate_lock` held.
+    unsafe { b::truncate_setsize(inode.as_ptr(), new as i64) };
+    if new < old {
+        T::truncate_blocks(inode, new)?;
+    }
+    inode.mark_dirty();
+    Ok(())
+}
+
+/// The file and mapping operation tables of regular files of `T`.
+pub(crate) struct Tables<T: FileSystem>(PhantomData<T>);
+
+impl<T: FileSystem> Tables<T> {
+    pub(crate) const REG_FOPS: b::file_operations = b::file_operations {
+        open: Some(b::generic_file_open),
+        llseek: Some(b::generic_file_llseek),
+        read_iter: Some(b::generic_file_read_iter),
+        write_iter: Some(Self::write_iter),
+        splice_read: Some(b::filemap_splice_read),
+        splice_write: Some(b::iter_file_splice_write),
+        mmap_prepare: Some(Self::mmap_prepare),
+        fsync: Some(Self::fsync),
+        fallocate: Some(Self::fallocate),
+        // SAFETY: all-zero is a valid `file_operations` (no callbacks).
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    const VM_OPS: b::vm_operations_struct = b::vm_operations_struct {
+        fault: Some(b::filemap_fault),
+        map_pages: Some(b::filemap_map_pages),
+        page_mkwrite: Some(Self::page_mkwrite),
+        // SAFETY: all-zero is a valid `vm_operations_struct`.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`vfs_write` and friends, inside `sb_start_write`)
+    /// with a write request on an open regular file of `T`.
+    unsafe extern "C" fn write_iter(iocb: *mut b::kiocb, from: *mut b::iov_iter) -> isize {
+        // SAFETY: the request's file is open.
+        let inode = unsafe { INode::<T>::from_raw(b::mapfs_helper_file_inode((*iocb).ki_filp)) };
+        // SAFETY: reading the request's flags.
+        if unsafe { (*iocb).ki_flags } & b::MAPFS_CONST_IOCB_NOWAIT != 0 {
+            return EAGAIN.to_errno() as isize;
+        }
+        let ret = {
+            let _lock = InodeLock::lock(inode);
+            let res = (|| -> Result<isize> {
+                // SAFETY: a write request with `i_rwsem` held.
+                let n = unsafe { b::generic_write_checks(iocb, from) };
+                if n <= 0 {
+                    return Ok(n);
+                }
+                // SAFETY: as above.
+                to_result(unsafe { b::kiocb_modified(iocb) })?;
+                // SAFETY: reading the request's position.
+                let pos = u64::try_from(unsafe { (*iocb).ki_pos }).map_err(|_| EINVAL)?;
+                let old = u64::try_from(inode.size()).map_err(|_| EINVAL)?;
+                if pos > old {
+                    let _inval = InvalidateLock::lock(inode);
+                    zero_range(inode, old, pos - old)?;
+                }
+                // SAFETY: `i_rwsem` held, checks passed.
+                let n = unsafe { buffered_write::<T>(iocb, from) };
+                if inode.size() as u64 > old {
+                    inode.mark_dirty();
+                }
+                Ok(n)
+            })();
+            match res {
+                Ok(n) => n,
+                Err(e) => e.to_errno() as isize,
+            }
+        };
+        if ret > 0 {
+            // SAFETY: the request, after a successful write.
+            unsafe { b::mapfs_helper_generic_write_sync(iocb, ret) }
+        } else {
+            ret
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by `mmap` with the description of a new mapping of a `T` file.
+    unsafe extern "C" fn mmap_prepare(desc: *mut b::vm_area_desc) -> kernel::ffi::c_int {
+        // SAFETY: `desc` is valid and its file open (caller guarantee).
+        unsafe {
+            b::mapfs_helper_file_accessed((*desc).file);
+            (*desc).vm_ops = &Self::VM_OPS;
+        }
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Called by the fault handler for a write fault on a shared mapping of
+    /// a `T` file, with the `mmap_lock` (or the VMA lock) held.
+    unsafe extern "C" fn page_mkwrite(vmf: *mut b::vm_fault) -> b::vm_fault_t {
+        // SAFETY: the faulting VMA maps an open file.
+        let file = unsafe { b::mapfs_helper_vmf_file(vmf) };
+        // SAFETY: the file is open.
+        let inode = unsafe { b::mapfs_helper_file_inode(file) };
+        // SAFETY: a live inode of a mounted super block.
+        let sb = unsafe { (*inode).i_sb };
+        // SAFETY: the freeze protection, time update and lock iomap's
+        // page_mkwrite expects, released in reverse order.
+        unsafe {
+            b::mapfs_helper_sb_start_pagefault(sb);
+            b::file_update_time(file);
+            b::mapfs_helper_invalidate_lock_shared(inode);
+            let ret = page_mkwrite::<T>(vmf);
+            b::mapfs_helper_invalidate_unlock_shared(inode);
+            b::mapfs_helper_sb_end_pagefault(sb);
+            ret
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by `vfs_fsync_range` with an open `T` file.
+    unsafe extern "C" fn fsync(
+        file: *mut b::file,
+        start: b::loff_t,
+        end: b::loff_t,
+        _datasync: kernel::ffi::c_int,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: an open file of a mounted `T` super block.
+            unsafe {
+                let inode = b::mapfs_helper_file_inode(file);
+                let bdev = (*(*inode).i_sb).s_bdev;
+                to_result(b::file_write_and_wait_range(file, start, end))?;
+                to_result(b::sync_inode_metadata(inode, 1))?;
+                to_result(b::sync_blockdev(bdev))?;
+                to_result(b::blkdev_issue_flush(bdev))?;
+                to_result(b::file_check_and_advance_wb_err(file))?;
+            }
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by `vfs_fallocate` (inside `sb_start_write`) with an open `T`
+    /// regular file and a range it checked.
+    unsafe extern "C" fn fallocate(
+        file: *mut b::file,
+        mode: kernel::ffi::c_int,
+        offset: b::loff_t,
+        len: b::loff_t,
+    ) -> kernel::ffi::c_long {
+        from_result(|| {
+            // SAFETY: the file is open.
+            let inode = unsafe { INode::<T>::from_raw(b::mapfs_helper_file_inode(file)) };
+            let mode = mode as u32;
+            let keep = mode & b::FALLOC_FL_KEEP_SIZE != 0;
+            let op = mode & !b::FALLOC_FL_KEEP_SIZE;
+            if op != 0 && op != b::FALLOC_FL_PUNCH_HOLE && op != b::FALLOC_FL_ZERO_RANGE {
+                return Err(EOPNOTSUPP);
+            }
+            let start = u64::try_from(offset).map_err(|_| EINVAL)?;
+            let end = start.checked_add(u64::try_from(len).map_err(|_| EINVAL)?).ok_or(EFBIG)?;
+            let _lock = InodeLock::lock(inode);
+            if !keep {
+                // SAFETY: a live inode; `inode_newsize_ok` only reads.
+                to_result(unsafe { b::inode_newsize_ok(inode.as_ptr(), end as i64) })?;
+            }
+            // SAFETY: the file is open and `i_rwsem` is held.
+            to_result(unsafe { b::file_modified(file) })?;
+            let bits = inode.block_bits();
+            let mask = (1u64 << bits) - 1;
+            let first = (start + mask) >> bits; // first whole block
+            let last = end >> bits; // end of the whole blocks
+            let size = u64::try_from(inode.size()).map_err(|_| EINVAL)?;
+            if op != 0 {
+                let _inval = InvalidateLock::lock(inode);
+                // Partial blocks at either end, inside EOF: zero them in
+                // the page cache.
+                let head_end = end.min((start + mask) & !mask).min(size);
+                if start < head_end {
+                    zero_range(inode, start, head_end - start)?;
+                }
+                let tail_start = (end & !mask).max(start);
+                if tail_start < end.min(size) && tail_start >= head_end {
+                    zero_range(inode, tail_start, end.min(size) - tail_start)?;
+                }
+                if first < last {
+                    // SAFETY: `i_rwsem` and `invalidate_lock` held; the
+                    // range is inside the file's page cache index space.
+                    unsafe {
+                        b::truncate_pagecache_range(
+                            inode.as_ptr(),
+                            (first << bits) as i64,
+                            ((last << bits) - 1) as i64,
+                        )
+                    };
+                    T::punch(inode, first, last - first)?;
+                }
+                if op == b::FALLOC_FL_ZERO_RANGE {
+                    let lo = start >> bits;
+                    let hi = (end + mask) >> bits;
+                    T::allocate(inode, lo, hi - lo)?;
+                }
+            } else {
+                let lo = start >> bits;
+                let hi = (end + mask) >> bits;
+                T::allocate(inode, lo, hi - lo)?;
+            }
+            if op != b::FALLOC_FL_PUNCH_HOLE && !keep && end > size {
+                set_size(inode, end)?;
+            }
+            inode.touch_ctime();
+            inode.mark_dirty();
+            Ok(0)
+        })
+    }
+
+    /// `setattr` of every inode type of `T`.
+    ///
+    /// # Safety
+    ///
+    /// Called by `notify_change` with a dentry of a `T` inode whose
+    /// `i_rwsem` is held exclusive.
+    pub(crate) unsafe extern "C" fn setattr(
+        idmap: *mut b::mnt_idmap,
+        dentry: *mut b::dentry,
+        attr: *mut b::iattr,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: per the caller.
+            to_result(unsafe { b::setattr_prepare(idmap, dentry, attr) })?;
+            // SAFETY: a positive dentry of a `T` inode.
+            let inode = unsafe { INode::<T>::from_raw(b::mapfs_helper_d_inode(dentry)) };
+            // SAFETY: `attr` is valid.
+            let (valid, size) = unsafe { ((*attr).ia_valid, (*attr).ia_size) };
+            if valid & b::ATTR_SIZE != 0 {
+                if !inode.is_reg() {
+                    return Err(EINVAL);
+                }
+                let size = u64::try_from(size).map_err(|_| EINVAL)?;
+                if size != inode.size() as u64 {
+                    set_size(inode, size)?;
+                }
+            }
+            // SAFETY: checked by `setattr_prepare`, `i_rwsem` held.
+            unsafe { b::setattr_copy(idmap, inode.as_ptr(), attr) };
+            inode.mark_dirty();
+            Ok(0)
+        })
+    }
+}

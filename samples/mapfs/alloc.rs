@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Block and inode allocation.
+//!
+//! Both bitmaps live in memory for the whole mount (their data bytes laid
+//! end to end, so bit `i` of the filesystem is bit `i` of the copy) under
+//! one mutex, with the super block's counters. Every change is written
+//! through at once to the bitmap blocks in the device's page cache (bits and
+//! checksum, buffer marked dirty), so writeback and `sync_fs` only ever see
+//! consistent blocks. The counters reach the on-disk super block in
+//! `sync_fs` and at unmount ([`Alloc::write_super`]).
+//!
+//! Lock order: an inode's map lock, then this one, then buffer locks.
+
+#![forbid(unsafe_code)]
+
+use crate::format::{
+    bitmap,
+    layout::{bits_per_bitmap_block, Geometry, Region},
+    super_block::{Superblock, STATE_CLEAN},
+};
+use crate::kfs::vfs::{now_seconds, Buffer, SuperBlock};
+use crate::super_block::MapFs;
+use kernel::{alloc::KVVec, prelude::*};
+
+/// The allocation state of a mounted, writable mapfs.
+pub(crate) struct Alloc {
+    blocks: KVVec<u8>,
+    inodes: KVVec<u8>,
+    /// The super block as it will be written.
+    pub(crate) sb: Superblock,
+    goal: u64,
+    inode_goal: u64,
+    next_generation: u32,
+}
+
+/// Loads the bitmap of `region` (`nbits` bits) into one flat copy.
+fn load_bitmap(
+    read: &impl Fn(u64) -> Result<Buffer>,
+    geo: &Geometry,
+    seed: u32,
+    region: &Region,
+    what: &str,
+) -> Result<KVVec<u8>> {
+    let per = (bits_per_bitmap_block(geo.block_size()) / 8) as usize;
+    let mut out = KVVec::with_capacity(per * region.len as usize, GFP_KERNEL)?;
+    for k in 0..region.len {
+        let disk = region.start + k;
+        let buf = read(disk)?;
+        let guard = buf.lock();
+        bitmap::verify_block_csum(seed, disk, guard.data()).map_err(|e| {
+            pr_err!("{} bitmap block {}: {}\n", what, disk, crate::kfs::fmt::Shown(e));
+            EUCLEAN
+        })?;
+        let bits = bitmap::block_bits(guard.data()).map_err(|_| EUCLEAN)?;
+        out.extend_from_slice(bits, GFP_KERNEL)?;
+    }
+    Ok(out)
+}
+
+impl Alloc {
+    /// Reads both bitmaps with `read` (block number to buffer); the free
+    /// counts come from them.
+    pub(crate) fn load(
+        read: impl Fn(u64) -> Result<Buffer>,
+        geo: &Geometry,
+        seed: u32,
+        disk: &Superblock,
+    ) -> Result<Self> {
+        let blocks = load_bitmap(&read, geo, seed, &geo.block_bitmap, "block")?;
+        let inodes = load_bitmap(&read, geo, seed, &geo.inode_bitmap, "inode")?;
+        let mut sbv = *disk;
+        sbv.free_blocks = bitmap::count_free(&blocks, geo.block_count);
+        sbv.free_inodes = bitmap::count_free(&inodes, u64::from(geo.inode_count)) as u32;
+        Ok(Self {
+            blocks,
+            inodes,
+            sb: sbv,
+            goal: geo.data_start,
+            inode_goal: 1,
+            next_generation: crate::kfs::vfs::random_u32(),
+        })
+    }
+
+    /// Writes bits `start .. start + len` of a bitmap through to its blocks.
+    fn write_through(
+        sb: &SuperBlock<MapFs>,
+        seed: u32,
+        bits: &[u8],
+        region: &Region,
+        start: u64,
+        len: u64,
+    ) -> Result {
+        if len == 0 {
+            return Ok(());
+        }
+        let per = bits_per_bitmap_block(sb.block_size());
+        let bytes = (per / 8) as usize;
+        for k in start / per..=(start + len - 1) / per {
+            let disk = region.start + k;
+            let src = bits.get(k as usize * bytes..(k as usize + 1) * bytes).ok_or(EIO)?;
+            let buf = sb.read_block(disk)?;
+            let mut guard = buf.lock();
+            let data = guard.data_mut();
+            bitmap::block_bits_mut(data).map_err(|_| EIO)?.copy_from_slice(src);
+            bitmap::set_block_csum(seed, disk, data).map_err(|_| EIO)?;
+            guard.mark_dirty();
+        }
+        Ok(())
+    }
+
+    /// Allocates up to `max` contiguous blocks, the first at or after `goal`
+    /// if possible: `(first block, count)`, `ENOSPC` when none is free.
+    pub(crate) fn alloc_blocks(
+        &mut self,
+        sb: &SuperBlock<MapFs>,
+        geo: &Geometry,
+        seed: u32,
+        goal: Option<u64>,
+        max: u64,
+    ) -> Result<(u64, u64)> {
+        let goal = goal.filter(|g| *g >= geo.data_start && *g < geo.block_count).unwrap_or(self.goal);
+        let (start, len) =
+            bitmap::find_free_run(&self.blocks, geo.block_count, goal, max).ok_or(ENOSPC)?;
+        if start < geo.data_start {
+            // Metadata regions are always marked in use: a free bit there
+            // means the bitmap is corrupt.
+            pr_err!("block bitmap: metadata block {} marked free\n", start);
+            return Err(EUCLEAN);
+        }
+        bitmap::set_bits(&mut self.blocks, start, len).map_err(|_| EIO)?;
+        Self::write_through(sb, seed, &self.blocks, &geo.block_bitmap, start, len)?;
+        self.sb.free_blocks = self.sb.free_blocks.saturating_sub(len);
+        self.goal = start + len;
+        Ok((start, len))
+    }
+
+    /// Frees blocks `start .. start + len`.
+    pub(crate) fn free_blocks(
+        &mut self,
+        sb: &SuperBlock<MapFs>,
+        geo: &Geometry,
+        seed: u32,
+        start: u64,
+        len: u64,
+    ) -> Result {
+        if start < geo.data_start || start.checked_add(len).is_none_or(|e| e > geo.block_count) {
+            pr_err!("freeing blocks {}+{} outside the data area\n", start, len);
+            return Err(EUCLEAN);
+        }
+        if !bitmap::all_set(&self.blocks, start, len).unwrap_or(false) {
+            pr_err!("freeing blocks {}+{}: some are already free\n", start, len);
+            return Err(EUCLEAN);
+        }
+        bitmap::clear_bits(&mut self.blocks, start, len).map_err(|_| EIO)?;
+        Self::write_through(sb, seed, &self.blocks, &geo.block_bitmap, start, len)?;
+        self.sb.free_blocks += len;
+        Ok(())
+    }
+
+    /// Allocates an inode number and a generation for it.
+    pub(crate) fn alloc_inode(&mut self, sb: &SuperBlock<MapFs>, geo: &Geometry, seed: u32) -> Result<(u32, u32)> {
+        let nbits = u64::from(geo.inode_count);
+        let (ino, _) = bitmap::find_free_run(&self.inodes, nbits, self.inode_goal, 1).ok_or(ENOSPC)?;
+        if ino == 0 {
+            return Err(EUCLEAN);
+        }
+        bitmap::set_bits(&mut self.inodes, ino, 1).map_err(|_| EIO)?;
+        Self::write_through(sb, seed, &self.inodes, &geo.inode_bitmap, ino, 1)?;
+        self.sb.free_inodes = self.sb.free_inodes.saturating_sub(1);
+        self.inode_goal = ino + 1;
+        self.next_generation = self.next_generation.wrapping_add(1);
+        Ok((ino as u32, self.next_generation))
+    }
+
+    /// Frees inode number `ino`.
+    pub(crate) fn free_inode(&mut self, sb: &SuperBlock<MapFs>, geo: &Geometry, seed: u32, ino: u32) -> Result {
+        let ino = u64::from(ino);
+        if ino == 0 || !bitmap::all_set(&self.inodes, ino, 1).unwrap_or(false) {
+            pr_err!("freeing inode {}: not in use\n", ino);
+            return Err(EUCLEAN);
+        }
+        bitmap::clear_bits(&mut self.inodes, ino, 1).map_err(|_| EIO)?;
+        Self::write_through(sb, seed, &self.inodes, &geo.inode_bitmap, ino, 1)?;
+        self.sb.free_inodes += 1;
+        Ok(())
+    }
+
+    /// Writes the super block (counters, times, `clean` state) to block 0,
+    /// read with `read`.
+    pub(crate) fn write_super(&mut self, read: impl Fn(u64) -> Result<Buffer>, clean: bool) -> Result {
+        if clean {
+            self.sb.state |= STATE_CLEAN;
+        } else {
+            self.sb.state &= !STATE_CLEAN;
+        }
+        self.sb.write_time = now_seconds();
+        // Block 0 in filesystem blocks holds the super block in its first
+        // 1024 bytes, whatever the block size.
+        let buf = read(0)?;
+        let mut guard = buf.lock();
+        let dst = guard.data_mut().get_mut(..crate::format::layout::SUPERBLOCK_SIZE).ok_or(EIO)?;
+        self.sb.encode(dst).map_err(|_| EIO)?;
+        guard.mark_dirty();
+        Ok(())
+    }
+}
