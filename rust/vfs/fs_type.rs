@@ -85,6 +85,15 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
     /// (`sync_fs`, called with `s_umount` held).
     fn sync_fs(sb: &SuperBlock<Self>, wait: bool) -> Result;
 
+    /// The mount changes between read-only (`read_only`) and read-write
+    /// (`mount -o remount,ro|rw`). Called with `s_umount` held for writing,
+    /// writers kept out; before a switch to read-only the wrapper has
+    /// synced the filesystem (`sync_filesystem`), and it writes the device
+    /// out after this returns. An error cancels the change.
+    fn reconfigure(_sb: &SuperBlock<Self>, _read_only: bool) -> Result {
+        Ok(())
+    }
+
     /// The last step of unmounting, after every inode was evicted
     /// (`put_super`): record a clean state.
     fn put_super(sb: &SuperBlock<Self>);
@@ -197,6 +206,7 @@ struct Tables<T: FileSystem>(PhantomData<T>);
 impl<T: FileSystem> Tables<T> {
     const CONTEXT_OPS: b::fs_context_operations = b::fs_context_operations {
         get_tree: Some(Self::get_tree),
+        reconfigure: Some(Self::reconfigure),
         // SAFETY: all-zero is a valid `fs_context_operations` (no callbacks).
         ..unsafe { core::mem::zeroed() }
     };
@@ -234,6 +244,37 @@ impl<T: FileSystem> Tables<T> {
         // SAFETY: `fc` is valid (guaranteed by the caller) and `fill_super`
         // matches the callback type `get_tree_bdev` expects.
         unsafe { b::get_tree_bdev(fc, Some(Self::fill_super)) }
+    }
+
+    /// # Safety
+    ///
+    /// Called by `reconfigure_super` (remount) with the context of a mounted
+    /// `T` super block, `s_umount` held for writing.
+    unsafe extern "C" fn reconfigure(fc: *mut b::fs_context) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: a reconfiguration context has the mount's root.
+            let sb = unsafe { (*(*fc).root).d_sb };
+            // SAFETY: a mounted `T` super block with its data installed.
+            let sbr = unsafe { SuperBlock::<T>::from_raw(sb) };
+            // SAFETY: reading the requested flags of a valid context.
+            let (flags, mask) = unsafe { ((*fc).sb_flags, (*fc).sb_flags_mask) };
+            let rdonly = b::MAPFS_CONST_SB_RDONLY as u32;
+            if mask & rdonly == 0 {
+                return Ok(0);
+            }
+            let want_ro = flags & rdonly != 0;
+            if want_ro == sbr.is_read_only() {
+                return Ok(0);
+            }
+            if want_ro {
+                // SAFETY: `s_umount` is held for writing (caller).
+                kernel::error::to_result(unsafe { b::sync_filesystem(sb) })?;
+            }
+            T::reconfigure(sbr, want_ro)?;
+            // SAFETY: a mounted block-device super block.
+            kernel::error::to_result(unsafe { b::sync_blockdev((*sb).s_bdev) })?;
+            Ok(0)
+        })
     }
 
     /// # Safety

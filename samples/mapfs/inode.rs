@@ -253,7 +253,7 @@ fn stamp(t: crate::kfs::vfs::Timespec) -> Timestamp {
 pub(crate) fn write_inode(inode: &INode<MapFs>) -> Result {
     let sb = inode.super_block();
     let d = sb.data();
-    if d.read_only {
+    if d.is_read_only() {
         return Ok(());
     }
     let ino = u32::try_from(inode.ino()).map_err(|_| EINVAL)?;
@@ -341,7 +341,7 @@ fn write_slot(sb: &crate::kfs::vfs::SuperBlock<MapFs>, ino: u32, raw: &Inode) ->
 pub(crate) fn delete_inode(inode: &INode<MapFs>) {
     let sb = inode.super_block();
     let d = sb.data();
-    if d.read_only {
+    if d.is_read_only() {
         return;
     }
     let Ok(ino) = u32::try_from(inode.ino()) else { return };

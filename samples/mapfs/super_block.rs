@@ -11,6 +11,7 @@ use crate::format::{
 use crate::kfs::vfs::{DirEmitter, FileSystem, INode, INodeType, NewSuperBlock, StatFs, SuperBlock};
 use crate::kfs::fmt::Shown;
 use crate::alloc::Alloc;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{new_mutex, prelude::*, sync::aref::ARef, sync::Mutex};
 
 /// The mapfs filesystem type.
@@ -24,14 +25,19 @@ pub(crate) struct MapfsSb {
     pub(crate) seed: u32,
     /// Bitmaps, counters and the super block to write.
     pub(crate) alloc: Pin<KBox<Mutex<Alloc>>>,
-    /// Mounted read-only: nothing is ever written.
-    pub(crate) read_only: bool,
+    /// Mounted read-only: nothing is written (changes on remount).
+    pub(crate) read_only: AtomicBool,
 }
 
 impl MapfsSb {
+    /// Whether the filesystem is mounted read-only now.
+    pub(crate) fn is_read_only(&self) -> bool {
+        self.read_only.load(Ordering::Relaxed)
+    }
+
     /// Allocates up to `max` blocks near `goal` (see [`Alloc::alloc_blocks`]).
     pub(crate) fn alloc_blocks(&self, sb: &SuperBlock<MapFs>, goal: Option<u64>, max: u64) -> Result<(u64, u64)> {
-        if self.read_only {
+        if self.is_read_only() {
             return Err(EROFS);
         }
         self.alloc.lock().alloc_blocks(sb, &self.geo, self.seed, goal, max)
@@ -44,7 +50,7 @@ impl MapfsSb {
 
     /// Allocates an inode number and its generation.
     pub(crate) fn alloc_inode(&self, sb: &SuperBlock<MapFs>) -> Result<(u32, u32)> {
-        if self.read_only {
+        if self.is_read_only() {
             return Err(EROFS);
         }
         self.alloc.lock().alloc_inode(sb, &self.geo, self.seed)
@@ -115,7 +121,7 @@ impl FileSystem for MapFs {
             alloc.write_super(|b| sb.read_block(b), false)?;
         }
         let alloc = KBox::pin_init(new_mutex!(alloc, "mapfs_alloc"), GFP_KERNEL)?;
-        Ok(MapfsSb { geo, seed, alloc, read_only })
+        Ok(MapfsSb { geo, seed, alloc, read_only: AtomicBool::new(read_only) })
     }
 
     fn root(sb: &SuperBlock<Self>) -> Result<ARef<INode<Self>>> {
@@ -162,15 +168,35 @@ impl FileSystem for MapFs {
 
     fn sync_fs(sb: &SuperBlock<Self>, _wait: bool) -> Result {
         let d = sb.data();
-        if d.read_only {
+        if d.is_read_only() {
             return Ok(());
         }
         d.alloc.lock().write_super(|b| sb.read_block(b), false)
     }
 
+    fn reconfigure(sb: &SuperBlock<Self>, read_only: bool) -> Result {
+        let d = sb.data();
+        let mut a = d.alloc.lock();
+        if read_only {
+            // Everything was synced: the image is clean while read-only.
+            a.write_super(|b| sb.read_block(b), true)?;
+            d.read_only.store(true, Ordering::Relaxed);
+        } else {
+            if a.sb.unknown_ro_compat() != 0 {
+                pr_err!("unknown read-only-compatible features {:#x}: cannot write\n",
+                    a.sb.unknown_ro_compat());
+                return Err(EROFS);
+            }
+            a.sb.mount_count = a.sb.mount_count.wrapping_add(1);
+            a.write_super(|b| sb.read_block(b), false)?;
+            d.read_only.store(false, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
     fn put_super(sb: &SuperBlock<Self>) {
         let d = sb.data();
-        if !d.read_only && d.alloc.lock().write_super(|b| sb.read_block(b), true).is_err() {
+        if !d.is_read_only() && d.alloc.lock().write_super(|b| sb.read_block(b), true).is_err() {
             pr_err!("could not record the clean state at unmount\n");
         }
     }
