@@ -15,8 +15,13 @@ use crate::fs::{BitmapAlloc, Fs, FsError};
 /// mkfs parameters.
 #[derive(Clone, Debug, Default)]
 pub struct MkfsOptions {
-    /// Block size in bytes (`None`: 4096, or 1024 below 16 MiB).
+    /// Block size in bytes (`None`: 4096, or 1024 when the filesystem is
+    /// smaller than 16 MiB).
     pub block_size: Option<u32>,
+    /// Filesystem size in bytes (`None`: the whole device); rounded down to
+    /// a whole number of blocks, must not exceed the device. The rest of
+    /// the device is left untouched.
+    pub size: Option<u64>,
     /// Volume label.
     pub label: Option<String>,
     /// Number of usable inodes (`None`: one per 16 KiB of device); rounded
@@ -47,6 +52,22 @@ pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
+/// Parses a size: a byte count, optionally followed by `K`, `M`, `G` or
+/// `T` (binary multiples, either case). `None` if malformed or too large.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let (digits, shift) = match s.as_bytes().last()?.to_ascii_uppercase() {
+        b'K' => (&s[..s.len() - 1], 10),
+        b'M' => (&s[..s.len() - 1], 20),
+        b'G' => (&s[..s.len() - 1], 30),
+        b'T' => (&s[..s.len() - 1], 40),
+        _ => (s, 0),
+    };
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok()?.checked_mul(1 << shift)
+}
+
 /// Formats a UUID as 8-4-4-4-12 hex.
 pub fn format_uuid(u: &[u8; 16]) -> String {
     let h: Vec<String> = u.iter().map(|b| format!("{b:02x}")).collect();
@@ -70,8 +91,21 @@ pub fn random_uuid() -> io::Result<[u8; 16]> {
     Ok(u)
 }
 
-/// Chooses the geometry for a device of `size` bytes.
-pub fn plan(size: u64, opts: &MkfsOptions) -> Result<Geometry, String> {
+/// Chooses the geometry for a device of `dev_size` bytes (the filesystem
+/// takes all of it, or `opts.size` bytes of it).
+pub fn plan(dev_size: u64, opts: &MkfsOptions) -> Result<Geometry, String> {
+    // What the size errors call the space the filesystem gets.
+    let (size, what) = match opts.size {
+        None => (dev_size, "device"),
+        Some(s) if s > dev_size => {
+            return Err(format!(
+                "requested size {s} bytes ({}) is larger than the device ({dev_size} bytes, {})",
+                human(s),
+                human(dev_size)
+            ))
+        }
+        Some(s) => (s, "requested size"),
+    };
     let bs = opts
         .block_size
         .unwrap_or(if size < 16 << 20 { 1024 } else { 4096 });
@@ -88,7 +122,7 @@ pub fn plan(size: u64, opts: &MkfsOptions) -> Result<Geometry, String> {
     let blocks = (size / u64::from(bs)).min(MAX_BLOCK_COUNT);
     if blocks < MIN_BLOCK_COUNT {
         return Err(format!(
-            "device too small: {size} bytes is {blocks} blocks of {bs} bytes; mapfs needs at least {MIN_BLOCK_COUNT} blocks ({} bytes)",
+            "{what} too small: {size} bytes is {blocks} blocks of {bs} bytes; mapfs needs at least {MIN_BLOCK_COUNT} blocks ({} bytes)",
             MIN_BLOCK_COUNT * u64::from(bs)
         ));
     }
@@ -120,7 +154,8 @@ pub fn plan(size: u64, opts: &MkfsOptions) -> Result<Geometry, String> {
     };
     Geometry::compute(log, blocks, inodes).map_err(|e| match e {
         mapfs_format::layout::LayoutError::TooSmall { needed, have } => format!(
-            "device too small: {inodes} inodes and {blocks} blocks of {bs} bytes need at least {needed} blocks, the device has {have}"
+            "{what} too small: {inodes} inodes and {blocks} blocks of {bs} bytes need at least {needed} blocks, the {} has {have}",
+            if opts.size.is_some() { "filesystem" } else { "device" }
         ),
         e => e.to_string(),
     })

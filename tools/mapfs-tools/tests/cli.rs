@@ -46,7 +46,7 @@ fn help_and_version() {
     assert_eq!(code(&o), 0);
     let t = text(&o);
     for opt in [
-        "-b SIZE", "-L LABEL", "-N COUNT", "-U UUID", "-f ", "-q ", "-V ", "--help",
+        "-b SIZE", "-s SIZE", "-L LABEL", "-N COUNT", "-U UUID", "-f ", "-q ", "-V ", "--help",
     ] {
         assert!(t.contains(opt), "mkfs help lacks {opt}:\n{t}");
     }
@@ -211,5 +211,89 @@ fn usage_errors() {
     assert!(text(&o).contains("bad magic"));
     let o = run(FSCK, &["/nonexistent/image"]);
     assert_eq!(code(&o), 8, "{}", text(&o));
+    let _ = std::fs::remove_file(p);
+}
+
+#[test]
+fn mkfs_size_option() {
+    let file_size = 64u64 << 20;
+    let p = image("size", file_size);
+    let ps = p.to_str().unwrap();
+    // Mark the tail: -s must leave it alone.
+    write_at(&p, 40 << 20, b"TAIL");
+    write_at(&p, file_size - 4, b"END!");
+    for (args, bs, blocks) in [
+        (&["-s", "32M"][..], 4096u64, 8192u64),
+        (&["-s32m", "-b", "1024"], 1024, 32768),
+        (&["-s", "8M"], 1024, 8192),
+        (&["-s", "1g", "-b", "2048"], 0, 0),
+        (&["-s", "10000001", "-b", "2048"], 2048, 10_000_001 / 2048),
+        (&["-s", "300k"], 1024, 300),
+        (&["-s", "67108864"], 4096, 16384),
+    ] {
+        let mut a = vec!["-f"];
+        a.extend_from_slice(args);
+        a.push(ps);
+        let o = run(MKFS, &a);
+        if bs == 0 {
+            // Larger than the image: refused, naming both sizes.
+            assert_eq!(code(&o), 1, "mkfs {a:?}: {}", text(&o));
+            let t = text(&o);
+            assert!(
+                t.contains("1073741824 bytes")
+                    && t.contains(&format!("{file_size} bytes"))
+                    && t.contains("larger than the device"),
+                "{t}"
+            );
+            continue;
+        }
+        assert_eq!(code(&o), 0, "mkfs {a:?}: {}", text(&o));
+        let t = text(&o);
+        assert!(
+            t.contains(&format!("block size:   {bs} bytes"))
+                && t.contains(&format!("blocks:       {blocks} (")),
+            "mkfs {a:?}:\n{t}"
+        );
+        let o = run(FSCK, &["-f", ps]);
+        assert_eq!(code(&o), 0, "fsck after mkfs {a:?}: {}", text(&o));
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), file_size);
+        let f = std::fs::File::open(&p).unwrap();
+        let mut buf = [0u8; 4];
+        use std::os::unix::fs::FileExt;
+        f.read_exact_at(&mut buf, file_size - 4).unwrap();
+        assert_eq!(&buf, b"END!");
+        if blocks * bs <= 40 << 20 {
+            f.read_exact_at(&mut buf, 40 << 20).unwrap();
+            assert_eq!(&buf, b"TAIL", "mkfs {a:?} wrote past the filesystem");
+        }
+    }
+    // Too small after rounding down to blocks.
+    let o = run(MKFS, &["-f", "-b", "4096", "-s", "131071", ps]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(
+        text(&o).contains("requested size too small: 131071 bytes is 31 blocks"),
+        "{}",
+        text(&o)
+    );
+    let o = run(MKFS, &["-f", "-s", "0", ps]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(text(&o).contains("too small"), "{}", text(&o));
+    // Malformed sizes: usage errors naming the value.
+    for bad in ["", "12Q", "1.5G", "-5", "K", "1KiB", "99999999999T"] {
+        let o = run(MKFS, &["-f", "-s", bad, ps]);
+        assert_eq!(code(&o), 1, "-s {bad:?}: {}", text(&o));
+        assert!(
+            text(&o).contains(&format!("invalid size '{bad}'")),
+            "-s {bad:?}: {}",
+            text(&o)
+        );
+    }
+    let o = run(MKFS, &["-f", ps, "-s"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        text(&o).contains("option '-s' needs a value"),
+        "{}",
+        text(&o)
+    );
     let _ = std::fs::remove_file(p);
 }

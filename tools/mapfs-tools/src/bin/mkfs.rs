@@ -9,11 +9,15 @@ const HELP: &str = "\
 Usage: mkfs.mapfs [options] TARGET
 
 Create a mapfs filesystem on TARGET, a block device or an image file
-(the whole device or file is used).
+(the whole device or file is used unless -s is given).
 
 Options:
   -b SIZE     block size in bytes: 1024, 2048 or 4096
-              (default 4096; 1024 for devices smaller than 16 MiB)
+              (default 4096; 1024 for filesystems smaller than 16 MiB)
+  -s SIZE     filesystem size in bytes, or with a K, M, G or T suffix
+              (binary: 1K = 1024); rounded down to whole blocks, at most
+              the size of TARGET (default: all of TARGET). The rest of
+              TARGET is left untouched; an image file keeps its size.
   -L LABEL    volume label, at most 32 bytes
   -N COUNT    number of inodes (default: one per 16 KiB, at least 64;
               rounded up to fill the last inode-table block)
@@ -36,7 +40,7 @@ fn main() -> ExitCode {
         eprintln!("mkfs.mapfs: {msg}");
         ExitCode::from(1)
     };
-    let parsed = match cli::parse(&argv, "bLNU") {
+    let parsed = match cli::parse(&argv, "bLNsU") {
         Ok(p) => p,
         Err(e) => return fail(format!("{e}\nTry 'mkfs.mapfs --help'.")),
     };
@@ -57,6 +61,14 @@ fn main() -> ExitCode {
                 _ => {
                     return fail(format!(
                         "invalid block size '{v}' (must be 1024, 2048 or 4096)"
+                    ))
+                }
+            },
+            Arg::Opt('s', Some(v)) => match mkfs::parse_size(&v) {
+                Some(n) => a.opts.size = Some(n),
+                None => {
+                    return fail(format!(
+                        "invalid size '{v}' (a byte count, optionally followed by K, M, G or T)"
                     ))
                 }
             },
