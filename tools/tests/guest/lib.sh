@@ -34,12 +34,17 @@ fill_random() {
 # check that fails on XFS is a broken check). FS_CASES may narrow the list.
 FS_CASES=${FS_CASES:-"xfs/4096 xfs/1024 mapfs/1024 mapfs/2048 mapfs/4096"}
 
-# mkfs_fs FS BS DEV: make a fresh filesystem.
+# mkfs_fs FS BS DEV: make a fresh filesystem, on the whole device or, when
+# MKFS_SIZE is set (bytes, with a K/M/G suffix), on its first MKFS_SIZE bytes.
+# mkfs.xfs refuses filesystems under 300 MB unless it runs for fstests, which
+# it recognises by these variables: a small control is what fstests does.
 mkfs_fs() {
+	local size=${MKFS_SIZE:-}
 	case "$1" in
-	xfs) mkfs.xfs -q -f -b size="$2" -m crc=1 "$3" ;;
-	ext4) mkfs.ext4 -q -F -b "$2" "$3" ;;
-	mapfs) mkfs.mapfs -q -f -b "$2" "$3" ;;
+	xfs) TEST_DIR=/tmp TEST_DEV=x QA_CHECK_FS=1 \
+		mkfs.xfs -q -f -b size="$2" -m crc=1 ${size:+-d size=$size} "$3" ;;
+	ext4) mkfs.ext4 -q -F -b "$2" "$3" ${size:+"$size"} ;;
+	mapfs) mkfs.mapfs -q -f -b "$2" ${size:+-s $size} "$3" ;;
 	*) return 1 ;;
 	esac
 }

@@ -1,0 +1,519 @@
+//! Runs operations on the real files and on their models, and compares.
+//!
+//! The same code runs random operations and replayed ones: the generator
+//! (or the log parser) produces [`Entry`] values and [`Runner::run`] carries
+//! each out, so a replay checks exactly what the original run checked.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write as _};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::model::{FallocMode, Model};
+use crate::op::{Entry, Header, Op};
+use crate::prng;
+use crate::report::Mismatch;
+use crate::sys::{self, Mapping};
+use crate::weights::{OpKind, Weights};
+
+/// The largest file offset an operation may reach.  The model lives in
+/// memory, so a hand-edited log asking for a terabyte is refused instead of
+/// exhausting memory.
+pub const MODEL_LIMIT: u64 = 1 << 30;
+
+/// How much the checker prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verbosity {
+    /// Only the start line, the summary and failures.
+    Quiet,
+    /// Also the operations skipped as unsupported.
+    Normal,
+    /// Also every operation, before it runs.
+    Verbose,
+}
+
+/// Why a run stopped early.
+#[derive(Debug)]
+pub enum Failure {
+    /// A file's contents or size differed from its model.
+    Mismatch(Box<Mismatch>),
+    /// A system call failed unexpectedly, or the remount command did.
+    Error(String),
+}
+
+/// The replay log, written as the run goes so that it survives a run that
+/// is killed or crashes the machine partway.
+#[derive(Debug)]
+pub struct LogWriter {
+    path: PathBuf,
+    out: Option<BufWriter<File>>,
+}
+
+impl LogWriter {
+    /// Creates (or empties) the log at `path` and writes the header.
+    pub fn create(path: &Path, header: &Header) -> io::Result<LogWriter> {
+        let mut out = BufWriter::new(File::create(path)?);
+        write!(out, "{header}")?;
+        Ok(LogWriter {
+            path: path.to_owned(),
+            out: Some(out),
+        })
+    }
+
+    /// The log's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one entry.  The buffer is flushed at every event (check,
+    /// drop_caches, remount), so after a crash the log on disk lags by at
+    /// most one check interval, and the seed covers the rest.
+    pub fn append(&mut self, e: &Entry) -> io::Result<()> {
+        match &mut self.out {
+            Some(out) => {
+                writeln!(out, "{e}")?;
+                if e.op.is_global() {
+                    out.flush()?;
+                }
+                Ok(())
+            }
+            None => Err(io::Error::other("log written while closed for a remount")),
+        }
+    }
+
+    /// Flushes and closes the log.  The log may live on the filesystem that
+    /// is about to be unmounted, which an open file would keep busy.
+    pub fn suspend(&mut self) -> io::Result<()> {
+        match self.out.take() {
+            Some(out) => sys::close(out.into_inner().map_err(io::IntoInnerError::into_error)?),
+            None => Ok(()),
+        }
+    }
+
+    /// Reopens the log after [`suspend`](Self::suspend), to append.
+    pub fn resume(&mut self) -> io::Result<()> {
+        if self.out.is_none() {
+            let f = OpenOptions::new().append(true).open(&self.path)?;
+            self.out = Some(BufWriter::new(f));
+        }
+        Ok(())
+    }
+
+    /// Flushes and closes the log for good.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.suspend()
+    }
+}
+
+/// Why an operation did not complete, before it is turned into a
+/// [`Failure`] or a skip.
+enum Problem {
+    /// The operation's own system call said the filesystem does not
+    /// support it.
+    Unsupported,
+    /// Any other error, already described.
+    Io(String),
+    /// A comparison failed.
+    Mismatch(Box<Mismatch>),
+}
+
+/// Describes an unexpected error of `what` (a system call name).
+fn io_err(what: &str, e: io::Error) -> Problem {
+    Problem::Io(format!("{what}: {e}"))
+}
+
+/// True if `e`, returned by the system call that *is* operation `op`, means
+/// "this filesystem cannot do that" rather than "something went wrong".
+/// fallocate reports an unknown mode combination with EINVAL as well, and
+/// mmap reports a filesystem without mmap support with ENODEV.
+fn is_unsupported(op: &Op, e: &io::Error) -> bool {
+    match e.raw_os_error() {
+        // ENOTSUP is the same number as EOPNOTSUPP on Linux.
+        Some(libc::EOPNOTSUPP) => true,
+        Some(libc::EINVAL) => matches!(op, Op::Falloc { .. }),
+        Some(libc::ENODEV) => matches!(op, Op::MapRead { .. } | Op::MapWrite { .. }),
+        _ => false,
+    }
+}
+
+/// Converts the result of operation `op`'s own system call.
+fn primary<T>(op: &Op, what: &str, r: io::Result<T>) -> Result<T, Problem> {
+    r.map_err(|e| {
+        if is_unsupported(op, &e) {
+            Problem::Unsupported
+        } else {
+            io_err(what, e)
+        }
+    })
+}
+
+/// Converts the result of a helper system call (fstat, the reads of a
+/// check, msync, ...): any error is unexpected.
+fn io<T>(what: &str, r: io::Result<T>) -> Result<T, Problem> {
+    r.map_err(|e| io_err(what, e))
+}
+
+/// A usize for a byte count already checked against [`MODEL_LIMIT`].
+fn us(x: u64) -> usize {
+    usize::try_from(x).unwrap_or(usize::MAX)
+}
+
+/// The files under test, their models and what is still enabled.
+#[derive(Debug)]
+pub struct Runner {
+    paths: Vec<PathBuf>,
+    files: Vec<Option<File>>,
+    models: Vec<Model>,
+    weights: Weights,
+    modes: Vec<FallocMode>,
+    announced: Vec<String>,
+    page: u64,
+    verbosity: Verbosity,
+    remount_cmd: Option<String>,
+    log: Option<LogWriter>,
+}
+
+impl Runner {
+    /// Creates (or truncates to zero) every file in `paths`: the models
+    /// start empty, so the files must too.
+    pub fn create(
+        paths: Vec<PathBuf>,
+        weights: Weights,
+        verbosity: Verbosity,
+    ) -> Result<Runner, String> {
+        let mut files = Vec::with_capacity(paths.len());
+        for p in &paths {
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(p)
+                .map_err(|e| format!("cannot create {}: {e}", p.display()))?;
+            files.push(Some(f));
+        }
+        let mut modes = FallocMode::ALL.to_vec();
+        if weights.get(OpKind::Falloc) == 0 {
+            modes.clear();
+        }
+        Ok(Runner {
+            models: vec![Model::new(); paths.len()],
+            paths,
+            files,
+            weights,
+            modes,
+            announced: Vec::new(),
+            page: sys::page_size(),
+            verbosity,
+            remount_cmd: None,
+            log: None,
+        })
+    }
+
+    /// Sets the command a remount runs (with `sh -c`); without one, a
+    /// remount only closes and reopens the files.
+    pub fn set_remount_cmd(&mut self, cmd: Option<String>) {
+        self.remount_cmd = cmd;
+    }
+
+    /// Starts logging every entry run from now on.
+    pub fn set_log(&mut self, log: LogWriter) {
+        self.log = Some(log);
+    }
+
+    /// Stops logging and hands the log back.
+    pub fn take_log(&mut self) -> Option<LogWriter> {
+        self.log.take()
+    }
+
+    /// The preferred I/O size (st_blksize) of the first file's filesystem.
+    pub fn block_size(&self) -> io::Result<u64> {
+        match &self.files[0] {
+            Some(f) => Ok(f.metadata()?.blksize()),
+            None => Err(io::Error::other("file not open")),
+        }
+    }
+
+    /// The weights still in force: a kind found unsupported is set to 0.
+    pub fn weights(&self) -> &Weights {
+        &self.weights
+    }
+
+    /// The fallocate modes not (yet) found unsupported.
+    pub fn falloc_modes(&self) -> &[FallocMode] {
+        &self.modes
+    }
+
+    /// The model size of file `i`.
+    pub fn size(&self, i: usize) -> u64 {
+        self.models[i].size()
+    }
+
+    /// The path of file `i`.
+    pub fn path(&self, i: usize) -> &Path {
+        &self.paths[i]
+    }
+
+    /// How many files there are.
+    pub fn file_count(&self) -> usize {
+        self.paths.len()
+    }
+
+    /// Logs and runs one entry, comparing every result with the model.
+    pub fn run(&mut self, entry: &Entry) -> Result<(), Failure> {
+        if let Some(log) = &mut self.log {
+            log.append(entry).map_err(|e| {
+                Failure::Error(format!(
+                    "cannot write the log {}: {e}",
+                    log.path().display()
+                ))
+            })?;
+        }
+        if self.verbosity == Verbosity::Verbose {
+            println!("{entry}");
+        }
+        sys::set_current_op(entry.num);
+        let result = match (entry.file, entry.op) {
+            (_, Op::Check) => {
+                (0..self.file_count()).try_for_each(|i| self.verify(i, "whole-file check"))
+            }
+            (_, Op::DropCaches) => io(
+                "write 3 to /proc/sys/vm/drop_caches",
+                std::fs::write("/proc/sys/vm/drop_caches", "3\n"),
+            ),
+            (_, Op::Remount) => self.remount(),
+            (Some(i), op) if i < self.file_count() => self.run_file_op(i, op),
+            (_, op) => Err(Problem::Io(format!(
+                "{} needs a valid file index",
+                op.name()
+            ))),
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(Problem::Unsupported) => {
+                self.disable(&entry.op);
+                Ok(())
+            }
+            Err(Problem::Io(msg)) => Err(Failure::Error(msg)),
+            Err(Problem::Mismatch(m)) => Err(Failure::Mismatch(m)),
+        }
+    }
+
+    /// Stops choosing an operation the filesystem does not support, and says
+    /// so once.
+    fn disable(&mut self, op: &Op) {
+        let label = match op {
+            Op::Falloc { mode, .. } => {
+                self.modes.retain(|m| m != mode);
+                if self.modes.is_empty() {
+                    self.weights.set(OpKind::Falloc, 0);
+                }
+                format!("falloc({mode})")
+            }
+            other => {
+                if let Some(kind) = other.kind() {
+                    self.weights.set(kind, 0);
+                }
+                other.name().to_owned()
+            }
+        };
+        if !self.announced.contains(&label) {
+            if self.verbosity != Verbosity::Quiet {
+                println!("skipping {label}: not supported here");
+            }
+            self.announced.push(label);
+        }
+    }
+
+    /// Runs a single-file operation on file `i`.
+    fn run_file_op(&mut self, i: usize, op: Op) -> Result<(), Problem> {
+        if let Some(end) = op.extent_end().filter(|&end| end > MODEL_LIMIT) {
+            return Err(Problem::Io(format!(
+                "{} reaches offset {end}, past the {MODEL_LIMIT}-byte limit of the model",
+                op.name()
+            )));
+        }
+        let page = self.page;
+        let path = self.paths[i].display().to_string();
+        let Some(file) = &self.files[i] else {
+            return Err(Problem::Io(format!("{path} is not open")));
+        };
+        let model = &mut self.models[i];
+        let mismatch = |what: &str, start: u64, expected: &[u8], found: Vec<u8>, model: &Model| {
+            Problem::Mismatch(Box::new(Mismatch {
+                file: i,
+                what: what.to_owned(),
+                start,
+                expected: expected.to_vec(),
+                found,
+                expected_size: model.size(),
+                found_size: file.metadata().ok().map(|m| m.len()),
+            }))
+        };
+        match op {
+            Op::Read { off, len } => {
+                let found = primary(&op, "pread", sys::pread_full(file, off, us(len)))?;
+                let expected = model.read(off, len);
+                if expected != found.as_slice() {
+                    return Err(mismatch("pread", off, expected, found, model));
+                }
+            }
+            Op::Write { off, len, seed } => {
+                let data = prng::data(seed, us(len));
+                primary(&op, "pwrite", file.write_all_at(&data, off))?;
+                model.write(off, &data);
+            }
+            Op::MapRead { off, len } => {
+                let end = off + len;
+                if end > model.size() {
+                    return Err(Problem::Io(format!(
+                        "mapread range ends at {end}, past EOF ({}): mmap would fault",
+                        model.size()
+                    )));
+                }
+                // mmap offsets must be page-aligned: map from the page
+                // holding `off` to the end of the page holding `end - 1`.
+                let map_start = off & !(page - 1);
+                let map_end = end.div_ceil(page) * page;
+                let map = primary(
+                    &op,
+                    "mmap",
+                    Mapping::new(file, map_start, us(map_end - map_start), false),
+                )?;
+                let bytes = map.bytes();
+                let found = bytes[us(off - map_start)..us(end - map_start)].to_vec();
+                let expected = model.read(off, len);
+                if expected != found.as_slice() {
+                    return Err(mismatch("mmap read", off, expected, found, model));
+                }
+                // The part of the EOF page past EOF must read as zeros
+                // (POSIX: a partial page at the end of an object is
+                // zero-filled), however the file was extended and shrunk.
+                let size = model.size();
+                if size < map_end {
+                    let tail = &bytes[us(size - map_start)..];
+                    if tail.iter().any(|&b| b != 0) {
+                        let zeros = vec![0; tail.len()];
+                        return Err(mismatch(
+                            "mmap read of the EOF page past EOF",
+                            size,
+                            &zeros,
+                            tail.to_vec(),
+                            model,
+                        ));
+                    }
+                }
+                io("munmap", map.unmap())?;
+            }
+            Op::MapWrite { off, len, seed } => {
+                let end = off + len;
+                // Stores past EOF through a mapping are lost (or fault), so,
+                // as fsx does, extend the file first.
+                if end > model.size() {
+                    primary(&op, "ftruncate", file.set_len(end))?;
+                    model.truncate(end);
+                }
+                let map_start = off & !(page - 1);
+                let mut map = primary(
+                    &op,
+                    "mmap",
+                    Mapping::new(file, map_start, us(end - map_start), true),
+                )?;
+                let data = prng::data(seed, us(len));
+                map.bytes_mut()[us(off - map_start)..].copy_from_slice(&data);
+                model.write(off, &data);
+                io("msync", map.sync())?;
+                io("munmap", map.unmap())?;
+            }
+            Op::Truncate { size } => {
+                primary(&op, "ftruncate", file.set_len(size))?;
+                model.truncate(size);
+            }
+            Op::Falloc { mode, off, len } => {
+                primary(&op, "fallocate", sys::fallocate(file, mode, off, len))?;
+                model.falloc(mode, off, len);
+            }
+            Op::Fsync => primary(&op, "fsync", file.sync_all())?,
+            Op::Fdatasync => primary(&op, "fdatasync", file.sync_data())?,
+            Op::Invalidate => {
+                // DONTNEED drops only clean pages: write the dirty ones
+                // first so that the whole file is re-read from the disk.
+                io("fsync", file.sync_all())?;
+                primary(&op, "posix_fadvise", sys::fadvise_dontneed(file))?;
+            }
+            Op::Corrupt { off } => {
+                // Behind the model's back: invert one byte (or, past EOF,
+                // write 0xff, which also changes the size).
+                let old = io("pread", sys::pread_full(file, off, 1))?;
+                let new = old.first().map_or(0xff, |b| !b);
+                io("pwrite", file.write_all_at(&[new], off))?;
+                return Ok(());
+            }
+            Op::Check | Op::DropCaches | Op::Remount => {}
+        }
+        // Every operation must leave the size the model says: checking it
+        // each time finds a wrong size at the operation that caused it.
+        let found = io("fstat", file.metadata())?.len();
+        if found != model.size() {
+            return self.verify(i, "whole file, after fstat reported a wrong size");
+        }
+        Ok(())
+    }
+
+    /// Compares the whole of file `i` and its size with the model.
+    fn verify(&self, i: usize, what: &str) -> Result<(), Problem> {
+        let Some(file) = &self.files[i] else {
+            return Err(Problem::Io(format!(
+                "{} is not open",
+                self.paths[i].display()
+            )));
+        };
+        let model = &self.models[i];
+        let found_size = io("fstat", file.metadata())?.len();
+        // Read one byte past the larger of the two sizes, to notice data
+        // past EOF, but not gigabytes of it if the size is garbage.
+        let want = found_size.min(model.size() + 65536).max(model.size()) + 1;
+        let found = io("pread", sys::pread_full(file, 0, us(want)))?;
+        if found != model.bytes() || found_size != model.size() {
+            return Err(Problem::Mismatch(Box::new(Mismatch {
+                file: i,
+                what: what.to_owned(),
+                start: 0,
+                expected: model.bytes().to_vec(),
+                found,
+                expected_size: model.size(),
+                found_size: Some(found_size),
+            })));
+        }
+        Ok(())
+    }
+
+    /// Closes every file, runs the remount command, reopens and checks.
+    fn remount(&mut self) -> Result<(), Problem> {
+        if let Some(log) = &mut self.log {
+            io("close the log", log.suspend())?;
+        }
+        for (f, p) in self.files.iter_mut().zip(&self.paths) {
+            if let Some(f) = f.take() {
+                io(&format!("close {}", p.display()), sys::close(f))?;
+            }
+        }
+        if let Some(cmd) = &self.remount_cmd {
+            let status = io("run sh", Command::new("sh").arg("-c").arg(cmd).status())?;
+            if !status.success() {
+                return Err(Problem::Io(format!(
+                    "remount command `{cmd}` failed: {status}"
+                )));
+            }
+        }
+        for (f, p) in self.files.iter_mut().zip(&self.paths) {
+            let file = OpenOptions::new().read(true).write(true).open(p);
+            *f = Some(io(&format!("reopen {}", p.display()), file)?);
+        }
+        if let Some(log) = &mut self.log {
+            io("reopen the log", log.resume())?;
+        }
+        (0..self.file_count()).try_for_each(|i| self.verify(i, "whole-file check after remount"))
+    }
+}

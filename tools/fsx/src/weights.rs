@@ -1,0 +1,210 @@
+//! The kinds of random operation and how often each is chosen.
+
+use std::fmt;
+
+/// A kind of operation the generator can choose.  Some kinds cover several
+/// concrete operations (fsync also does fdatasync, falloc has five modes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OpKind {
+    /// pread and compare.
+    Read,
+    /// pwrite of random data.
+    Write,
+    /// mmap(PROT_READ) and compare.
+    MapRead,
+    /// mmap(PROT_WRITE), store random data, msync.
+    MapWrite,
+    /// ftruncate up or down.
+    Truncate,
+    /// fallocate in one of its modes.
+    Falloc,
+    /// fsync or fdatasync.
+    Fsync,
+    /// fsync, then drop the file's clean page cache.
+    Invalidate,
+}
+
+impl OpKind {
+    /// Every kind, in the order of [`Weights`]' slots.
+    pub const ALL: [OpKind; 8] = [
+        OpKind::Read,
+        OpKind::Write,
+        OpKind::MapRead,
+        OpKind::MapWrite,
+        OpKind::Truncate,
+        OpKind::Falloc,
+        OpKind::Fsync,
+        OpKind::Invalidate,
+    ];
+
+    /// The name used in `--weights`, `--no-NAME` and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::Read => "read",
+            OpKind::Write => "write",
+            OpKind::MapRead => "mapread",
+            OpKind::MapWrite => "mapwrite",
+            OpKind::Truncate => "truncate",
+            OpKind::Falloc => "falloc",
+            OpKind::Fsync => "fsync",
+            OpKind::Invalidate => "invalidate",
+        }
+    }
+
+    /// The kind called `name`, if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    fn slot(self) -> usize {
+        Self::ALL.iter().position(|&k| k == self).unwrap_or(0)
+    }
+}
+
+impl fmt::Display for OpKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The relative weight of each kind: a kind is chosen with probability
+/// weight / total.  Zero disables a kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Weights([u32; 8]);
+
+/// The default mix: data operations dominate, the mmap paths and the
+/// size-changing operations come often enough to interleave with them, and
+/// the flushes are rarer because they slow a run down without finding much
+/// on their own.
+pub const DEFAULT_WEIGHTS: &str =
+    "read=10,write=10,mapread=5,mapwrite=5,truncate=5,falloc=5,fsync=2,invalidate=2";
+
+impl Default for Weights {
+    fn default() -> Self {
+        let mut w = Weights([0; 8]);
+        w.apply_spec(DEFAULT_WEIGHTS)
+            .expect("the default weights parse");
+        w
+    }
+}
+
+impl Weights {
+    /// The weight of `kind`.
+    pub fn get(&self, kind: OpKind) -> u32 {
+        self.0[kind.slot()]
+    }
+
+    /// Sets the weight of `kind`.
+    pub fn set(&mut self, kind: OpKind, weight: u32) {
+        self.0[kind.slot()] = weight;
+    }
+
+    /// The sum of all weights.
+    pub fn total(&self) -> u64 {
+        self.0.iter().map(|&w| u64::from(w)).sum()
+    }
+
+    /// Applies a spec like "read=10,write=5,falloc=0".  Kinds the spec does
+    /// not name keep their weight, so "--weights falloc=20" means "more
+    /// falloc", not "only falloc".
+    pub fn apply_spec(&mut self, spec: &str) -> Result<(), String> {
+        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (name, value) = item
+                .split_once('=')
+                .ok_or_else(|| format!("weight '{item}' is not NAME=NUMBER"))?;
+            let kind = OpKind::from_name(name.trim()).ok_or_else(|| {
+                let names: Vec<&str> = OpKind::ALL.iter().map(|k| k.name()).collect();
+                format!(
+                    "unknown operation '{}' in weights (known: {})",
+                    name.trim(),
+                    names.join(", ")
+                )
+            })?;
+            let weight = value
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| format!("invalid weight '{}' for {kind}", value.trim()))?;
+            self.set(kind, weight);
+        }
+        Ok(())
+    }
+
+    /// The kind that owns point `r` (in `0..total()`) when the weights are
+    /// laid end to end.
+    pub fn pick(&self, mut r: u64) -> OpKind {
+        for kind in OpKind::ALL {
+            let w = u64::from(self.get(kind));
+            if r < w {
+                return kind;
+            }
+            r -= w;
+        }
+        // Only reached when r >= total(), which callers never pass.
+        OpKind::Read
+    }
+}
+
+impl fmt::Display for Weights {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, kind) in OpKind::ALL.into_iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{}={}", kind, self.get(kind))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let w = Weights::default();
+        assert_eq!(w.get(OpKind::Read), 10);
+        assert_eq!(w.get(OpKind::MapWrite), 5);
+        assert_eq!(w.get(OpKind::Invalidate), 2);
+        assert_eq!(w.total(), 44);
+        assert_eq!(w.to_string(), DEFAULT_WEIGHTS);
+    }
+
+    #[test]
+    fn spec_overrides_only_named_kinds() {
+        let mut w = Weights::default();
+        w.apply_spec(" falloc = 20 , mapread=0,").unwrap();
+        assert_eq!(w.get(OpKind::Falloc), 20);
+        assert_eq!(w.get(OpKind::MapRead), 0);
+        assert_eq!(w.get(OpKind::Read), 10);
+        w.apply_spec("").unwrap();
+        assert_eq!(w.get(OpKind::Falloc), 20);
+    }
+
+    #[test]
+    fn spec_errors() {
+        let mut w = Weights::default();
+        assert!(w.apply_spec("read").unwrap_err().contains("NAME=NUMBER"));
+        assert!(w
+            .apply_spec("bogus=1")
+            .unwrap_err()
+            .contains("unknown operation"));
+        assert!(w
+            .apply_spec("read=-1")
+            .unwrap_err()
+            .contains("invalid weight"));
+        assert!(w.apply_spec("read=x").is_err());
+        // A failed spec may have applied earlier items, but the parse error
+        // ends the program, so that does not matter.
+    }
+
+    #[test]
+    fn pick_follows_weights() {
+        let mut w = Weights([0; 8]);
+        w.apply_spec("write=2,fsync=3").unwrap();
+        assert_eq!(w.total(), 5);
+        let picks: Vec<OpKind> = (0..5).map(|r| w.pick(r)).collect();
+        use OpKind::*;
+        assert_eq!(picks, vec![Write, Write, Fsync, Fsync, Fsync]);
+    }
+}
