@@ -25,6 +25,7 @@ SHELL := /bin/bash
 
 .PHONY: all help deps kernel modules module tools install uninstall check \
 	check-host demo selftest-harness clean distclean kernel-path
+.PHONY: xfstests
 
 all: modules tools
 
@@ -39,6 +40,7 @@ help:
 	@echo '  make tools       build mkfs.mapfs and fsck.mapfs (cargo, release)'
 	@echo '  make check-host  only the host tests (cargo test, script tests): seconds'
 	@echo '  make selftest-harness  prove the VM harness fails a run on KASAN/lockdep/WARNING splats'
+	@echo '  make xfstests    run a built xfstests tree in the VM: XFSTESTS=dir [TESTS="generic/001 ..."]'
 	@echo '  make install     install mkfs.mapfs and fsck.mapfs into $$(SBINDIR) (default /usr/local/sbin)'
 	@echo '  make uninstall   remove them'
 	@echo '  make kernel-path print the build directory of the cached kernel'
@@ -95,6 +97,13 @@ demo: modules tools
 selftest-harness: $(KERNEL_DEP)
 	@$(MAKE) -C "$(KDIR_CMD)" M="$(CURDIR)/tools/selftest" LLVM=$(LLVM) modules
 	@tools/selftest/run
+
+# XFSTESTS and TESTS (command-line variables) reach tools/xfstests through the
+# environment. A missing or unbuilt XFSTESTS fails before anything is built.
+xfstests:
+	@tools/xfstests --check
+	@$(MAKE) --no-print-directory modules tools
+	@tools/xfstests
 
 clean:
 	@if [ -d "$(KDIR_CMD)" ]; then $(MAKE) -C "$(KDIR_CMD)" M="$(CURDIR)" LLVM=$(LLVM) clean; fi
