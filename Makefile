@@ -24,7 +24,7 @@ TOOLS_BIN := tools/target/release
 SHELL := /bin/bash
 
 .PHONY: all help deps kernel modules module tools install uninstall check \
-	check-host demo selftest-harness clean distclean kernel-path
+	check-host demo selftest-harness clean distclean kernel-path bench
 .PHONY: xfstests
 
 all: modules tools
@@ -39,6 +39,7 @@ help:
 	@echo '  make modules     build mapfs.ko against $$KDIR (default: the cached test kernel)'
 	@echo '  make tools       build mkfs.mapfs and fsck.mapfs (cargo, release)'
 	@echo '  make check-host  only the host tests (cargo test, script tests): seconds'
+	@echo '  make bench       mapfs vs XFS, ext4, ext2 in one VM boot (BENCH=quick: minutes; BENCH_SIZE, BENCH_REPS, BENCH_WORKLOADS, BENCH_FS; Documentation/benchmarks.rst)'
 	@echo '  make selftest-harness  prove the VM harness fails a run on KASAN/lockdep/WARNING splats'
 	@echo '  make xfstests    run a built xfstests tree in the VM: XFSTESTS=dir [TESTS="generic/001 ..."]'
 	@echo '  make install     install mkfs.mapfs and fsck.mapfs into $$(SBINDIR) (default /usr/local/sbin)'
@@ -93,6 +94,11 @@ check: modules tools
 
 demo: modules tools
 	@tools/demo
+
+# Knobs: see tools/bench/run. Not part of `make check`.
+bench: modules tools
+	@BENCH="$(BENCH)" BENCH_SIZE="$(BENCH_SIZE)" BENCH_REPS="$(BENCH_REPS)" \
+		BENCH_WORKLOADS="$(BENCH_WORKLOADS)" BENCH_FS="$(BENCH_FS)" tools/bench/run
 
 selftest-harness: $(KERNEL_DEP)
 	@$(MAKE) -C "$(KDIR_CMD)" M="$(CURDIR)/tools/selftest" LLVM=$(LLVM) modules
