@@ -265,8 +265,9 @@ impl<T: FileSystem> Tables<T> {
             let first = (start + mask) >> bits; // first whole block
             let last = end >> bits; // end of the whole blocks
             let size = u64::try_from(inode.size()).map_err(|_| EINVAL)?;
+            // Punch and zero range keep faults out until the range is final.
+            let inval = (op != 0).then(|| InvalidateLock::lock(inode));
             if op != 0 {
-                let _inval = InvalidateLock::lock(inode);
                 // Partial blocks at either end, inside EOF: zero them in
                 // the page cache.
                 let head_end = end.min((start + mask) & !mask).min(size);
@@ -289,16 +290,16 @@ impl<T: FileSystem> Tables<T> {
                     };
                     T::punch(inode, first, last - first)?;
                 }
-                if op == b::FALLOC_FL_ZERO_RANGE {
-                    let lo = start >> bits;
-                    let hi = (end + mask) >> bits;
-                    T::allocate(inode, lo, hi - lo)?;
-                }
-            } else {
+            }
+            if op != b::FALLOC_FL_PUNCH_HOLE {
+                // Preallocation, and zero range's blocks again: every block
+                // the range touches.
                 let lo = start >> bits;
                 let hi = (end + mask) >> bits;
                 T::allocate(inode, lo, hi - lo)?;
             }
+            // `set_size` takes `invalidate_lock` itself.
+            drop(inval);
             if op != b::FALLOC_FL_PUNCH_HOLE && !keep && end > size {
                 set_size(inode, end)?;
             }

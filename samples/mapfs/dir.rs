@@ -36,28 +36,32 @@ fn dt_type(code: u8) -> u8 {
 /// The extent map lock is released before the block is read, and the block
 /// is copied so that no lock is held while entries go to user memory.
 fn read_dir_block(dir: &INode<MapFs>, fb: u64, out: &mut KVec<u8>) -> Result<bool> {
-    let sb = dir.super_block();
-    let bs = u64::from(sb.block_size());
-    let blocks = u64::try_from(dir.size()).map_err(|_| EUCLEAN)?.div_ceil(bs);
-    if fb >= blocks {
+    if fb >= dir_blocks(dir)? {
         return Ok(false);
     }
-    let disk = match map_block(&dir.data().map.lock().extents, fb) {
-        Mapping::Mapped { disk_block, unwritten: false, .. } => disk_block,
-        _ => {
-            return Err(crate::inode::corrupt(dir.ino(), format_args!(
-                "directory block {} is not mapped", fb)));
-        }
-    };
-    let buf = sb.read_block(disk)?;
+    let sb = dir.super_block();
+    let buf = sb.read_block(dir_block(dir, fb)?)?;
     let guard = buf.lock();
     out.clear();
     out.extend_from_slice(guard.data(), GFP_KERNEL)?;
-    let ino = u32::try_from(dir.ino()).map_err(|_| EINVAL)?;
-    dir::verify_csum(out, sb.data().seed, ino).map_err(|e| {
-        crate::inode::corrupt(dir.ino(), format_args!("directory block {}: {}", fb, e))
-    })?;
+    dir::verify_csum(out, sb.data().seed, dir_ino(dir)?).map_err(|e| bad_block(dir, fb, e))?;
     Ok(true)
+}
+
+/// A corrupt directory block: logged, `EUCLEAN`.
+fn bad_block(dir: &INode<MapFs>, fb: u64, e: dir::DirError) -> Error {
+    crate::inode::corrupt(dir.ino(), format_args!("directory block {}: {}", fb, e))
+}
+
+/// `ENAMETOOLONG` or `EINVAL` for a name no entry can have.
+fn check_name(name: &[u8]) -> Result {
+    if name.len() > dir::MAX_NAME_LEN {
+        Err(ENAMETOOLONG)
+    } else if !dir::valid_name(name) {
+        Err(EINVAL)
+    } else {
+        Ok(())
+    }
 }
 
 /// Finds `name` in `dir`.
@@ -65,18 +69,10 @@ pub(crate) fn lookup(dir: &INode<MapFs>, name: &[u8]) -> Result<Option<ARef<INod
     if name.len() > dir::MAX_NAME_LEN {
         return Err(ENAMETOOLONG);
     }
-    let mut block = KVec::new();
-    let mut fb = 0;
-    while read_dir_block(dir, fb, &mut block)? {
-        let found = dir::find(&block, name).map_err(|e| {
-            crate::inode::corrupt(dir.ino(), format_args!("directory block {}: {}", fb, e))
-        })?;
-        if let Some(entry) = found {
-            return crate::inode::iget(dir.super_block(), entry.ino).map(Some);
-        }
-        fb += 1;
+    match find_entry(dir, name)? {
+        Some((_, _, ino)) => crate::inode::iget(dir.super_block(), ino).map(Some),
+        None => Ok(None),
     }
-    Ok(None)
 }
 
 /// Emits the entries of `dir` from the emitter's position on.
@@ -90,9 +86,7 @@ pub(crate) fn read_dir(dir: &INode<MapFs>, emitter: &mut DirEmitter) -> Result {
     let mut block = KVec::new();
     while read_dir_block(dir, fb, &mut block)? {
         for entry in dir::iter_from(&block, from) {
-            let entry = entry.map_err(|e| {
-                crate::inode::corrupt(dir.ino(), format_args!("directory block {}: {}", fb, e))
-            })?;
+            let entry = entry.map_err(|e| bad_block(dir, fb, e))?;
             if !emitter.emit(entry.name, u64::from(entry.ino), dt_type(entry.file_type)) {
                 return Ok(());
             }
@@ -125,8 +119,8 @@ fn dir_ino(dir: &INode<MapFs>) -> Result<u32> {
 }
 
 /// Runs `f` on directory block `fb` of `dir`, locked, checksum verified; a
-/// `Some` from `f` means it changed the block: the checksum is updated and
-/// the buffer dirtied.
+/// `Some` from `f` means it changed the block (with the format code's
+/// editing functions, which store the new checksum): the buffer is dirtied.
 fn with_block<R>(
     dir: &INode<MapFs>,
     fb: u64,
@@ -137,11 +131,9 @@ fn with_block<R>(
     let ino = dir_ino(dir)?;
     let buf = sb.read_block(dir_block(dir, fb)?)?;
     let mut guard = buf.lock();
-    let bad = |e| crate::inode::corrupt(dir.ino(), format_args!("directory block {}: {}", fb, e));
-    dir::verify_csum(guard.data(), d.seed, ino).map_err(bad)?;
-    let r = f(guard.data_mut()).map_err(bad)?;
+    dir::verify_csum(guard.data(), d.seed, ino).map_err(|e| bad_block(dir, fb, e))?;
+    let r = f(guard.data_mut()).map_err(|e| bad_block(dir, fb, e))?;
     if r.is_some() {
-        dir::set_csum(guard.data_mut(), d.seed, ino).map_err(bad)?;
         guard.mark_dirty();
     }
     Ok(r)
@@ -152,10 +144,7 @@ fn find_entry(dir: &INode<MapFs>, name: &[u8]) -> Result<Option<(u64, usize, u32
     let mut block = KVec::new();
     let mut fb = 0;
     while read_dir_block(dir, fb, &mut block)? {
-        let found = dir::find(&block, name).map_err(|e| {
-            crate::inode::corrupt(dir.ino(), format_args!("directory block {}: {}", fb, e))
-        })?;
-        if let Some(e) = found {
+        if let Some(e) = dir::find(&block, name).map_err(|e| bad_block(dir, fb, e))? {
             return Ok(Some((fb, e.offset, e.ino)));
         }
         fb += 1;
@@ -171,9 +160,7 @@ fn entry_type(inode: &INode<MapFs>) -> Result<u8> {
 /// Adds entry `name` for `ino` of type `ft` to `dir`, in the first block
 /// with room or in a new block at the end.
 fn insert(dir: &INode<MapFs>, name: &[u8], ino: u32, ft: u8) -> Result {
-    if !dir::valid_name(name) {
-        return Err(if name.len() > dir::MAX_NAME_LEN { ENAMETOOLONG } else { EINVAL });
-    }
+    check_name(name)?;
     let sb = dir.super_block();
     let d = sb.data();
     let dino = dir_ino(dir)?;
@@ -237,10 +224,7 @@ pub(crate) fn is_empty(dir: &INode<MapFs>) -> Result<bool> {
     let mut block = KVec::new();
     let mut fb = 0;
     while read_dir_block(dir, fb, &mut block)? {
-        let empty = dir::is_empty(&block).map_err(|e| {
-            crate::inode::corrupt(dir.ino(), format_args!("directory block {}: {}", fb, e))
-        })?;
-        if !empty {
+        if !dir::is_empty(&block).map_err(|e| bad_block(dir, fb, e))? {
             return Ok(false);
         }
         fb += 1;
@@ -288,9 +272,8 @@ pub(crate) fn rename(
 
 /// Creates an inode of kind `typ` and its entry `name` in `dir`.
 pub(crate) fn create(dir: &INode<MapFs>, name: &[u8], typ: INodeType<'_>, mode: u16) -> Result<ARef<INode<MapFs>>> {
-    if !dir::valid_name(name) {
-        return Err(if name.len() > dir::MAX_NAME_LEN { ENAMETOOLONG } else { EINVAL });
-    }
+    // Before an inode is allocated; `insert` checks again for link/rename.
+    check_name(name)?;
     let sb = dir.super_block();
     let d = sb.data();
     let bs = sb.block_size();
