@@ -64,6 +64,11 @@ fsck_fs() {
 fs_unavailable() {
 	local memo=/tmp/.fs-unavailable-$1
 	if [ ! -f "$memo" ]; then probe_fs "$1" "$2" > "$memo"; fi
+	# The answer is remembered, the module is not: a test before this one
+	# (module-register) may have unloaded it.
+	if [ "$1" = mapfs ] && [ ! -s "$memo" ]; then
+		load_mapfs || { echo "mapfs.ko does not load"; return; }
+	fi
 	cat "$memo"
 }
 
