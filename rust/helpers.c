@@ -104,6 +104,16 @@ void mapfs_helper_inode_unlock(struct inode *inode)
 	inode_unlock(inode);
 }
 
+void mapfs_helper_inode_lock_shared(struct inode *inode)
+{
+	inode_lock_shared(inode);
+}
+
+void mapfs_helper_inode_unlock_shared(struct inode *inode)
+{
+	inode_unlock_shared(inode);
+}
+
 void mapfs_helper_invalidate_lock(struct inode *inode)
 {
 	filemap_invalidate_lock(inode->i_mapping);

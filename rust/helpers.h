@@ -37,6 +37,8 @@ bool mapfs_helper_dir_emit(struct dir_context *ctx, const char *name, int len,
 
 void mapfs_helper_inode_times(const struct inode *inode, s64 *sec, u32 *nsec);
 void mapfs_helper_inode_lock(struct inode *inode);
+void mapfs_helper_inode_lock_shared(struct inode *inode);
+void mapfs_helper_inode_unlock_shared(struct inode *inode);
 void mapfs_helper_inode_unlock(struct inode *inode);
 void mapfs_helper_invalidate_lock(struct inode *inode);
 void mapfs_helper_invalidate_unlock(struct inode *inode);

@@ -17,12 +17,14 @@
 //!   through iomap (`read_folio`/`readahead` via `iomap_read_folio` and
 //!   `iomap_readahead` with the block-device bio read ops) and writeback
 //!   (`iomap_writepages`);
+//! - [`report`]: `SEEK_HOLE`/`SEEK_DATA` and `FIEMAP`;
 //! - [`write`]: the write paths (buffered write, [`write::zero_range`],
 //!   [`write::truncate_page`], page_mkwrite).
 
 pub mod aops;
 pub mod map;
 pub mod ops;
+pub mod report;
 pub mod write;
 
 pub use map::Mapping;

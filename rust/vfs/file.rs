@@ -38,6 +38,7 @@
 use super::{FileSystem, INode};
 use crate::kfs::{
     bindings as b,
+    iomap::report::{self, seek, Seek},
     iomap::write::{buffered_write, page_mkwrite, truncate_page, zero_range},
 };
 use core::marker::PhantomData;
@@ -58,6 +59,24 @@ impl<T: FileSystem> Drop for InodeLock<'_, T> {
     fn drop(&mut self) {
         // SAFETY: locked in `lock`.
         unsafe { b::mapfs_helper_inode_unlock(self.0.as_ptr()) };
+    }
+}
+
+/// Holds an inode's `i_rwsem` shared; released when dropped.
+pub(crate) struct InodeLockShared<'a, T: FileSystem>(&'a INode<T>);
+
+impl<'a, T: FileSystem> InodeLockShared<'a, T> {
+    pub(crate) fn lock(inode: &'a INode<T>) -> Self {
+        // SAFETY: a live inode; unlocked in `drop`.
+        unsafe { b::mapfs_helper_inode_lock_shared(inode.as_ptr()) };
+        Self(inode)
+    }
+}
+
+impl<T: FileSystem> Drop for InodeLockShared<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: locked in `lock`.
+        unsafe { b::mapfs_helper_inode_unlock_shared(self.0.as_ptr()) };
     }
 }
 
@@ -104,7 +123,7 @@ pub(crate) struct Tables<T: FileSystem>(PhantomData<T>);
 impl<T: FileSystem> Tables<T> {
     pub(crate) const REG_FOPS: b::file_operations = b::file_operations {
         open: Some(b::generic_file_open),
-        llseek: Some(b::generic_file_llseek),
+        llseek: Some(Self::llseek),
         read_iter: Some(b::generic_file_read_iter),
         write_iter: Some(Self::write_iter),
         splice_read: Some(b::filemap_splice_read),
@@ -307,6 +326,55 @@ impl<T: FileSystem> Tables<T> {
             inode.mark_dirty();
             Ok(0)
         })
+    }
+
+    /// `llseek` of regular files: `SEEK_HOLE`/`SEEK_DATA` through iomap's
+    /// reporting walk, everything else as `generic_file_llseek`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with an open regular file of `T`.
+    unsafe extern "C" fn llseek(file: *mut b::file, offset: b::loff_t, whence: kernel::ffi::c_int) -> b::loff_t {
+        let how = match whence {
+            b::MAPFS_CONST_SEEK_HOLE => Seek::Hole,
+            b::MAPFS_CONST_SEEK_DATA => Seek::Data,
+            // SAFETY: per the caller.
+            _ => return unsafe { b::generic_file_llseek(file, offset, whence) },
+        };
+        // SAFETY: the file is open.
+        let inode = unsafe { INode::<T>::from_raw(b::mapfs_helper_file_inode(file)) };
+        let found = {
+            // Size and mappings change only under `i_rwsem` exclusive.
+            let _lock = InodeLockShared::lock(inode);
+            seek(inode, offset, how)
+        };
+        match found {
+            Err(e) => e.to_errno().into(),
+            // SAFETY: the file is open; `vfs_setpos` checks the offset
+            // against the filesystem's limit and sets `f_pos`.
+            Ok(pos) => unsafe { b::vfs_setpos(file, pos, inode.super_block().max_bytes()) },
+        }
+    }
+
+    /// `fiemap` of regular files.
+    ///
+    /// # Safety
+    ///
+    /// Called by `ioctl_fiemap` with a `T` inode and its request.
+    pub(crate) unsafe extern "C" fn fiemap(
+        inode: *mut b::inode,
+        fieinfo: *mut b::fiemap_extent_info,
+        start: u64,
+        len: u64,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: a live inode of `T`, per the caller.
+        let inode = unsafe { INode::<T>::from_raw(inode) };
+        let _lock = InodeLockShared::lock(inode);
+        // SAFETY: `fieinfo` is the VFS's request for this inode.
+        match unsafe { report::fiemap(inode, fieinfo, start, len) } {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        }
     }
 
     /// `setattr` of every inode type of `T`.

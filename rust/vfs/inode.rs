@@ -479,6 +479,7 @@ struct Tables<T: FileSystem>(PhantomData<T>);
 impl<T: FileSystem> Tables<T> {
     const REG_IOPS: b::inode_operations = b::inode_operations {
         setattr: Some(super::file::Tables::<T>::setattr),
+        fiemap: Some(super::file::Tables::<T>::fiemap),
         // SAFETY: all-zero is a valid `inode_operations` (no callbacks).
         ..unsafe { core::mem::zeroed() }
     };

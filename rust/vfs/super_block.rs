@@ -169,6 +169,12 @@ impl<T: FileSystem> SuperBlock<T> {
         unsafe { (*self.ptr()).s_blocksize as u32 }
     }
 
+    /// The largest file size the filesystem supports (`s_maxbytes`).
+    pub fn max_bytes(&self) -> i64 {
+        // SAFETY: set in `fill_super`, constant afterwards.
+        unsafe { (*self.ptr()).s_maxbytes }
+    }
+
     /// Whether the filesystem is mounted read-only.
     pub fn is_read_only(&self) -> bool {
         // SAFETY: reading the flags word of a live super block.
