@@ -298,6 +298,20 @@ impl<T: FileSystem> Tables<T> {
                     zero_range(inode, tail_start, end.min(size) - tail_start)?;
                 }
                 if first < last {
+                    // Write back the folios the blocks lie in first, as XFS
+                    // does: a folio that straddles the range keeps its
+                    // per-block dirty bits when only part of it is
+                    // truncated, and writeback would then find dirty data
+                    // over a block that is now a hole or unwritten. Faults
+                    // wait on `invalidate_lock`, so nothing dirties them
+                    // again before the truncate.
+                    let page = kernel::page::PAGE_SIZE as u64;
+                    let lo = (first << bits) & !(page - 1);
+                    let hi = ((last << bits) + page - 1) & !(page - 1);
+                    // SAFETY: a live inode; its mapping lives as long.
+                    to_result(unsafe {
+                        b::filemap_write_and_wait_range((*inode.as_ptr()).i_mapping, lo as i64, hi as i64 - 1)
+                    })?;
                     // SAFETY: `i_rwsem` and `invalidate_lock` held; the
                     // range is inside the file's page cache index space.
                     unsafe {
