@@ -416,6 +416,11 @@ impl<T: FileSystem> Tables<T> {
                 let size = u64::try_from(size).map_err(|_| EINVAL)?;
                 if size != inode.size() as u64 {
                     set_size(inode, size)?;
+                    // truncate(2) by path asks for no times; a size change
+                    // still sets mtime and ctime (POSIX, as XFS and ext4 do).
+                    if valid & (b::ATTR_MTIME | b::ATTR_CTIME) == 0 {
+                        inode.touch_mtime_ctime();
+                    }
                 }
             }
             // SAFETY: checked by `setattr_prepare`, `i_rwsem` held.
