@@ -25,7 +25,7 @@ SHELL := /bin/bash
 
 .PHONY: all help deps kernel modules module tools install uninstall check \
 	check-host demo selftest-harness clean distclean kernel-path bench
-.PHONY: xfstests
+.PHONY: xfstests soak
 
 all: modules tools
 
@@ -40,6 +40,7 @@ help:
 	@echo '  make tools       build mkfs.mapfs and fsck.mapfs (cargo, release)'
 	@echo '  make check-host  only the host tests (cargo test, script tests): seconds'
 	@echo '  make bench       mapfs vs XFS, ext4, ext2 in one VM boot (BENCH=quick: minutes; BENCH_SIZE, BENCH_REPS, BENCH_WORKLOADS, BENCH_FS; Documentation/benchmarks.rst)'
+	@echo '  make soak        millions of mapfs-fsx operations, parallel, fsck between rounds (SOAK_OPS, SOAK_JOBS, SOAK_CASES, ...; hours)'
 	@echo '  make selftest-harness  prove the VM harness fails a run on KASAN/lockdep/WARNING splats'
 	@echo '  make xfstests    run a built xfstests tree in the VM: XFSTESTS=dir [TESTS="generic/001 ..."]'
 	@echo '  make install     install mkfs.mapfs and fsck.mapfs into $$(SBINDIR) (default /usr/local/sbin)'
@@ -99,6 +100,13 @@ demo: modules tools
 bench: modules tools
 	@BENCH="$(BENCH)" BENCH_SIZE="$(BENCH_SIZE)" BENCH_REPS="$(BENCH_REPS)" \
 		BENCH_WORKLOADS="$(BENCH_WORKLOADS)" BENCH_FS="$(BENCH_FS)" tools/bench/run
+
+# Knobs: see tools/soak. Not part of `make check`.
+soak: modules tools
+	@SOAK_OPS="$(SOAK_OPS)" SOAK_JOBS="$(SOAK_JOBS)" SOAK_FILES="$(SOAK_FILES)" \
+		SOAK_ROUND_OPS="$(SOAK_ROUND_OPS)" SOAK_REMOUNT_OPS="$(SOAK_REMOUNT_OPS)" \
+		SOAK_DURATION="$(SOAK_DURATION)" SOAK_CASES="$(SOAK_CASES)" SOAK_SEED="$(SOAK_SEED)" \
+		SOAK_MAX_SIZE="$(SOAK_MAX_SIZE)" SOAK_TIMEOUT="$(SOAK_TIMEOUT)" tools/soak
 
 selftest-harness: $(KERNEL_DEP)
 	@$(MAKE) -C "$(KDIR_CMD)" M="$(CURDIR)/tools/selftest" LLVM=$(LLVM) modules
