@@ -50,9 +50,40 @@ void mapfs_helper_inode_set_cached_link(struct inode *inode, char *link, int len
 	inode_set_cached_link(inode, link, len);
 }
 
+/*
+ * BH_PrivateStart is the filesystem's own state bit (the block layer does not
+ * touch it). Here it means "checked": the bytes were verified by the
+ * filesystem since they were last read from the device or changed. It is
+ * cleared before every read from the device, so bytes that come from the
+ * disk are never taken as checked.
+ */
 struct buffer_head *mapfs_helper_sb_bread(struct super_block *sb, sector_t block)
 {
-	return sb_bread(sb, block);
+	struct buffer_head *bh = sb_getblk(sb, block);
+
+	if (!bh)
+		return NULL;
+	if (!buffer_uptodate(bh)) {
+		clear_bit(BH_PrivateStart, &bh->b_state);
+		if (bh_read(bh, 0) < 0) {
+			brelse(bh);
+			return NULL;
+		}
+	}
+	return bh;
+}
+
+bool mapfs_helper_buffer_checked(struct buffer_head *bh)
+{
+	return test_bit(BH_PrivateStart, &bh->b_state);
+}
+
+void mapfs_helper_set_buffer_checked(struct buffer_head *bh, bool checked)
+{
+	if (checked)
+		set_bit(BH_PrivateStart, &bh->b_state);
+	else
+		clear_bit(BH_PrivateStart, &bh->b_state);
 }
 
 void mapfs_helper_brelse(struct buffer_head *bh)
@@ -180,6 +211,7 @@ struct buffer_head *mapfs_helper_sb_getblk_zeroed(struct super_block *sb, sector
 	if (!bh)
 		return NULL;
 	lock_buffer(bh);
+	clear_bit(BH_PrivateStart, &bh->b_state);
 	memset(bh->b_data, 0, bh->b_size);
 	set_buffer_uptodate(bh);
 	unlock_buffer(bh);

@@ -26,6 +26,8 @@ void mapfs_helper_inode_set_times(struct inode *inode,
 void mapfs_helper_inode_set_cached_link(struct inode *inode, char *link, int len);
 
 struct buffer_head *mapfs_helper_sb_bread(struct super_block *sb, sector_t block);
+bool mapfs_helper_buffer_checked(struct buffer_head *bh);
+void mapfs_helper_set_buffer_checked(struct buffer_head *bh, bool checked);
 void mapfs_helper_brelse(struct buffer_head *bh);
 void mapfs_helper_lock_buffer(struct buffer_head *bh);
 loff_t mapfs_helper_bdev_nr_bytes(struct block_device *bdev);

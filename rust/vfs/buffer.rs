@@ -88,9 +88,30 @@ impl BufferGuard<'_> {
         unsafe { core::slice::from_raw_parts((*bh).b_data.cast::<u8>(), (*bh).b_size) }
     }
 
+    /// Whether the bytes were marked checked ([`Self::set_checked`]) since
+    /// they were last read from the device or handed out by
+    /// [`Self::data_mut`]. Lets a filesystem verify a cached block's
+    /// checksum once instead of on every use.
+    pub fn checked(&self) -> bool {
+        // SAFETY: the buffer is referenced; reading a state bit.
+        unsafe { b::mapfs_helper_buffer_checked(self.buf.bh.as_ptr()) }
+    }
+
+    /// Marks the bytes as verified by the filesystem. They cannot change
+    /// while the lock is held, and a later [`Self::data_mut`] or read from
+    /// the device clears the mark.
+    pub fn set_checked(&mut self) {
+        // SAFETY: the buffer is referenced; an atomic bit operation on its
+        // filesystem-private state bit.
+        unsafe { b::mapfs_helper_set_buffer_checked(self.buf.bh.as_ptr(), true) };
+    }
+
     /// The block's bytes, for changing them; follow with [`Self::mark_dirty`].
+    /// Clears the [`Self::checked`] mark.
     pub fn data_mut(&mut self) -> &mut [u8] {
         let bh = self.buf.bh.as_ptr();
+        // SAFETY: the buffer is referenced; atomic bit operation.
+        unsafe { b::mapfs_helper_set_buffer_checked(bh, false) };
         // SAFETY: as in `data`; `&mut self` makes this the only view.
         unsafe { core::slice::from_raw_parts_mut((*bh).b_data.cast::<u8>(), (*bh).b_size) }
     }

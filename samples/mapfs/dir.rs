@@ -14,7 +14,7 @@
 #![forbid(unsafe_code)]
 
 use crate::format::{dir, extent::{lookup as map_block, Mapping}, inode::FileType, symlink};
-use crate::kfs::vfs::{DirEmitter, INode, INodeType, Lookup};
+use crate::kfs::vfs::{BufferGuard, DirEmitter, INode, INodeType, Lookup};
 use crate::super_block::MapFs;
 use kernel::{prelude::*, sync::aref::ARef};
 
@@ -41,11 +41,24 @@ fn read_dir_block(dir: &INode<MapFs>, fb: u64, out: &mut KVec<u8>) -> Result<boo
     }
     let sb = dir.super_block();
     let buf = sb.read_block(dir_block(dir, fb)?)?;
-    let guard = buf.lock();
+    let mut guard = buf.lock();
+    verify(dir, fb, &mut guard)?;
     out.clear();
     out.extend_from_slice(guard.data(), GFP_KERNEL)?;
-    dir::verify_csum(out, sb.data().seed, dir_ino(dir)?).map_err(|e| bad_block(dir, fb, e))?;
     Ok(true)
+}
+
+/// Verifies the checksum of directory block `fb` (locked in `guard`) unless
+/// it was verified since it was read from the disk or last changed: a
+/// lookup in a large directory would otherwise checksum every block it
+/// passes, every time.
+fn verify(dir: &INode<MapFs>, fb: u64, guard: &mut BufferGuard<'_>) -> Result {
+    if !guard.checked() {
+        let seed = dir.super_block().data().seed;
+        dir::verify_csum(guard.data(), seed, dir_ino(dir)?).map_err(|e| bad_block(dir, fb, e))?;
+        guard.set_checked();
+    }
+    Ok(())
 }
 
 /// A corrupt directory block: logged, `EUCLEAN`.
@@ -127,11 +140,9 @@ fn with_block<R>(
     f: impl FnOnce(&mut [u8]) -> Result<Option<R>, dir::DirError>,
 ) -> Result<Option<R>> {
     let sb = dir.super_block();
-    let d = sb.data();
-    let ino = dir_ino(dir)?;
     let buf = sb.read_block(dir_block(dir, fb)?)?;
     let mut guard = buf.lock();
-    dir::verify_csum(guard.data(), d.seed, ino).map_err(|e| bad_block(dir, fb, e))?;
+    verify(dir, fb, &mut guard)?;
     let r = f(guard.data_mut()).map_err(|e| bad_block(dir, fb, e))?;
     if r.is_some() {
         guard.mark_dirty();
@@ -140,14 +151,17 @@ fn with_block<R>(
 }
 
 /// Where entry `name` of `dir` is: `(file block, offset, inode number)`.
+/// Searches each block in place, under its buffer lock (nothing here can
+/// fault or sleep on another buffer).
 fn find_entry(dir: &INode<MapFs>, name: &[u8]) -> Result<Option<(u64, usize, u32)>> {
-    let mut block = KVec::new();
-    let mut fb = 0;
-    while read_dir_block(dir, fb, &mut block)? {
-        if let Some(e) = dir::find(&block, name).map_err(|e| bad_block(dir, fb, e))? {
+    let sb = dir.super_block();
+    for fb in 0..dir_blocks(dir)? {
+        let buf = sb.read_block(dir_block(dir, fb)?)?;
+        let mut guard = buf.lock();
+        verify(dir, fb, &mut guard)?;
+        if let Some(e) = dir::find(guard.data(), name).map_err(|e| bad_block(dir, fb, e))? {
             return Ok(Some((fb, e.offset, e.ino)));
         }
-        fb += 1;
     }
     Ok(None)
 }
