@@ -264,3 +264,13 @@ struct file *mapfs_helper_vmf_file(struct vm_fault *vmf)
 {
 	return vmf->vma->vm_file;
 }
+
+void mapfs_helper_sb_start_intwrite(struct super_block *sb)
+{
+	sb_start_intwrite(sb);
+}
+
+void mapfs_helper_sb_end_intwrite(struct super_block *sb)
+{
+	sb_end_intwrite(sb);
+}

@@ -61,5 +61,7 @@ bool mapfs_helper_inode_is_dir(const struct inode *inode);
 struct file *mapfs_helper_vmf_file(struct vm_fault *vmf);
 void mapfs_helper_touch_mtime_ctime(struct inode *inode);
 void mapfs_helper_touch_all_times(struct inode *inode);
+void mapfs_helper_sb_start_intwrite(struct super_block *sb);
+void mapfs_helper_sb_end_intwrite(struct super_block *sb);
 
 #endif

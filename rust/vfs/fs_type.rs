@@ -94,6 +94,26 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
         Ok(())
     }
 
+    /// When `inode` was created, for `statx` (`STATX_BTIME`); `None` if the
+    /// filesystem does not know.
+    fn birth_time(_inode: &INode<Self>) -> Option<super::Timespec> {
+        None
+    }
+
+    /// The filesystem is being frozen (`FIFREEZE`, `fsfreeze -f`): writers
+    /// and page faults are held off and everything was synced
+    /// (`sync_filesystem`). Record what a snapshot of the device should
+    /// show (e.g. a clean state); the wrapper writes the device out after
+    /// this returns. An error cancels the freeze.
+    fn freeze(_sb: &SuperBlock<Self>) -> Result {
+        Ok(())
+    }
+
+    /// The filesystem thaws (`FITHAW`): undo what [`Self::freeze`] recorded.
+    fn unfreeze(_sb: &SuperBlock<Self>) -> Result {
+        Ok(())
+    }
+
     /// The last step of unmounting, after every inode was evicted
     /// (`put_super`): record a clean state.
     fn put_super(sb: &SuperBlock<Self>);
@@ -218,6 +238,8 @@ impl<T: FileSystem> Tables<T> {
         write_inode: Some(Self::write_inode),
         evict_inode: Some(Self::evict_inode),
         sync_fs: Some(Self::sync_fs),
+        freeze_fs: Some(Self::freeze_fs),
+        unfreeze_fs: Some(Self::unfreeze_fs),
         put_super: Some(Self::put_super),
         // SAFETY: all-zero is a valid `super_operations` (no callbacks).
         ..unsafe { core::mem::zeroed() }
@@ -397,7 +419,16 @@ impl<T: FileSystem> Tables<T> {
         unsafe {
             b::truncate_inode_pages_final(&raw mut (*inode).i_data);
             let deleted = (*inode).__bindgen_anon_1.i_nlink == 0 && !b::is_bad_inode(inode);
+            // Freeing a deleted inode's blocks changes the filesystem: it
+            // waits while the filesystem is frozen (as ext4 does). The last
+            // close of an unlinked file gets here without `s_umount`.
+            if deleted {
+                b::mapfs_helper_sb_start_intwrite((*inode).i_sb);
+            }
             T::evict_inode(INode::<T>::from_raw(inode), deleted);
+            if deleted {
+                b::mapfs_helper_sb_end_intwrite((*inode).i_sb);
+            }
             b::clear_inode(inode);
         }
     }
@@ -409,6 +440,33 @@ impl<T: FileSystem> Tables<T> {
         // SAFETY: per the caller; the data is installed (a mounted sb).
         let sb = unsafe { SuperBlock::<T>::from_raw(sb) };
         from_result(|| T::sync_fs(sb, wait != 0).map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by `freeze_super` with a mounted `T` super block, `s_umount`
+    /// held for writing, writers held off and the filesystem synced.
+    unsafe extern "C" fn freeze_fs(sb: *mut b::super_block) -> kernel::ffi::c_int {
+        // SAFETY: per the caller; the data is installed (a mounted sb).
+        let sbr = unsafe { SuperBlock::<T>::from_raw(sb) };
+        from_result(|| {
+            T::freeze(sbr)?;
+            // What `freeze` recorded must be on the device before the
+            // freeze completes: a snapshot is taken after this returns.
+            // SAFETY: a mounted block-device super block has `s_bdev`.
+            kernel::error::to_result(unsafe { b::sync_blockdev((*sb).s_bdev) })?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by `thaw_super` with a frozen `T` super block, `s_umount`
+    /// held for writing, before writers are let in again.
+    unsafe extern "C" fn unfreeze_fs(sb: *mut b::super_block) -> kernel::ffi::c_int {
+        // SAFETY: per the caller; the data is installed (a mounted sb).
+        let sbr = unsafe { SuperBlock::<T>::from_raw(sb) };
+        from_result(|| T::unfreeze(sbr).map(|()| 0))
     }
 
     /// # Safety

@@ -477,8 +477,40 @@ impl<T: FileSystem> Drop for NewINode<T> {
 struct Tables<T: FileSystem>(PhantomData<T>);
 
 impl<T: FileSystem> Tables<T> {
+    /// `getattr` of every inode type: the VFS's attributes, plus the birth
+    /// time when the filesystem knows it ([`FileSystem::birth_time`]).
+    ///
+    /// # Safety
+    ///
+    /// Called by `vfs_getattr_nosec` with a path to a `T` inode and a
+    /// `kstat` to fill.
+    unsafe extern "C" fn getattr(
+        idmap: *mut b::mnt_idmap,
+        path: *const b::path,
+        stat: *mut b::kstat,
+        request_mask: u32,
+        _query_flags: kernel::ffi::c_uint,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: a valid path to a positive dentry of a `T` inode.
+        let inode = unsafe { INode::<T>::from_raw(b::mapfs_helper_d_inode((*path).dentry)) };
+        // SAFETY: per the caller; `generic_fillattr` only reads the inode.
+        unsafe { b::generic_fillattr(idmap, request_mask, inode.as_ptr(), stat) };
+        if request_mask & b::STATX_BTIME != 0 {
+            if let Some(t) = T::birth_time(inode) {
+                // SAFETY: `stat` is the caller's, ours to fill.
+                unsafe {
+                    (*stat).btime.tv_sec = t.sec;
+                    (*stat).btime.tv_nsec = isize::try_from(t.nsec).unwrap_or(0);
+                    (*stat).result_mask |= b::STATX_BTIME;
+                }
+            }
+        }
+        0
+    }
+
     const REG_IOPS: b::inode_operations = b::inode_operations {
         setattr: Some(super::file::Tables::<T>::setattr),
+        getattr: Some(Self::getattr),
         fiemap: Some(super::file::Tables::<T>::fiemap),
         // SAFETY: all-zero is a valid `inode_operations` (no callbacks).
         ..unsafe { core::mem::zeroed() }
@@ -487,6 +519,7 @@ impl<T: FileSystem> Tables<T> {
     const SYMLINK_IOPS: b::inode_operations = b::inode_operations {
         get_link: Some(b::simple_get_link),
         setattr: Some(super::file::Tables::<T>::setattr),
+        getattr: Some(Self::getattr),
         // SAFETY: all-zero is a valid `inode_operations` (no callbacks).
         ..unsafe { core::mem::zeroed() }
     };
@@ -500,6 +533,7 @@ impl<T: FileSystem> Tables<T> {
     };
 
     const DIR_IOPS: b::inode_operations = b::inode_operations {
+        getattr: Some(Self::getattr),
         lookup: Some(Self::lookup),
         create: Some(Self::create),
         mkdir: Some(Self::mkdir),

@@ -308,8 +308,6 @@ pub(crate) fn create(dir: &INode<MapFs>, name: &[u8], typ: INodeType<'_>, mode: 
     {
         let mut m = new.data().map.lock();
         m.generation = generation;
-        let now = crate::kfs::vfs::now_seconds();
-        m.crtime = crate::format::inode::Timestamp { sec: now, nsec: 0 };
     }
     let kind = match typ {
         INodeType::Reg => 0,
@@ -330,6 +328,11 @@ pub(crate) fn create(dir: &INode<MapFs>, name: &[u8], typ: INodeType<'_>, mode: 
     // From here on, a failure drops the inode's links and its eviction
     // frees whatever it got.
     let inode = new.init_created(dir, typ, mode)?;
+    {
+        // Birth time: the creation's own timestamp, to the nanosecond.
+        let c = inode.attrs().ctime;
+        inode.data().map.lock().crtime = crate::format::inode::Timestamp { sec: c.sec, nsec: c.nsec };
+    }
     let res = (|| -> Result {
         let goal = dir.data().map.lock().extents.first().map(|e| e.disk_block);
         if kind == 1 || (kind == 2 && !symlink::is_inline_len(target.len())) {

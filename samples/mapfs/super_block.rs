@@ -8,7 +8,7 @@ use crate::format::{
     self, crc32c::fs_seed, layout::Geometry, layout::ROOT_INO, layout::SUPERBLOCK_SIZE,
     super_block::{Superblock, STATE_CLEAN},
 };
-use crate::kfs::vfs::{DirEmitter, FileSystem, INode, INodeType, NewSuperBlock, StatFs, SuperBlock};
+use crate::kfs::vfs::{DirEmitter, FileSystem, INode, INodeType, NewSuperBlock, StatFs, SuperBlock, Timespec};
 use crate::kfs::fmt::Shown;
 use crate::alloc::Alloc;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -192,6 +192,28 @@ impl FileSystem for MapFs {
             d.read_only.store(false, Ordering::Relaxed);
         }
         Ok(())
+    }
+
+    fn birth_time(inode: &INode<Self>) -> Option<Timespec> {
+        let t = inode.data().map.lock().crtime;
+        Some(Timespec { sec: t.sec, nsec: t.nsec })
+    }
+
+    fn freeze(sb: &SuperBlock<Self>) -> Result {
+        // Synced and held still: a snapshot of the device is clean.
+        let d = sb.data();
+        if d.is_read_only() {
+            return Ok(());
+        }
+        d.alloc.lock().write_super(|b| sb.read_block(b), true)
+    }
+
+    fn unfreeze(sb: &SuperBlock<Self>) -> Result {
+        let d = sb.data();
+        if d.is_read_only() {
+            return Ok(());
+        }
+        d.alloc.lock().write_super(|b| sb.read_block(b), false)
     }
 
     fn put_super(sb: &SuperBlock<Self>) {
