@@ -31,8 +31,11 @@ fill_random() {
 
 # --- cases across filesystems and block sizes --------------------------------
 # The same checks run on mapfs at every block size and on XFS as a control (a
-# check that fails on XFS is a broken check). FS_CASES may narrow the list.
-FS_CASES=${FS_CASES:-"xfs/4096 xfs/1024 mapfs/1024 mapfs/2048 mapfs/4096"}
+# check that fails on XFS is a broken check). FS_CASES may narrow or widen
+# the list: every check also passed on xfs/1024 when it was written, and
+# FS_CASES="xfs/1024" runs that control again; make check leaves it out to
+# stay within its time budget.
+FS_CASES=${FS_CASES:-"xfs/4096 mapfs/1024 mapfs/2048 mapfs/4096"}
 
 # mkfs_fs FS BS DEV: make a fresh filesystem, on the whole device or, when
 # MKFS_SIZE is set (bytes, with a K/M/G suffix), on its first MKFS_SIZE bytes.
