@@ -8,7 +8,7 @@ use crate::format::{
     self, crc32c::fs_seed, layout::Geometry, layout::ROOT_INO, layout::SUPERBLOCK_SIZE,
     super_block::{Superblock, STATE_CLEAN},
 };
-use crate::kfs::vfs::{DirEmitter, FileSystem, INode, INodeType, NewSuperBlock, StatFs, SuperBlock, Timespec};
+use crate::kfs::vfs::{Buffer, DirEmitter, FileSystem, INode, INodeType, NewSuperBlock, StatFs, SuperBlock, Timespec};
 use crate::kfs::fmt::Shown;
 use crate::alloc::Alloc;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -115,10 +115,7 @@ impl FileSystem for MapFs {
             if disk.state & STATE_CLEAN == 0 {
                 pr_warn!("{}: was not cleanly unmounted: run fsck.mapfs\n", id);
             }
-            alloc.sb.mount_count = alloc.sb.mount_count.wrapping_add(1);
-            alloc.sb.mount_time = crate::kfs::vfs::now_seconds();
-            // Not clean from now until `put_super`.
-            alloc.write_super(|b| sb.read_block(b), false)?;
+            begin_writing(&mut alloc, |b| sb.read_block(b))?;
         }
         let alloc = KBox::pin_init(new_mutex!(alloc, "mapfs_alloc"), GFP_KERNEL)?;
         Ok(MapfsSb { geo, seed, alloc, read_only: AtomicBool::new(read_only) })
@@ -187,8 +184,7 @@ impl FileSystem for MapFs {
                     a.sb.unknown_ro_compat());
                 return Err(EROFS);
             }
-            a.sb.mount_count = a.sb.mount_count.wrapping_add(1);
-            a.write_super(|b| sb.read_block(b), false)?;
+            begin_writing(&mut a, |b| sb.read_block(b))?;
             d.read_only.store(false, Ordering::Relaxed);
         }
         Ok(())
@@ -266,4 +262,13 @@ impl FileSystem for MapFs {
     ) -> Result {
         crate::dir::rename(old_dir, old_name, inode, new_dir, new_name, target)
     }
+}
+
+/// The filesystem becomes writable (a read-write mount, or a remount from
+/// read-only): count the mount, stamp it, and record the image as not
+/// clean until `put_super`, `freeze` or a remount read-only.
+fn begin_writing(alloc: &mut Alloc, read: impl Fn(u64) -> Result<Buffer>) -> Result {
+    alloc.sb.mount_count = alloc.sb.mount_count.wrapping_add(1);
+    alloc.sb.mount_time = crate::kfs::vfs::now_seconds();
+    alloc.write_super(read, false)
 }
