@@ -318,22 +318,7 @@ mod tests {
         Some((start, naive_zero_run_len(bits, n, start, max_len)))
     }
 
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n.max(1)
-        }
-    }
+    use super::super::testutil::XorShift;
 
     /// Fills `bits` in one of several styles: independent bits with a set
     /// probability of `k / 16`, or runs of zeros and ones (mean length

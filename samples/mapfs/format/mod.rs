@@ -35,3 +35,33 @@ pub mod tree;
 pub fn max_file_size(block_size: u32) -> u64 {
     extent::MAX_FILE_BLOCKS.saturating_mul(u64::from(block_size))
 }
+
+/// Helpers shared by the format's unit tests.
+#[cfg(test)]
+pub(crate) mod testutil {
+    /// A small deterministic PRNG (xorshift64) for randomized tests.
+    pub(crate) struct XorShift(pub(crate) u64);
+
+    impl XorShift {
+        pub(crate) fn next(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.0 = x;
+            x
+        }
+
+        /// A value in `0..n` (0 when `n` is 0).
+        pub(crate) fn below(&mut self, n: u64) -> u64 {
+            self.next() % n.max(1)
+        }
+
+        /// Fills `buf` with pseudo-random bytes.
+        pub(crate) fn fill(&mut self, buf: &mut [u8]) {
+            for b in buf {
+                *b = self.next() as u8;
+            }
+        }
+    }
+}
