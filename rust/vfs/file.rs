@@ -385,10 +385,7 @@ impl<T: FileSystem> Tables<T> {
         let inode = unsafe { INode::<T>::from_raw(inode) };
         let _lock = InodeLockShared::lock(inode);
         // SAFETY: `fieinfo` is the VFS's request for this inode.
-        match unsafe { report::fiemap(inode, fieinfo, start, len) } {
-            Ok(()) => 0,
-            Err(e) => e.to_errno(),
-        }
+        from_result(|| unsafe { report::fiemap(inode, fieinfo, start, len) }.map(|()| 0))
     }
 
     /// `setattr` of every inode type of `T`.

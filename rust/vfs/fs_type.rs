@@ -293,8 +293,7 @@ impl<T: FileSystem> Tables<T> {
                 kernel::error::to_result(unsafe { b::sync_filesystem(sb) })?;
             }
             T::reconfigure(sbr, want_ro)?;
-            // SAFETY: a mounted block-device super block.
-            kernel::error::to_result(unsafe { b::sync_blockdev((*sb).s_bdev) })?;
+            sbr.sync_device()?;
             Ok(0)
         })
     }
@@ -453,8 +452,7 @@ impl<T: FileSystem> Tables<T> {
             T::freeze(sbr)?;
             // What `freeze` recorded must be on the device before the
             // freeze completes: a snapshot is taken after this returns.
-            // SAFETY: a mounted block-device super block has `s_bdev`.
-            kernel::error::to_result(unsafe { b::sync_blockdev((*sb).s_bdev) })?;
+            sbr.sync_device()?;
             Ok(0)
         })
     }

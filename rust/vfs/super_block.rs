@@ -169,6 +169,13 @@ impl<T: FileSystem> SuperBlock<T> {
         unsafe { (*self.ptr()).s_blocksize as u32 }
     }
 
+    /// Writes the device's dirty metadata buffers out and waits
+    /// (`sync_blockdev`): what a hook recorded in them is then on the disk.
+    pub fn sync_device(&self) -> Result {
+        // SAFETY: a mounted block-device super block has `s_bdev`.
+        kernel::error::to_result(unsafe { b::sync_blockdev((*self.ptr()).s_bdev) })
+    }
+
     /// The largest file size the filesystem supports (`s_maxbytes`).
     pub fn max_bytes(&self) -> i64 {
         // SAFETY: set in `fill_super`, constant afterwards.

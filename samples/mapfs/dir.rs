@@ -90,12 +90,15 @@ pub(crate) fn lookup(dir: &INode<MapFs>, name: &[u8]) -> Result<Option<ARef<INod
 
 /// Emits the entries of `dir` from the emitter's position on.
 pub(crate) fn read_dir(dir: &INode<MapFs>, emitter: &mut DirEmitter) -> Result {
-    let bs = u64::from(dir.super_block().block_size());
+    let bits = dir.block_bits();
+    let bs = 1u64 << bits;
     let Ok(start) = u64::try_from(emitter.pos()) else {
         return Ok(());
     };
-    let mut fb = start / bs;
-    let mut from = (start % bs) as usize;
+    // Shifts and masks, not `/` and `%`: no division-by-zero panic path
+    // (which this kernel's objtool does not know as noreturn).
+    let mut fb = start >> bits;
+    let mut from = (start & (bs - 1)) as usize;
     let mut block = KVec::new();
     while read_dir_block(dir, fb, &mut block)? {
         for entry in dir::iter_from(&block, from) {
@@ -123,8 +126,9 @@ fn dir_block(dir: &INode<MapFs>, fb: u64) -> Result<u64> {
 
 /// Number of blocks of `dir`.
 fn dir_blocks(dir: &INode<MapFs>) -> Result<u64> {
-    let bs = u64::from(dir.super_block().block_size());
-    Ok(u64::try_from(dir.size()).map_err(|_| EUCLEAN)?.div_ceil(bs))
+    let bits = dir.block_bits();
+    let size = u64::try_from(dir.size()).map_err(|_| EUCLEAN)?;
+    Ok(size.checked_add((1 << bits) - 1).ok_or(EUCLEAN)? >> bits)
 }
 
 fn dir_ino(dir: &INode<MapFs>) -> Result<u32> {
@@ -151,16 +155,25 @@ fn with_block<R>(
 }
 
 /// Where entry `name` of `dir` is: `(file block, offset, inode number)`.
-/// Searches each block in place, under its buffer lock (nothing here can
-/// fault or sleep on another buffer).
 fn find_entry(dir: &INode<MapFs>, name: &[u8]) -> Result<Option<(u64, usize, u32)>> {
+    scan_blocks(dir, |block| Ok(dir::find(block, name)?.map(|e| (e.offset, e.ino))))
+        .map(|found| found.map(|(fb, (off, ino))| (fb, off, ino)))
+}
+
+/// Calls `f` with each block of `dir` in order, verified, until it returns
+/// `Some`: `(file block, what f returned)`. The blocks are read in place,
+/// under their buffer lock, so `f` must not fault or take another buffer.
+fn scan_blocks<R>(
+    dir: &INode<MapFs>,
+    mut f: impl FnMut(&[u8]) -> Result<Option<R>, dir::DirError>,
+) -> Result<Option<(u64, R)>> {
     let sb = dir.super_block();
     for fb in 0..dir_blocks(dir)? {
         let buf = sb.read_block(dir_block(dir, fb)?)?;
         let mut guard = buf.lock();
         verify(dir, fb, &mut guard)?;
-        if let Some(e) = dir::find(guard.data(), name).map_err(|e| bad_block(dir, fb, e))? {
-            return Ok(Some((fb, e.offset, e.ino)));
+        if let Some(r) = f(guard.data()).map_err(|e| bad_block(dir, fb, e))? {
+            return Ok(Some((fb, r)));
         }
     }
     Ok(None)
@@ -235,15 +248,8 @@ pub(crate) fn remove_entry(dir: &INode<MapFs>, name: &[u8]) -> Result {
 
 /// Whether directory `dir` has no entry but `.` and `..`.
 pub(crate) fn is_empty(dir: &INode<MapFs>) -> Result<bool> {
-    let mut block = KVec::new();
-    let mut fb = 0;
-    while read_dir_block(dir, fb, &mut block)? {
-        if !dir::is_empty(&block).map_err(|e| bad_block(dir, fb, e))? {
-            return Ok(false);
-        }
-        fb += 1;
-    }
-    Ok(true)
+    let busy = scan_blocks(dir, |block| Ok((!dir::is_empty(block)?).then_some(())))?;
+    Ok(busy.is_none())
 }
 
 /// Points entry `name` of `dir` at `ino` of type `ft`.

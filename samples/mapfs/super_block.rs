@@ -164,11 +164,7 @@ impl FileSystem for MapFs {
     }
 
     fn sync_fs(sb: &SuperBlock<Self>, _wait: bool) -> Result {
-        let d = sb.data();
-        if d.is_read_only() {
-            return Ok(());
-        }
-        d.alloc.lock().write_super(|b| sb.read_block(b), false)
+        record_state(sb, false)
     }
 
     fn reconfigure(sb: &SuperBlock<Self>, read_only: bool) -> Result {
@@ -197,24 +193,15 @@ impl FileSystem for MapFs {
 
     fn freeze(sb: &SuperBlock<Self>) -> Result {
         // Synced and held still: a snapshot of the device is clean.
-        let d = sb.data();
-        if d.is_read_only() {
-            return Ok(());
-        }
-        d.alloc.lock().write_super(|b| sb.read_block(b), true)
+        record_state(sb, true)
     }
 
     fn unfreeze(sb: &SuperBlock<Self>) -> Result {
-        let d = sb.data();
-        if d.is_read_only() {
-            return Ok(());
-        }
-        d.alloc.lock().write_super(|b| sb.read_block(b), false)
+        record_state(sb, false)
     }
 
     fn put_super(sb: &SuperBlock<Self>) {
-        let d = sb.data();
-        if !d.is_read_only() && d.alloc.lock().write_super(|b| sb.read_block(b), true).is_err() {
+        if record_state(sb, true).is_err() {
             pr_err!("could not record the clean state at unmount\n");
         }
     }
@@ -271,4 +258,15 @@ fn begin_writing(alloc: &mut Alloc, read: impl Fn(u64) -> Result<Buffer>) -> Res
     alloc.sb.mount_count = alloc.sb.mount_count.wrapping_add(1);
     alloc.sb.mount_time = crate::kfs::vfs::now_seconds();
     alloc.write_super(read, false)
+}
+
+/// Writes the counts kept in memory to the super block, marked clean or not
+/// (a sync: not clean; unmount and freeze: clean). Nothing to write on a
+/// read-only mount.
+fn record_state(sb: &SuperBlock<MapFs>, clean: bool) -> Result {
+    let d = sb.data();
+    if d.is_read_only() {
+        return Ok(());
+    }
+    d.alloc.lock().write_super(|b| sb.read_block(b), clean)
 }
