@@ -25,7 +25,7 @@ SHELL := /bin/bash
 
 .PHONY: all help deps kernel modules module tools install uninstall check \
 	check-host demo selftest-harness clean distclean kernel-path bench
-.PHONY: xfstests soak
+.PHONY: xfstests soak compile-fail
 
 all: modules tools
 
@@ -38,7 +38,8 @@ help:
 	@echo '  make kernel      build the cached Linux 7.3 test kernel (KASAN, lockdep; ~15 min once)'
 	@echo '  make modules     build mapfs.ko against $$KDIR (default: the cached test kernel)'
 	@echo '  make tools       build mkfs.mapfs and fsck.mapfs (cargo, release)'
-	@echo '  make check-host  only the host tests (cargo test, script tests): seconds'
+	@echo '  make check-host  only the host tests (cargo test, script tests, compile-fail if the module is built): seconds'
+	@echo '  make compile-fail  the wrappers'"'"' compile-fail suite: each misuse must not compile (tools/tests/compile-fail)'
 	@echo '  make bench       mapfs vs XFS, ext4, ext2 in one VM boot (BENCH=quick: minutes; BENCH_SIZE, BENCH_REPS, BENCH_WORKLOADS, BENCH_FS; Documentation/benchmarks.rst)'
 	@echo '  make soak        millions of mapfs-fsx operations, parallel, fsck between rounds (SOAK_OPS, SOAK_JOBS, SOAK_CASES, ...; hours)'
 	@echo '  make selftest-harness  prove the VM harness fails a run on KASAN/lockdep/WARNING splats'
@@ -92,6 +93,9 @@ check-host: deps
 
 check: modules tools
 	@tools/check
+
+compile-fail: modules
+	@tools/compile-fail
 
 demo: modules tools
 	@tools/demo

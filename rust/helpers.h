@@ -3,8 +3,8 @@
  * Out-of-line versions of static inline kernel functions and macros that the
  * Rust wrappers call. Implemented in helpers.c; declared here for bindgen.
  */
-#ifndef MAPFS_RUST_HELPERS_H
-#define MAPFS_RUST_HELPERS_H
+#ifndef KFS_RUST_HELPERS_H
+#define KFS_RUST_HELPERS_H
 
 #include <linux/fs.h>
 #include <linux/buffer_head.h>
@@ -14,54 +14,56 @@
 #include <linux/sched/mm.h>
 #include <linux/iomap.h>
 
-loff_t mapfs_helper_i_size_read(const struct inode *inode);
-void mapfs_helper_i_size_write(struct inode *inode, loff_t size);
-bool mapfs_helper_inode_is_new(struct inode *inode);
-void mapfs_helper_inode_set_owner(struct inode *inode, u32 uid, u32 gid);
-u32 mapfs_helper_inode_uid(const struct inode *inode);
-u32 mapfs_helper_inode_gid(const struct inode *inode);
-void mapfs_helper_inode_set_times(struct inode *inode,
+loff_t kfs_helper_i_size_read(const struct inode *inode);
+void kfs_helper_i_size_write(struct inode *inode, loff_t size);
+bool kfs_helper_inode_is_new(struct inode *inode);
+void kfs_helper_inode_set_owner(struct inode *inode, u32 uid, u32 gid);
+u32 kfs_helper_inode_uid(const struct inode *inode);
+u32 kfs_helper_inode_gid(const struct inode *inode);
+void kfs_helper_inode_set_times(struct inode *inode,
 				  s64 asec, u32 ansec, s64 msec, u32 mnsec,
 				  s64 csec, u32 cnsec);
-void mapfs_helper_inode_set_cached_link(struct inode *inode, char *link, int len);
+void kfs_helper_inode_set_cached_link(struct inode *inode, char *link, int len);
 
-struct buffer_head *mapfs_helper_sb_bread(struct super_block *sb, sector_t block);
-bool mapfs_helper_buffer_checked(struct buffer_head *bh);
-void mapfs_helper_set_buffer_checked(struct buffer_head *bh, bool checked);
-void mapfs_helper_brelse(struct buffer_head *bh);
-void mapfs_helper_lock_buffer(struct buffer_head *bh);
-loff_t mapfs_helper_bdev_nr_bytes(struct block_device *bdev);
+struct buffer_head *kfs_helper_sb_bread(struct super_block *sb, sector_t block);
+bool kfs_helper_buffer_checked(struct buffer_head *bh);
+void kfs_helper_set_buffer_checked(struct buffer_head *bh, bool checked);
+void kfs_helper_brelse(struct buffer_head *bh);
+void kfs_helper_lock_buffer(struct buffer_head *bh);
+loff_t kfs_helper_bdev_nr_bytes(struct block_device *bdev);
 
-const unsigned char *mapfs_helper_dentry_name(const struct dentry *dentry, u32 *len);
-bool mapfs_helper_dir_emit(struct dir_context *ctx, const char *name, int len,
+const unsigned char *kfs_helper_dentry_name(const struct dentry *dentry, u32 *len);
+bool kfs_helper_dir_emit(struct dir_context *ctx, const char *name, int len,
 			   u64 ino, unsigned int type);
 
 
-void mapfs_helper_inode_times(const struct inode *inode, s64 *sec, u32 *nsec);
-void mapfs_helper_inode_lock(struct inode *inode);
-void mapfs_helper_inode_lock_shared(struct inode *inode);
-void mapfs_helper_inode_unlock_shared(struct inode *inode);
-void mapfs_helper_inode_unlock(struct inode *inode);
-void mapfs_helper_invalidate_lock(struct inode *inode);
-void mapfs_helper_invalidate_unlock(struct inode *inode);
-void mapfs_helper_invalidate_lock_shared(struct inode *inode);
-void mapfs_helper_invalidate_unlock_shared(struct inode *inode);
-void mapfs_helper_sb_start_pagefault(struct super_block *sb);
-void mapfs_helper_sb_end_pagefault(struct super_block *sb);
-ssize_t mapfs_helper_generic_write_sync(struct kiocb *iocb, ssize_t count);
-void mapfs_helper_mark_inode_dirty(struct inode *inode);
-void mapfs_helper_file_accessed(struct file *file);
-unsigned int mapfs_helper_memalloc_nofs_save(void);
-void mapfs_helper_memalloc_nofs_restore(unsigned int flags);
-struct buffer_head *mapfs_helper_sb_getblk_zeroed(struct super_block *sb, sector_t block);
-void mapfs_helper_forget_block(struct super_block *sb, sector_t block);
-struct inode *mapfs_helper_file_inode(const struct file *file);
-struct inode *mapfs_helper_d_inode(const struct dentry *dentry);
-bool mapfs_helper_inode_is_dir(const struct inode *inode);
-struct file *mapfs_helper_vmf_file(struct vm_fault *vmf);
-void mapfs_helper_touch_mtime_ctime(struct inode *inode);
-void mapfs_helper_touch_all_times(struct inode *inode);
-void mapfs_helper_sb_start_intwrite(struct super_block *sb);
-void mapfs_helper_sb_end_intwrite(struct super_block *sb);
+void kfs_helper_inode_times(const struct inode *inode, s64 *sec, u32 *nsec);
+void kfs_helper_inode_lock(struct inode *inode);
+void kfs_helper_inode_lock_child(struct inode *inode);
+void kfs_helper_inode_lock_shared(struct inode *inode);
+void kfs_helper_inode_unlock_shared(struct inode *inode);
+void kfs_helper_inode_unlock(struct inode *inode);
+void kfs_helper_invalidate_lock(struct inode *inode);
+void kfs_helper_invalidate_unlock(struct inode *inode);
+void kfs_helper_invalidate_lock_shared(struct inode *inode);
+void kfs_helper_invalidate_unlock_shared(struct inode *inode);
+void kfs_helper_sb_start_pagefault(struct super_block *sb);
+void kfs_helper_sb_end_pagefault(struct super_block *sb);
+ssize_t kfs_helper_generic_write_sync(struct kiocb *iocb, ssize_t count);
+void kfs_helper_mark_inode_dirty(struct inode *inode);
+void kfs_helper_file_accessed(struct file *file);
+unsigned int kfs_helper_memalloc_nofs_save(void);
+void kfs_helper_memalloc_nofs_restore(unsigned int flags);
+struct buffer_head *kfs_helper_sb_getblk_zeroed(struct super_block *sb, sector_t block);
+void kfs_helper_forget_block(struct super_block *sb, sector_t block);
+struct inode *kfs_helper_file_inode(const struct file *file);
+struct inode *kfs_helper_d_inode(const struct dentry *dentry);
+bool kfs_helper_inode_is_dir(const struct inode *inode);
+void kfs_helper_inode_set_blocks(struct inode *inode, u64 sectors);
+struct file *kfs_helper_vmf_file(struct vm_fault *vmf);
+void kfs_helper_touch_mtime_ctime(struct inode *inode);
+void kfs_helper_touch_all_times(struct inode *inode);
+void kfs_helper_sb_start_intwrite(struct super_block *sb);
+void kfs_helper_sb_end_intwrite(struct super_block *sb);
 
 #endif

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Headers whose items mapfs needs and kernel::bindings lacks. The generator
+ * Headers whose items the wrappers need and kernel::bindings lacks. The generator
  * (gen.sh) keeps only the items named in bindgen_parameters and reuses every
  * type that kernel::bindings already defines, so one C type has one Rust type.
  */
@@ -18,9 +18,9 @@
 
 /*
  * Constants defined with macros bindgen cannot evaluate (BIT(), casts):
- * typed copies, bound as MAPFS_CONST_*.
+ * typed copies, bound as KFS_CONST_*.
  */
-const unsigned long MAPFS_CONST_SB_RDONLY = SB_RDONLY;
-const int MAPFS_CONST_IOCB_NOWAIT = IOCB_NOWAIT;
-const int MAPFS_CONST_SEEK_DATA = SEEK_DATA;
-const int MAPFS_CONST_SEEK_HOLE = SEEK_HOLE;
+const unsigned long KFS_CONST_SB_RDONLY = SB_RDONLY;
+const int KFS_CONST_IOCB_NOWAIT = IOCB_NOWAIT;
+const int KFS_CONST_SEEK_DATA = SEEK_DATA;
+const int KFS_CONST_SEEK_HOLE = SEEK_HOLE;

@@ -16,7 +16,9 @@ shift 5
 
 common="--rust-target 1.85 --use-core --with-derive-default --ctypes-prefix ffi
 	--no-layout-tests --no-debug .* --enable-function-attribute-detection
-	--no-doc-comments --default-enum-style consts"
+	--no-doc-comments --default-enum-style consts
+	--with-derive-custom-struct .*=MaybeZeroable
+	--with-derive-custom-union .*=MaybeZeroable"
 opts=$(grep -Ev '^#|^$' "$params")
 
 tmp=$out.pass1
@@ -42,5 +44,6 @@ for t in $block; do bl="$bl --blocklist-type=^$t\$"; done
 $bindgen "$header" $common $opts $bl \
 	--raw-line 'pub use kernel::bindings::*;' \
 	--raw-line '#[allow(unused_imports)] use kernel::ffi;' \
+	--raw-line '#[allow(unused_imports)] use pin_init::{MaybeZeroable, Zeroable};' \
 	-o "$out" -- "$@" -w -fno-builtin -D__BINDGEN__ -DMODULE
 rm -f "$tmp" "$tmp.ours" "$tmp.kernel"

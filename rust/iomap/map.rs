@@ -68,7 +68,7 @@ impl Mapping {
     }
 
     /// Sets the filesystem's own flag (`IOMAP_F_PRIVATE`), which iomap passes
-    /// back unchanged to [`super::Operations::end`].
+    /// back unchanged to [`super::WriteOps::end`].
     pub fn with_fs_flag(mut self) -> Self {
         self.fs_flag = true;
         self
@@ -143,7 +143,7 @@ impl Mapping {
     ///
     /// `iomap` must be valid for writes; `bdev` must be the filesystem's block
     /// device.
-    pub(crate) unsafe fn fill(&self, iomap: *mut b::iomap, bdev: *mut b::block_device) {
+    pub(in crate::kfs) unsafe fn fill(&self, iomap: *mut b::iomap, bdev: *mut b::block_device) {
         let (typ, addr) = match self.kind {
             Kind::Hole => (b::IOMAP_HOLE, u64::MAX),
             Kind::Mapped { addr } => (b::IOMAP_MAPPED, addr),
@@ -171,7 +171,7 @@ impl Mapping {
     /// # Safety
     ///
     /// `iomap` must be valid for reads.
-    pub(crate) unsafe fn read(iomap: *const b::iomap) -> Self {
+    pub(in crate::kfs) unsafe fn read(iomap: *const b::iomap) -> Self {
         // SAFETY: valid for reads (caller guarantee).
         let m = unsafe { &*iomap };
         let kind = match u32::from(m.type_) {

@@ -6,13 +6,14 @@
 //! design: `Documentation/filesystems/iomap/`.
 //!
 //! A filesystem describes where file data lives with [`Mapping`]s, returned by
-//! the `begin` of an [`Operations`] implementation (the C `iomap_ops`). iomap
-//! drives the page cache and the bios from those mappings:
+//! the hooks of four traits, one per purpose and C table: [`ReadOps`],
+//! [`WriteOps`], [`ReportOps`], [`WritebackOps`]. iomap drives the page cache
+//! and the bios from those mappings:
 //!
 //! - [`map`]: `struct iomap` as typed constructors ([`Mapping::hole`],
 //!   [`Mapping::mapped`], [`Mapping::unwritten`]) and flags, checked before
 //!   iomap sees them;
-//! - [`ops`]: the `iomap_ops` trait and its request [`Flags`];
+//! - [`ops`]: the four traits and the request [`Flags`];
 //! - [`aops`]: the `address_space_operations` of a file whose data goes
 //!   through iomap (`read_folio`/`readahead` via `iomap_read_folio` and
 //!   `iomap_readahead` with the block-device bio read ops) and writeback
@@ -28,4 +29,5 @@ pub mod report;
 pub mod write;
 
 pub use map::Mapping;
-pub use ops::{Flags, Operations};
+pub use ops::{Flags, ReadOps, ReportOps, WriteOps, WritebackOps};
+pub use write::{truncate_page, zero_range};

@@ -1,19 +1,42 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `struct iomap_ops`: how a filesystem maps file ranges for iomap.
+//! How a filesystem maps file ranges for iomap: one trait per purpose, each
+//! its own C table (`struct iomap_ops`, and `struct iomap_write_ops` for
+//! writes), as XFS has `xfs_read_iomap_ops`, `xfs_buffered_write_iomap_ops`,
+//! `xfs_seek_iomap_ops` and its writeback `map_blocks`.
 //!
 //! C header: [`include/linux/iomap.h`](srctree/include/linux/iomap.h).
 //!
 //! iomap calls `begin` for each stretch of a request and uses the returned
-//! [`Mapping`] for as much of the request as it covers. `begin` runs in
-//! different contexts depending on the request (see [`Flags`]): for reads
-//! (no flags) under the folio lock and the mapping's `invalidate_lock` held
-//! shared, so it must take neither `i_rwsem` nor `invalidate_lock`. Keep the
-//! filesystem's own mapping lock inside `begin`: never hold it across the
-//! return, because iomap then locks folios and faults in user pages.
+//! [`Mapping`] for as much of the request as it covers. Who holds what when
+//! iomap calls in:
+//!
+//! - [`ReadOps`] (`read_folio`, `readahead`): the folio lock and the
+//!   mapping's `invalidate_lock` shared, so `begin` must take neither
+//!   `i_rwsem` nor `invalidate_lock`;
+//! - [`WriteOps`] with [`Flags::WRITE`] (buffered write): `i_rwsem`
+//!   exclusive, no folio lock (`begin` runs before iomap locks folios,
+//!   `end` after); with [`Flags::ZERO`] (zero range, truncate page):
+//!   `i_rwsem` and `invalidate_lock` exclusive; with [`Flags::WRITE`] |
+//!   [`Flags::FAULT`] (`page_mkwrite`): `invalidate_lock` shared and the
+//!   folio lock, `i_rwsem` **not** held;
+//! - [`ReportOps`] (`SEEK_HOLE`/`SEEK_DATA`, `FIEMAP`): `i_rwsem` shared;
+//! - [`WritebackOps`] (writeback): the folio lock only, and the inode may
+//!   have no reference left (writeback at the final `iput`), hence an
+//!   [`INodeView`].
+//!
+//! Every call runs in a no-filesystem-reclaim scope (`memalloc_nofs_save`):
+//! allocations cannot recurse into the filesystem. Keep the filesystem's own
+//! mapping lock inside each call: never hold it across a return, because
+//! iomap then locks folios and faults in user pages. Every answer is checked
+//! before iomap sees it ([`Mapping::check`]); a wrong one fails the I/O with
+//! `EIO` and one line in dmesg instead of an iomap warning.
 
 use super::Mapping;
-use crate::kfs::{bindings as b, vfs::{FileSystem, INode}};
+use crate::kfs::{
+    bindings as b,
+    vfs::{FileSystem, INode, INodeView, NoFs},
+};
 use core::marker::PhantomData;
 use kernel::{error::from_result, prelude::*};
 
@@ -23,6 +46,8 @@ use kernel::{error::from_result, prelude::*};
 pub struct Flags(u32);
 
 impl Flags {
+    /// No flag: a read (and how writeback asks).
+    pub const NONE: Self = Self(0);
     /// A write: buffered write or page fault (never answer with a hole).
     pub const WRITE: Self = Self(b::IOMAP_WRITE);
     /// Zeroing a range (zero range, truncate page): holes are skipped.
@@ -35,9 +60,6 @@ impl Flags {
     pub const DIRECT: Self = Self(b::IOMAP_DIRECT);
     /// Must not block: return `EAGAIN` instead.
     pub const NOWAIT: Self = Self(b::IOMAP_NOWAIT);
-    /// Writeback asking where dirty data goes: like a read (no flag), the
-    /// blocks must already be allocated.
-    pub const WRITEBACK: Self = Self(0);
 
     /// Whether every flag of `other` is set.
     pub fn contains(self, other: Self) -> bool {
@@ -55,40 +77,42 @@ impl Flags {
     }
 }
 
-/// A filesystem's `iomap_ops` and `iomap_write_ops`.
-///
-/// Contexts (who holds what when iomap calls in):
-///
-/// - reads (`read_folio`, `readahead`; no flags): the folio lock and the
-///   mapping's `invalidate_lock` shared;
-/// - buffered writes ([`Flags::WRITE`]): the file's `i_rwsem` exclusive, no
-///   folio lock (`begin` runs before iomap locks folios, `end` after);
-/// - zeroing ([`Flags::ZERO`]: zero range, truncate page): `i_rwsem` and
-///   `invalidate_lock` exclusive;
-/// - page faults ([`Flags::WRITE`] | [`Flags::FAULT`]): `invalidate_lock`
-///   shared and the folio lock, `i_rwsem` **not** held;
-/// - writeback (flags `0`, through [`Operations::begin`]): the folio lock
-///   only.
-///
-/// Every call runs in a no-filesystem-reclaim scope (`memalloc_nofs_save`):
-/// allocations cannot recurse into the filesystem. Keep the filesystem's own
-/// mapping lock inside each call: never hold it across a return, because
-/// iomap then locks folios and faults in user pages.
-pub trait Operations: Send + Sync + 'static {
+/// The mapping of file ranges for reads (`read_folio`, `readahead`).
+#[vtable]
+pub trait ReadOps: Sized + 'static {
     /// The filesystem whose inodes this maps.
     type FileSystem: FileSystem;
 
     /// Maps the range starting at byte `pos` of `inode`, up to `len` bytes:
     /// the returned mapping must cover `pos` and may be shorter or longer
-    /// than asked (a wrong answer fails the I/O with `EIO`). For
-    /// [`Flags::WRITE`] the answer must be mapped (allocate holes, convert
-    /// unwritten blocks), never a hole.
-    fn begin(inode: &INode<Self::FileSystem>, pos: u64, len: u64, flags: Flags) -> Result<Mapping>;
+    /// than asked. Never allocates; never answers with new blocks.
+    fn begin(inode: &INode<Self::FileSystem>, pos: u64, len: u64) -> Result<Mapping>;
+}
+
+/// The mapping of file ranges for the write paths: buffered write, zero
+/// range, truncate page and `page_mkwrite` (`iomap_ops` with
+/// `iomap_write_ops`).
+///
+/// A filesystem that does not implement [`Self::begin`] has no write path:
+/// `write_iter` and `page_mkwrite` stay `NULL`.
+#[vtable]
+pub trait WriteOps: Sized + 'static {
+    /// The filesystem whose inodes this maps.
+    type FileSystem: FileSystem;
+
+    /// Maps the range starting at byte `pos` of `inode`, up to `len` bytes,
+    /// for the request `flags` ([`Flags::WRITE`], with [`Flags::FAULT`] for
+    /// a page fault, or [`Flags::ZERO`]). For [`Flags::WRITE`] the answer
+    /// must not be a hole (allocate holes, convert unwritten blocks); for
+    /// [`Flags::ZERO`] holes and unwritten ranges are skipped.
+    fn begin(_inode: &INode<Self::FileSystem>, _pos: u64, _len: u64, _flags: Flags) -> Result<Mapping> {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
 
     /// Called once iomap is done with `map` for the range `pos .. pos +
     /// len` (the part of the request `map` covered), of which `written`
     /// bytes were processed: a short write leaves blocks the filesystem may
-    /// want to give back.
+    /// want to give back. Not called when not implemented.
     fn end(
         _inode: &INode<Self::FileSystem>,
         _pos: u64,
@@ -97,50 +121,66 @@ pub trait Operations: Send + Sync + 'static {
         _flags: Flags,
         _map: &Mapping,
     ) -> Result {
-        Ok(())
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
     /// `iomap_valid`: whether a mapping made with validity `cookie` (see
     /// [`Mapping::with_cookie`]) still describes the file. Called by the
-    /// write path with the folio locked, and by writeback before it reuses a
-    /// cached mapping; a `false` makes iomap ask [`Self::begin`] again.
+    /// write path with the folio locked; a `false` makes iomap ask
+    /// [`Self::begin`] again.
     fn valid(_inode: &INode<Self::FileSystem>, _cookie: u64) -> bool {
-        true
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 }
 
-/// A scope in which memory allocations do not recurse into filesystems
-/// (`memalloc_nofs_save`/`memalloc_nofs_restore`).
-pub(crate) struct NoFs(kernel::ffi::c_uint);
+/// The mapping of file ranges for reporting (`SEEK_HOLE`/`SEEK_DATA`,
+/// `FIEMAP`): never allocates.
+#[vtable]
+pub trait ReportOps: Sized + 'static {
+    /// The filesystem whose inodes this maps.
+    type FileSystem: FileSystem;
 
-impl NoFs {
-    pub(crate) fn enter() -> Self {
-        // SAFETY: always callable from process context; paired in `drop`.
-        Self(unsafe { b::mapfs_helper_memalloc_nofs_save() })
+    /// Maps the range starting at byte `pos` of `inode`, up to `len` bytes,
+    /// as it is now.
+    fn begin(inode: &INode<Self::FileSystem>, pos: u64, len: u64) -> Result<Mapping>;
+}
+
+/// Where writeback sends dirty data (`iomap_writeback_ops.writeback_range`).
+///
+/// A filesystem that does not implement [`Self::map`] has no writeback:
+/// `writepages` stays `NULL`.
+#[vtable]
+pub trait WritebackOps: Sized + 'static {
+    /// The filesystem whose inodes this maps.
+    type FileSystem: FileSystem;
+
+    /// Maps the dirty range starting at byte `pos` of `inode`, up to `len`
+    /// bytes. The folio is locked and under writeback; the answer must be
+    /// mapped blocks (dirty data over a hole is dropped by iomap, over an
+    /// unwritten range it would read back as zeros: both are refused with
+    /// `EIO` and a line in dmesg).
+    fn map(_inode: &INodeView<Self::FileSystem>, _pos: u64, _len: u64) -> Result<Mapping> {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Whether a mapping made with validity `cookie` still describes the
+    /// file, so that writeback may reuse it for the next dirty range. When
+    /// not implemented, every range is mapped afresh.
+    fn valid(_inode: &INodeView<Self::FileSystem>, _cookie: u64) -> bool {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 }
 
-impl Drop for NoFs {
-    fn drop(&mut self) {
-        // SAFETY: restores what `enter` saved, in LIFO order (guards are
-        // scoped values).
-        unsafe { b::mapfs_helper_memalloc_nofs_restore(self.0) };
-    }
-}
-
-/// Asks `O` for the mapping at `pos` and checks it.
-pub(crate) fn map_checked<O: Operations>(
-    inode: &INode<O::FileSystem>,
+/// Checks the answer `map` to a request at `pos` with `flags` for `inode`.
+pub(in crate::kfs) fn checked<T: FileSystem>(
+    inode: &INodeView<T>,
     pos: u64,
-    len: u64,
     flags: Flags,
+    map: Mapping,
 ) -> Result<Mapping> {
-    let map = {
-        let _nofs = NoFs::enter();
-        O::begin(inode, pos, len, flags)?
-    };
     let bad = map.check(pos, inode.block_bits()).is_err()
-        || (flags.contains(Flags::WRITE) && map.kind() == super::map::Kind::Hole);
+        || (flags.contains(Flags::WRITE) && map.kind() == super::map::Kind::Hole)
+        || (flags.is_read() && map.is_new());
     if bad {
         pr_err!(
             "iomap_begin of inode {} returned an invalid mapping for pos {} flags {:#x}: {:?}\n",
@@ -154,26 +194,36 @@ pub(crate) fn map_checked<O: Operations>(
     Ok(map)
 }
 
-/// The C tables for `O`.
-pub(crate) struct Table<O: Operations>(PhantomData<O>);
+/// Fills iomap's `struct iomap` from a `begin` trampoline.
+///
+/// # Safety
+///
+/// `iomap` must be valid for writes and `inode` be an inode of a mounted
+/// `T` super block.
+unsafe fn fill<T: FileSystem>(inode: &INodeView<T>, map: &Mapping, iomap: *mut b::iomap) {
+    // SAFETY: per the caller; `s_bdev` is the filesystem's device, open
+    // while it is mounted.
+    unsafe { map.fill(iomap, (*inode.super_block().ptr()).s_bdev) };
+}
 
-impl<O: Operations> Table<O> {
-    pub(crate) const OPS: b::iomap_ops = b::iomap_ops {
+/// Converts a C `iomap_begin` request's range.
+fn range(pos: b::loff_t, length: b::loff_t) -> Result<(u64, u64)> {
+    Ok((u64::try_from(pos).map_err(|_| EINVAL)?, u64::try_from(length).map_err(|_| EINVAL)?))
+}
+
+/// The `iomap_ops` of a [`ReadOps`].
+pub(in crate::kfs) struct ReadTable<O: ReadOps>(PhantomData<O>);
+
+impl<O: ReadOps> ReadTable<O> {
+    pub(in crate::kfs) const OPS: b::iomap_ops = b::iomap_ops {
         iomap_begin: Some(Self::begin),
-        iomap_end: Some(Self::end),
-        iomap_next: None,
-    };
-
-    pub(crate) const WRITE_OPS: b::iomap_write_ops = b::iomap_write_ops {
-        iomap_valid: Some(Self::valid),
-        // SAFETY: all-zero is a valid `iomap_write_ops` (iomap's defaults).
-        ..unsafe { core::mem::zeroed() }
+        ..pin_init::zeroed()
     };
 
     /// # Safety
     ///
-    /// Called by iomap with a live inode of filesystem `O::FileSystem` and a
-    /// zeroed `iomap` to fill in.
+    /// Called by iomap's read path with a referenced inode of filesystem
+    /// `O::FileSystem` (its folio is locked) and a zeroed `iomap` to fill.
     unsafe extern "C" fn begin(
         inode: *mut b::inode,
         pos: b::loff_t,
@@ -182,15 +232,89 @@ impl<O: Operations> Table<O> {
         iomap: *mut b::iomap,
         _srcmap: *mut b::iomap,
     ) -> kernel::ffi::c_int {
+        let _nofs = NoFs::enter();
         from_result(|| {
-            // SAFETY: iomap passes a live inode of this filesystem.
+            // SAFETY: per the caller.
             let inode = unsafe { INode::<O::FileSystem>::from_raw(inode) };
-            let pos = u64::try_from(pos).map_err(|_| EINVAL)?;
-            let len = u64::try_from(length).map_err(|_| EINVAL)?;
-            let map = map_checked::<O>(inode, pos, len, Flags(flags))?;
-            // SAFETY: `iomap` is valid for writes (caller guarantee); `s_bdev`
-            // is the filesystem's device, open while it is mounted.
-            unsafe { map.fill(iomap, (*inode.super_block().ptr()).s_bdev) };
+            let (pos, len) = range(pos, length)?;
+            let map = checked(inode, pos, Flags(flags), O::begin(inode, pos, len)?)?;
+            // SAFETY: per the caller.
+            unsafe { fill(inode, &map, iomap) };
+            Ok(0)
+        })
+    }
+}
+
+/// The `iomap_ops` of a [`ReportOps`].
+pub(in crate::kfs) struct ReportTable<O: ReportOps>(PhantomData<O>);
+
+impl<O: ReportOps> ReportTable<O> {
+    pub(in crate::kfs) const OPS: b::iomap_ops = b::iomap_ops {
+        iomap_begin: Some(Self::begin),
+        ..pin_init::zeroed()
+    };
+
+    /// # Safety
+    ///
+    /// Called by iomap's seek and fiemap walks with a referenced inode of
+    /// filesystem `O::FileSystem` (`i_rwsem` shared) and an `iomap` to fill.
+    unsafe extern "C" fn begin(
+        inode: *mut b::inode,
+        pos: b::loff_t,
+        length: b::loff_t,
+        flags: kernel::ffi::c_uint,
+        iomap: *mut b::iomap,
+        _srcmap: *mut b::iomap,
+    ) -> kernel::ffi::c_int {
+        let _nofs = NoFs::enter();
+        from_result(|| {
+            // SAFETY: per the caller.
+            let inode = unsafe { INode::<O::FileSystem>::from_raw(inode) };
+            let (pos, len) = range(pos, length)?;
+            let map = checked(inode, pos, Flags(flags), O::begin(inode, pos, len)?)?;
+            // SAFETY: per the caller.
+            unsafe { fill(inode, &map, iomap) };
+            Ok(0)
+        })
+    }
+}
+
+/// The `iomap_ops` and `iomap_write_ops` of a [`WriteOps`].
+pub(in crate::kfs) struct WriteTable<O: WriteOps>(PhantomData<O>);
+
+impl<O: WriteOps> WriteTable<O> {
+    pub(in crate::kfs) const OPS: b::iomap_ops = b::iomap_ops {
+        iomap_begin: Some(Self::begin),
+        iomap_end: if O::HAS_END { Some(Self::end) } else { None },
+        ..pin_init::zeroed()
+    };
+
+    pub(in crate::kfs) const WRITE_OPS: b::iomap_write_ops = b::iomap_write_ops {
+        iomap_valid: if O::HAS_VALID { Some(Self::valid) } else { None },
+        ..pin_init::zeroed()
+    };
+
+    /// # Safety
+    ///
+    /// Called by iomap's write paths with a referenced inode of filesystem
+    /// `O::FileSystem` and a zeroed `iomap` to fill in.
+    unsafe extern "C" fn begin(
+        inode: *mut b::inode,
+        pos: b::loff_t,
+        length: b::loff_t,
+        flags: kernel::ffi::c_uint,
+        iomap: *mut b::iomap,
+        _srcmap: *mut b::iomap,
+    ) -> kernel::ffi::c_int {
+        let _nofs = NoFs::enter();
+        from_result(|| {
+            // SAFETY: per the caller.
+            let inode = unsafe { INode::<O::FileSystem>::from_raw(inode) };
+            let (pos, len) = range(pos, length)?;
+            let flags = Flags(flags);
+            let map = checked(inode, pos, flags, O::begin(inode, pos, len, flags)?)?;
+            // SAFETY: per the caller.
+            unsafe { fill(inode, &map, iomap) };
             Ok(0)
         })
     }
@@ -206,15 +330,14 @@ impl<O: Operations> Table<O> {
         flags: kernel::ffi::c_uint,
         iomap: *mut b::iomap,
     ) -> kernel::ffi::c_int {
+        let _nofs = NoFs::enter();
         from_result(|| {
-            // SAFETY: iomap passes a live inode of this filesystem.
+            // SAFETY: per the caller.
             let inode = unsafe { INode::<O::FileSystem>::from_raw(inode) };
             // SAFETY: the mapping `begin` filled in, still valid.
             let map = unsafe { Mapping::read(iomap) };
-            let pos = u64::try_from(pos).map_err(|_| EINVAL)?;
-            let len = u64::try_from(length).map_err(|_| EINVAL)?;
+            let (pos, len) = range(pos, length)?;
             let written = u64::try_from(written).unwrap_or(0);
-            let _nofs = NoFs::enter();
             O::end(inode, pos, len, written, Flags(flags), &map)?;
             Ok(0)
         })
@@ -222,9 +345,11 @@ impl<O: Operations> Table<O> {
 
     /// # Safety
     ///
-    /// Called by iomap's write path with a live inode and the mapping in use.
+    /// Called by iomap's write path with a referenced inode and the
+    /// mapping in use.
     unsafe extern "C" fn valid(inode: *mut b::inode, iomap: *const b::iomap) -> bool {
-        // SAFETY: iomap passes a live inode of this filesystem.
+        let _nofs = NoFs::enter();
+        // SAFETY: per the caller.
         let inode = unsafe { INode::<O::FileSystem>::from_raw(inode) };
         // SAFETY: a mapping `begin` filled in.
         let cookie = unsafe { (*iomap).validity_cookie };

@@ -11,8 +11,11 @@
 //! Callers hold `i_rwsem` shared, which keeps the size and the mappings of a
 //! filesystem that changes them under `i_rwsem` exclusive still.
 
-use super::ops::Table;
-use crate::kfs::{bindings as b, vfs::{FileSystem, INode}};
+use super::ops::ReportTable;
+use crate::kfs::{
+    bindings as b,
+    vfs::{file::ReportOf, lock::InodeLockShared, FileSystem},
+};
 use kernel::{error::to_result, prelude::*};
 
 /// Which way [`seek`] looks.
@@ -28,13 +31,20 @@ pub enum Seek {
 /// `SEEK_HOLE`/`SEEK_DATA` from `offset` (`iomap_seek_hole`,
 /// `iomap_seek_data`). `ENXIO` when `offset` is at or past EOF, or when
 /// there is no data after it.
-pub fn seek<T: FileSystem>(inode: &INode<T>, offset: i64, whence: Seek) -> Result<i64> {
-    // SAFETY: a live inode of `T` whose data goes through `T::Iomap`; the
-    // table is `'static`. Both return an offset or a negative errno.
+pub(in crate::kfs) fn seek<T: FileSystem>(
+    lock: &InodeLockShared<'_, T>,
+    offset: i64,
+    whence: Seek,
+) -> Result<i64> {
+    let inode = lock.inode().as_ptr();
+    let ops = &ReportTable::<ReportOf<T>>::OPS;
+    // SAFETY: a referenced regular file of `T` (only its `llseek` calls
+    // this) with `i_rwsem` held shared; the table is `'static`. Both return
+    // an offset or a negative errno.
     let ret = unsafe {
         match whence {
-            Seek::Hole => b::iomap_seek_hole(inode.as_ptr(), offset, &Table::<T::Iomap>::OPS),
-            Seek::Data => b::iomap_seek_data(inode.as_ptr(), offset, &Table::<T::Iomap>::OPS),
+            Seek::Hole => b::iomap_seek_hole(inode, offset, ops),
+            Seek::Data => b::iomap_seek_data(inode, offset, ops),
         }
     };
     if ret < 0 {
@@ -49,13 +59,14 @@ pub fn seek<T: FileSystem>(inode: &INode<T>, offset: i64, whence: Seek) -> Resul
 /// # Safety
 ///
 /// `fieinfo` is the request the VFS passed to `inode_operations.fiemap`.
-pub(crate) unsafe fn fiemap<T: FileSystem>(
-    inode: &INode<T>,
+pub(in crate::kfs) unsafe fn fiemap<T: FileSystem>(
+    lock: &InodeLockShared<'_, T>,
     fieinfo: *mut b::fiemap_extent_info,
     start: u64,
     len: u64,
 ) -> Result {
-    // SAFETY: a live inode of `T`; `fieinfo` is valid per the contract; the
-    // table is `'static`.
-    to_result(unsafe { b::iomap_fiemap(inode.as_ptr(), fieinfo, start, len, &Table::<T::Iomap>::OPS) })
+    let ops = &ReportTable::<ReportOf<T>>::OPS;
+    // SAFETY: a referenced regular file of `T` with `i_rwsem` held shared;
+    // `fieinfo` is valid per the contract; the table is `'static`.
+    to_result(unsafe { b::iomap_fiemap(lock.inode().as_ptr(), fieinfo, start, len, ops) })
 }

@@ -1,17 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The iomap write paths: buffered write, zero range, truncate page and
-//! page_mkwrite, driven with a filesystem's [`Operations`].
+//! page_mkwrite, driven with a filesystem's [`super::WriteOps`].
 //!
 //! C header: [`include/linux/iomap.h`](srctree/include/linux/iomap.h).
 //!
-//! Each call passes `T::Iomap`'s `iomap_ops` and `iomap_write_ops` (whose
-//! `iomap_valid` is [`Operations::valid`]). The file operations in
+//! Each call passes the `iomap_ops` and `iomap_write_ops` of the
+//! filesystem's [`WriteOps`](super::WriteOps) (whose `iomap_valid` is
+//! [`WriteOps::valid`](super::WriteOps::valid)). The file operations in
 //! [`crate::kfs::vfs::file`] call these with the locks iomap expects; the
-//! functions that a filesystem may call itself say which locks to hold.
+//! two a filesystem may call itself take a [`FileGuard`], the proof that
+//! those locks are held on a regular file, so they cannot be called on a
+//! directory, on an inode being evicted, or from inside a mapping hook
+//! (which would deadlock on the folio lock).
 
-use super::ops::Table;
-use crate::kfs::{bindings as b, vfs::{FileSystem, INode}};
+use super::ops::WriteTable;
+use crate::kfs::{
+    bindings as b,
+    vfs::{file::WriteOf, FileGuard, FileSystem},
+};
 use kernel::{error::to_result, prelude::*};
 
 /// Zeroes `pos .. pos + len` of `inode` in the page cache (`iomap_zero_range`):
@@ -19,25 +26,29 @@ use kernel::{error::to_result, prelude::*};
 /// already read as zeros and are skipped. Returns whether anything was
 /// zeroed.
 ///
-/// Hold `i_rwsem` and `invalidate_lock` exclusive. The range must start at
-/// or before EOF (iomap warns when asked to zero a folio past EOF).
-pub fn zero_range<T: FileSystem>(inode: &INode<T>, pos: u64, len: u64) -> Result<bool> {
+/// The range must start at or before EOF (iomap warns when asked to zero a
+/// folio past EOF): `EINVAL` otherwise.
+pub fn zero_range<T: FileSystem>(inode: &FileGuard<T>, pos: u64, len: u64) -> Result<bool> {
     if len == 0 {
         return Ok(false);
+    }
+    if pos > u64::try_from(inode.size()).map_err(|_| EINVAL)? {
+        return Err(EINVAL);
     }
     let pos = i64::try_from(pos).map_err(|_| EFBIG)?;
     let len = i64::try_from(len).map_err(|_| EFBIG)?;
     let mut did_zero = false;
-    // SAFETY: a live inode of `T` whose data goes through `T::Iomap`; the
-    // tables are `'static`; `did_zero` outlives the call.
+    // SAFETY: a referenced regular file of `T` with `i_rwsem` and
+    // `invalidate_lock` held (`FileGuard`); the tables are `'static`;
+    // `did_zero` outlives the call.
     to_result(unsafe {
         b::iomap_zero_range(
             inode.as_ptr(),
             pos,
             len,
             &mut did_zero,
-            &Table::<T::Iomap>::OPS,
-            &Table::<T::Iomap>::WRITE_OPS,
+            &WriteTable::<WriteOf<T>>::OPS,
+            &WriteTable::<WriteOf<T>>::WRITE_OPS,
             core::ptr::null_mut(),
         )
     })?;
@@ -49,19 +60,18 @@ pub fn zero_range<T: FileSystem>(inode: &INode<T>, pos: u64, len: u64) -> Result
 /// grows again. Does nothing when `pos` is block-aligned. Returns whether
 /// anything was zeroed.
 ///
-/// Hold `i_rwsem` and `invalidate_lock` exclusive; call before the size
-/// shrinks to `pos`.
-pub fn truncate_page<T: FileSystem>(inode: &INode<T>, pos: u64) -> Result<bool> {
+/// Call before the size shrinks to `pos`.
+pub fn truncate_page<T: FileSystem>(inode: &FileGuard<T>, pos: u64) -> Result<bool> {
     let pos = i64::try_from(pos).map_err(|_| EFBIG)?;
     let mut did_zero = false;
-    // SAFETY: as in `zero_range`.
+    // SAFETY: as in `zero_range`: a `FileGuard` holds both locks.
     to_result(unsafe {
         b::iomap_truncate_page(
             inode.as_ptr(),
             pos,
             &mut did_zero,
-            &Table::<T::Iomap>::OPS,
-            &Table::<T::Iomap>::WRITE_OPS,
+            &WriteTable::<WriteOf<T>>::OPS,
+            &WriteTable::<WriteOf<T>>::WRITE_OPS,
             core::ptr::null_mut(),
         )
     })?;
@@ -74,7 +84,7 @@ pub fn truncate_page<T: FileSystem>(inode: &INode<T>, pos: u64) -> Result<bool> 
 ///
 /// `iocb` and `from` are a write request on a regular file of `T`, with its
 /// `i_rwsem` held exclusive and `generic_write_checks` passed.
-pub(crate) unsafe fn buffered_write<T: FileSystem>(
+pub(in crate::kfs) unsafe fn buffered_write<T: FileSystem>(
     iocb: *mut b::kiocb,
     from: *mut b::iov_iter,
 ) -> isize {
@@ -83,8 +93,8 @@ pub(crate) unsafe fn buffered_write<T: FileSystem>(
         b::iomap_file_buffered_write(
             iocb,
             from,
-            &Table::<T::Iomap>::OPS,
-            &Table::<T::Iomap>::WRITE_OPS,
+            &WriteTable::<WriteOf<T>>::OPS,
+            &WriteTable::<WriteOf<T>>::WRITE_OPS,
             core::ptr::null_mut(),
         )
     }
@@ -96,7 +106,7 @@ pub(crate) unsafe fn buffered_write<T: FileSystem>(
 ///
 /// `vmf` is a write fault on a shared mapping of a `T` regular file, inside
 /// `sb_start_pagefault` and with `invalidate_lock` held shared.
-pub(crate) unsafe fn page_mkwrite<T: FileSystem>(vmf: *mut b::vm_fault) -> b::vm_fault_t {
+pub(in crate::kfs) unsafe fn page_mkwrite<T: FileSystem>(vmf: *mut b::vm_fault) -> b::vm_fault_t {
     // SAFETY: per the caller; the table is `'static`.
-    unsafe { b::iomap_page_mkwrite(vmf, &Table::<T::Iomap>::OPS, core::ptr::null_mut()) }
+    unsafe { b::iomap_page_mkwrite(vmf, &WriteTable::<WriteOf<T>>::OPS, core::ptr::null_mut()) }
 }

@@ -1,10 +1,105 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Directory iteration (`struct dir_context`, `dir_emit`).
+//! Directories: their `inode_operations` and `file_operations`
+//! ([`DirOperations`]), and directory iteration (`struct dir_context`,
+//! `dir_emit`).
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h).
+//!
+//! The wrappers do what every filesystem would repeat around a namespace
+//! operation: link counts of the directories and inodes involved, their
+//! times, marking them dirty, and the dentry (`d_splice_alias`,
+//! `d_instantiate`), after checking that an inode the filesystem hands back
+//! belongs to the same super block.
 
+use super::{Created, FileSystem, INode, INodeType, Locked, NoFs};
 use crate::kfs::bindings as b;
+use core::marker::PhantomData;
+use kernel::{error::from_result, prelude::*, sync::aref::ARef};
+
+/// The operations of directories of filesystem [`Self::FileSystem`].
+///
+/// The VFS holds the directory's `i_rwsem` exclusive around every change
+/// (`create` ... `rename`), so they receive it as [`Locked`]; `lookup` and
+/// `read_dir` run with it held shared.
+#[vtable]
+pub trait DirOperations: Sized + 'static {
+    /// The filesystem these are the operations of.
+    type FileSystem: FileSystem;
+
+    /// Looks `name` up in directory `dir`; `None` if there is no such entry.
+    /// Called with `dir`'s `i_rwsem` held at least shared.
+    fn lookup(
+        dir: &INode<Self::FileSystem>,
+        name: &[u8],
+    ) -> Result<Option<ARef<INode<Self::FileSystem>>>>;
+
+    /// Emits the entries of `dir` from `emitter.pos()` on. Called with `dir`'s
+    /// `i_rwsem` held shared.
+    fn read_dir(dir: &INode<Self::FileSystem>, emitter: &mut DirEmitter) -> Result;
+
+    /// Creates an inode of kind `typ` with permission bits `mode` (with
+    /// [`super::NewINode::init_created`], the only way to make a
+    /// [`Created`]) and an entry `name` for it in `dir`. The wrapper then
+    /// updates `dir`'s times and link count and instantiates the dentry.
+    /// Installs `create`, `mkdir` and `symlink`.
+    fn create(
+        _dir: &Locked<Self::FileSystem>,
+        _name: &[u8],
+        _typ: INodeType<'_>,
+        _mode: u16,
+    ) -> Result<Created<Self::FileSystem>> {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Adds an entry `name` in `dir` for the existing `inode` (the wrapper
+    /// raises its link count). Both `i_rwsem`s are held.
+    fn link(
+        _dir: &Locked<Self::FileSystem>,
+        _name: &[u8],
+        _inode: &Locked<Self::FileSystem>,
+    ) -> Result {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Removes the entry `name` of non-directory `inode` from `dir` (the
+    /// wrapper drops the link count). Both `i_rwsem`s are held.
+    fn unlink(
+        _dir: &Locked<Self::FileSystem>,
+        _name: &[u8],
+        _inode: &Locked<Self::FileSystem>,
+    ) -> Result {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Removes the entry `name` of directory `inode` from `dir` if `inode`
+    /// is empty, else `ENOTEMPTY`. Both `i_rwsem`s are held.
+    fn rmdir(
+        _dir: &Locked<Self::FileSystem>,
+        _name: &[u8],
+        _inode: &Locked<Self::FileSystem>,
+    ) -> Result {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Moves entry `old_name` of `old_dir` (naming `inode`) to `new_name` in
+    /// `new_dir`, replacing `target` if there is one (`ENOTEMPTY` for a
+    /// non-empty directory), and re-points a moved directory's `..`. The
+    /// wrapper updates link counts and times. The VFS holds both
+    /// directories' `i_rwsem` (`old_dir` and `new_dir` may be the same
+    /// inode), and those of `inode` and `target` when they are not
+    /// directories.
+    fn rename(
+        _old_dir: &Locked<Self::FileSystem>,
+        _old_name: &[u8],
+        _inode: &INode<Self::FileSystem>,
+        _new_dir: &Locked<Self::FileSystem>,
+        _new_name: &[u8],
+        _target: Option<&INode<Self::FileSystem>>,
+    ) -> Result {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+}
 
 /// The reader of a directory: `getdents(2)` through `iterate_shared`.
 ///
@@ -20,7 +115,7 @@ impl DirEmitter {
     ///
     /// `ctx` must be the `dir_context` passed to `iterate_shared`, valid and
     /// used by no one else until this value is dropped.
-    pub(crate) unsafe fn new(ctx: *mut b::dir_context) -> Self {
+    pub(in crate::kfs) unsafe fn new(ctx: *mut b::dir_context) -> Self {
         Self { ctx }
     }
 
@@ -45,7 +140,336 @@ impl DirEmitter {
         // SAFETY: `ctx` is valid and ours; `name` is valid for `len` bytes for
         // the duration of the call (dir_emit copies it).
         unsafe {
-            b::mapfs_helper_dir_emit(self.ctx, name.as_ptr().cast(), len, ino, u32::from(dtype))
+            b::kfs_helper_dir_emit(self.ctx, name.as_ptr().cast(), len, ino, u32::from(dtype))
         }
     }
+}
+
+/// Whether `inode` belongs to the super block of `dir`; logs otherwise. An
+/// inode of another mount (even of the same filesystem type) must never be
+/// spliced into this tree.
+fn same_sb<T: FileSystem>(dir: &INode<T>, inode: &INode<T>, what: &str) -> Result {
+    if core::ptr::eq(dir.super_block(), inode.super_block()) {
+        Ok(())
+    } else {
+        pr_err!(
+            "{}: {} of directory {} returned inode {} of another super block\n",
+            T::NAME,
+            what,
+            dir.ino(),
+            inode.ino()
+        );
+        Err(EIO)
+    }
+}
+
+/// The operation tables of directories of filesystem `T`.
+pub(in crate::kfs) struct Tables<T: FileSystem>(PhantomData<T>);
+
+impl<T: FileSystem> Tables<T> {
+    pub(in crate::kfs) const DIR_FOPS: b::file_operations = b::file_operations {
+        llseek: Some(b::generic_file_llseek),
+        read: Some(b::generic_read_dir),
+        iterate_shared: Some(Self::iterate_shared),
+        ..pin_init::zeroed()
+    };
+
+    pub(in crate::kfs) const DIR_IOPS: b::inode_operations = b::inode_operations {
+        getattr: Some(super::inode::getattr::<T>),
+        lookup: Some(Self::lookup),
+        create: if T::Dir::HAS_CREATE { Some(Self::create) } else { None },
+        mkdir: if T::Dir::HAS_CREATE { Some(Self::mkdir) } else { None },
+        symlink: if T::Dir::HAS_CREATE { Some(Self::symlink) } else { None },
+        link: if T::Dir::HAS_LINK { Some(Self::link) } else { None },
+        unlink: if T::Dir::HAS_UNLINK { Some(Self::unlink) } else { None },
+        rmdir: if T::Dir::HAS_RMDIR { Some(Self::rmdir) } else { None },
+        rename: if T::Dir::HAS_RENAME { Some(Self::rename) } else { None },
+        setattr: Some(super::file::Tables::<T>::setattr),
+        ..pin_init::zeroed()
+    };
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`iterate_dir`) with an open directory of a `T`
+    /// filesystem, its `i_rwsem` held shared, and the reader's context.
+    unsafe extern "C" fn iterate_shared(file: *mut b::file, ctx: *mut b::dir_context) -> kernel::ffi::c_int {
+        let _nofs = NoFs::enter();
+        from_result(|| {
+            // SAFETY: `file` is open, so `f_inode` is a referenced inode of
+            // type `T`.
+            let dir = unsafe { INode::<T>::from_raw((*file).f_inode) };
+            // SAFETY: `ctx` is the reader's context, ours for this call.
+            let mut emitter = unsafe { DirEmitter::new(ctx) };
+            T::Dir::read_dir(dir, &mut emitter)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with a directory of a `T` filesystem (its `i_rwsem`
+    /// held at least shared) and a negative, hashed-or-in-lookup dentry.
+    unsafe extern "C" fn lookup(
+        dir: *mut b::inode,
+        dentry: *mut b::dentry,
+        _flags: kernel::ffi::c_uint,
+    ) -> *mut b::dentry {
+        let _nofs = NoFs::enter();
+        // SAFETY: `dir` is a referenced directory inode of type `T`; the
+        // dentry's name is stable during lookup.
+        let (dir_ref, name) = unsafe { (INode::<T>::from_raw(dir), dentry_name(dentry)) };
+        let inode = match T::Dir::lookup(dir_ref, name) {
+            Ok(Some(inode)) => {
+                if let Err(e) = same_sb(dir_ref, &inode, "lookup") {
+                    return e.to_ptr();
+                }
+                ARef::into_raw(inode).as_ptr().cast::<b::inode>()
+            }
+            Ok(None) => core::ptr::null_mut(),
+            Err(e) => return e.to_ptr(),
+        };
+        // SAFETY: `dentry` is valid; `d_splice_alias` takes over our inode
+        // reference (or a NULL inode: a negative dentry), and refuses
+        // (`ELOOP`) a directory that would become its own ancestor.
+        unsafe { b::d_splice_alias(inode, dentry) }
+    }
+
+    /// Creates an inode of kind `typ` named by `dentry` in `dir` and
+    /// instantiates the dentry.
+    ///
+    /// # Safety
+    ///
+    /// `dir` is a `T` directory whose `i_rwsem` is held exclusive and
+    /// `dentry` a negative dentry in it.
+    unsafe fn create_common(
+        dir: *mut b::inode,
+        dentry: *mut b::dentry,
+        typ: INodeType<'_>,
+        mode: u16,
+    ) -> Result {
+        let _nofs = NoFs::enter();
+        // SAFETY: per the caller.
+        let (dir, name) = unsafe { (Locked::<T>::from_raw(dir), dentry_name(dentry)) };
+        let is_dir = matches!(typ, INodeType::Dir);
+        let inode = T::Dir::create(dir, name, typ, mode)?.into_inner();
+        if is_dir {
+            // SAFETY: `i_rwsem` of `dir` held.
+            unsafe { b::inc_nlink(dir.as_ptr()) };
+        }
+        dir.touch_mtime_ctime();
+        dir.mark_dirty();
+        // SAFETY: a negative dentry; `d_instantiate` takes our reference to
+        // the inode `init_created` made on this super block.
+        unsafe { b::d_instantiate(dentry, ARef::into_raw(inode).as_ptr().cast()) };
+        Ok(())
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`vfs_create`) with a `T` directory, its `i_rwsem`
+    /// held exclusive, and a negative dentry.
+    unsafe extern "C" fn create(
+        _idmap: *mut b::mnt_idmap,
+        dir: *mut b::inode,
+        dentry: *mut b::dentry,
+        mode: b::umode_t,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: per the caller.
+        from_result(|| unsafe { Self::create_common(dir, dentry, INodeType::Reg, mode) }.map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`vfs_mkdir`) as for `create`.
+    unsafe extern "C" fn mkdir(
+        _idmap: *mut b::mnt_idmap,
+        dir: *mut b::inode,
+        dentry: *mut b::dentry,
+        mode: b::umode_t,
+    ) -> *mut b::dentry {
+        // SAFETY: per the caller.
+        match unsafe { Self::create_common(dir, dentry, INodeType::Dir, mode) } {
+            Ok(()) => core::ptr::null_mut(),
+            Err(e) => e.to_ptr(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`vfs_symlink`) as for `create`, with a
+    /// NUL-terminated target.
+    unsafe extern "C" fn symlink(
+        _idmap: *mut b::mnt_idmap,
+        dir: *mut b::inode,
+        dentry: *mut b::dentry,
+        target: *const kernel::ffi::c_char,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: a NUL-terminated string (caller guarantee).
+            let target = unsafe { CStr::from_char_ptr(target) }.to_bytes();
+            // SAFETY: per the caller.
+            unsafe { Self::create_common(dir, dentry, INodeType::Symlink(target), 0o777) }?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`vfs_link`) with a positive `old` dentry of a `T`
+    /// non-directory on the same super block as `dir` (`vfs_link` refuses
+    /// `EXDEV` otherwise), the `T` directory `dir` (its `i_rwsem` held
+    /// exclusive, and the source inode's too) and a negative `dentry`.
+    unsafe extern "C" fn link(
+        old: *mut b::dentry,
+        dir: *mut b::inode,
+        dentry: *mut b::dentry,
+    ) -> kernel::ffi::c_int {
+        let _nofs = NoFs::enter();
+        from_result(|| {
+            // SAFETY: per the caller.
+            let (dir, name, inode) = unsafe {
+                (
+                    Locked::<T>::from_raw(dir),
+                    dentry_name(dentry),
+                    Locked::<T>::from_raw(b::kfs_helper_d_inode(old)),
+                )
+            };
+            T::Dir::link(dir, name, inode)?;
+            // SAFETY: the inode's `i_rwsem` is held.
+            unsafe { b::inc_nlink(inode.as_ptr()) };
+            inode.touch_ctime();
+            inode.mark_dirty();
+            dir.touch_mtime_ctime();
+            dir.mark_dirty();
+            let inode: ARef<INode<T>> = ARef::from(&**inode);
+            // SAFETY: a negative dentry; `d_instantiate` takes the reference.
+            unsafe { b::d_instantiate(dentry, ARef::into_raw(inode).as_ptr().cast()) };
+            Ok(0)
+        })
+    }
+
+    /// Removes the entry `dentry` of `dir`; `rmdir` for directories.
+    ///
+    /// # Safety
+    ///
+    /// `dir` is a `T` directory with `i_rwsem` held exclusive, as is that
+    /// of the positive `dentry`'s inode.
+    unsafe fn remove(dir: *mut b::inode, dentry: *mut b::dentry, rmdir: bool) -> Result {
+        let _nofs = NoFs::enter();
+        // SAFETY: per the caller.
+        let (dir, name, inode) = unsafe {
+            (
+                Locked::<T>::from_raw(dir),
+                dentry_name(dentry),
+                Locked::<T>::from_raw(b::kfs_helper_d_inode(dentry)),
+            )
+        };
+        if rmdir {
+            T::Dir::rmdir(dir, name, inode)?;
+            // SAFETY: both `i_rwsem`s are held.
+            unsafe {
+                b::clear_nlink(inode.as_ptr());
+                b::drop_nlink(dir.as_ptr());
+            }
+        } else {
+            T::Dir::unlink(dir, name, inode)?;
+            // SAFETY: the inode's `i_rwsem` is held.
+            unsafe { b::drop_nlink(inode.as_ptr()) };
+        }
+        inode.touch_ctime();
+        inode.mark_dirty();
+        dir.touch_mtime_ctime();
+        dir.mark_dirty();
+        Ok(())
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`vfs_unlink`); see `remove`.
+    unsafe extern "C" fn unlink(dir: *mut b::inode, dentry: *mut b::dentry) -> kernel::ffi::c_int {
+        // SAFETY: per the caller.
+        from_result(|| unsafe { Self::remove(dir, dentry, false) }.map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`vfs_rmdir`); see `remove`.
+    unsafe extern "C" fn rmdir(dir: *mut b::inode, dentry: *mut b::dentry) -> kernel::ffi::c_int {
+        // SAFETY: per the caller.
+        from_result(|| unsafe { Self::remove(dir, dentry, true) }.map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`vfs_rename`) with both `T` directories' `i_rwsem`
+    /// held (and `s_vfs_rename_mutex` when they differ), a positive
+    /// `old_dentry` and a `new_dentry` that is negative or, unless
+    /// `RENAME_NOREPLACE`, positive; every inode involved is referenced by
+    /// its dentry.
+    unsafe extern "C" fn rename(
+        _idmap: *mut b::mnt_idmap,
+        old_dir: *mut b::inode,
+        old_dentry: *mut b::dentry,
+        new_dir: *mut b::inode,
+        new_dentry: *mut b::dentry,
+        flags: kernel::ffi::c_uint,
+    ) -> kernel::ffi::c_int {
+        let _nofs = NoFs::enter();
+        from_result(|| {
+            if flags & !b::RENAME_NOREPLACE != 0 {
+                return Err(EINVAL);
+            }
+            // SAFETY: per the caller.
+            let (od, on, inode, nd, nn) = unsafe {
+                (
+                    Locked::<T>::from_raw(old_dir),
+                    dentry_name(old_dentry),
+                    INode::<T>::from_raw(b::kfs_helper_d_inode(old_dentry)),
+                    Locked::<T>::from_raw(new_dir),
+                    dentry_name(new_dentry),
+                )
+            };
+            // SAFETY: as above; NULL for a negative dentry.
+            let target = unsafe { b::kfs_helper_d_inode(new_dentry) };
+            // SAFETY: a positive target is a referenced `T` inode.
+            let target = (!target.is_null()).then(|| unsafe { INode::<T>::from_raw(target) });
+            let is_dir = inode.is_dir();
+            T::Dir::rename(od, on, inode, nd, nn, target)?;
+            // SAFETY: every inode involved is locked by the VFS.
+            unsafe {
+                if let Some(t) = target {
+                    if is_dir {
+                        b::drop_nlink(t.as_ptr());
+                    }
+                    b::drop_nlink(t.as_ptr());
+                    t.touch_ctime();
+                    t.mark_dirty();
+                } else if is_dir {
+                    b::inc_nlink(nd.as_ptr());
+                }
+                if is_dir {
+                    b::drop_nlink(od.as_ptr());
+                }
+                b::simple_rename_timestamp(old_dir, old_dentry, new_dir, new_dentry);
+            }
+            inode.mark_dirty();
+            od.mark_dirty();
+            nd.mark_dirty();
+            Ok(0)
+        })
+    }
+}
+
+/// The name of a dentry.
+///
+/// # Safety
+///
+/// `dentry` must be valid, its name stable (the parent's `i_rwsem` held),
+/// for `'a`.
+unsafe fn dentry_name<'a>(dentry: *mut b::dentry) -> &'a [u8] {
+    let mut len: u32 = 0;
+    // SAFETY: per the caller.
+    let name = unsafe { b::kfs_helper_dentry_name(dentry, &mut len) };
+    // SAFETY: `d_name` holds `len` bytes at `name`.
+    unsafe { core::slice::from_raw_parts(name, len as usize) }
 }

@@ -7,9 +7,10 @@
 //! [`include/linux/mm.h`](srctree/include/linux/mm.h).
 //!
 //! The filesystem never sees a file operation: it answers iomap's mapping
-//! requests ([`crate::kfs::iomap::Operations`]) and changes its block map
-//! when asked ([`FileSystem::truncate_blocks`], [`FileSystem::allocate`],
-//! [`FileSystem::punch`]). These wrappers do the rest:
+//! requests (the four iomap traits [`FileOperations`] names) and changes its
+//! block map when asked ([`FileOperations::truncate_blocks`],
+//! [`FileOperations::allocate`], [`FileOperations::punch`]). These wrappers
+//! do the rest:
 //!
 //! - `write_iter`: `i_rwsem` exclusive; `generic_write_checks`;
 //!   `kiocb_modified` (mtime, ctime, suid bits); zeroes from the old EOF to
@@ -25,122 +26,171 @@
 //!   holds `i_rwsem`); shrinking zeroes the tail of the new last block
 //!   ([`truncate_page`]), growing zeroes from the old EOF ([`zero_range`]);
 //!   then `truncate_setsize` (which drops the page cache past EOF) and
-//!   [`FileSystem::truncate_blocks`].
+//!   [`FileOperations::truncate_blocks`].
 //! - `fallocate`: plain and `KEEP_SIZE` preallocation
-//!   ([`FileSystem::allocate`]: unwritten blocks), `PUNCH_HOLE | KEEP_SIZE`
+//!   ([`FileOperations::allocate`]: unwritten blocks), `PUNCH_HOLE | KEEP_SIZE`
 //!   and `ZERO_RANGE` (partial blocks zeroed with [`zero_range`]; whole
 //!   blocks dropped from the page cache and given to
-//!   [`FileSystem::punch`], then, for zero range, preallocated again).
+//!   [`FileOperations::punch`], then, for zero range, preallocated again).
 //! - `fsync`: writes and waits for the range, writes the inode
 //!   (`sync_inode_metadata`), writes the device's metadata buffers
 //!   (`sync_blockdev`) and flushes the device's cache.
 
-use super::{FileSystem, INode};
+use super::{
+    lock::{InodeLock, InodeLockShared, InvalidateLock, InvalidateLockShared},
+    FileSystem, INode, Locked, NoFs,
+};
 use crate::kfs::{
     bindings as b,
     iomap::report::{self, seek, Seek},
     iomap::write::{buffered_write, page_mkwrite, truncate_page, zero_range},
+    iomap::{ReadOps, ReportOps, WriteOps, WritebackOps},
 };
 use core::marker::PhantomData;
 use kernel::{error::{from_result, to_result}, prelude::*};
 
-/// Holds an inode's `i_rwsem` exclusive; released when dropped.
-pub(crate) struct InodeLock<'a, T: FileSystem>(&'a INode<T>);
+/// The operations of regular files of filesystem [`Self::FileSystem`]: the
+/// iomap mappings its data goes through, and the block-map changes that
+/// `setattr` (truncate) and `fallocate` ask for.
+///
+/// Entries not implemented stay `NULL` (or, inside a shared C entry, fail
+/// with `EOPNOTSUPP`): without [`Self::truncate_blocks`] a size change is
+/// refused, without [`Self::allocate`] and [`Self::punch`] there is no
+/// `fallocate`.
+#[vtable]
+pub trait FileOperations: Sized + 'static {
+    /// The filesystem these are the operations of.
+    type FileSystem: FileSystem;
 
-impl<'a, T: FileSystem> InodeLock<'a, T> {
-    pub(crate) fn lock(inode: &'a INode<T>) -> Self {
-        // SAFETY: a live inode; unlocked in `drop`.
-        unsafe { b::mapfs_helper_inode_lock(inode.as_ptr()) };
-        Self(inode)
+    /// Maps file ranges for reads.
+    type Read: ReadOps<FileSystem = Self::FileSystem>;
+
+    /// Maps file ranges for the write paths.
+    type Write: WriteOps<FileSystem = Self::FileSystem>;
+
+    /// Maps file ranges for `SEEK_HOLE`/`SEEK_DATA` and `FIEMAP`.
+    type Report: ReportOps<FileSystem = Self::FileSystem>;
+
+    /// Maps dirty ranges for writeback.
+    type Writeback: WritebackOps<FileSystem = Self::FileSystem>;
+
+    /// Frees the blocks of `file` past `size` after the page cache was
+    /// truncated to it (truncate).
+    fn truncate_blocks(_file: &FileGuard<Self::FileSystem>, _size: u64) -> Result {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Preallocates: maps every hole among file blocks `first .. first +
+    /// count` of `file` to unwritten blocks (fallocate; `i_rwsem` held
+    /// exclusive, and `invalidate_lock` for `FALLOC_FL_ZERO_RANGE`).
+    fn allocate(_file: &Locked<Self::FileSystem>, _first: u64, _count: u64) -> Result {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Unmaps file blocks `first .. first + count` of `file` and frees them
+    /// (punch hole, zero range; the page cache of the range was written
+    /// back and dropped).
+    fn punch(_file: &FileGuard<Self::FileSystem>, _first: u64, _count: u64) -> Result {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 }
 
-impl<T: FileSystem> Drop for InodeLock<'_, T> {
-    fn drop(&mut self) {
-        // SAFETY: locked in `lock`.
-        unsafe { b::mapfs_helper_inode_unlock(self.0.as_ptr()) };
+/// The iomap operations of regular files of `T`.
+pub(in crate::kfs) type ReadOf<T> = <<T as FileSystem>::File as FileOperations>::Read;
+/// See [`ReadOf`].
+pub(in crate::kfs) type WriteOf<T> = <<T as FileSystem>::File as FileOperations>::Write;
+/// See [`ReadOf`].
+pub(in crate::kfs) type ReportOf<T> = <<T as FileSystem>::File as FileOperations>::Report;
+/// See [`ReadOf`].
+pub(in crate::kfs) type WritebackOf<T> = <<T as FileSystem>::File as FileOperations>::Writeback;
+
+/// A regular file whose `i_rwsem` and `invalidate_lock` the caller holds
+/// exclusive: nothing else changes its size, its mappings or its page
+/// cache. What needs that state ([`zero_range`], [`truncate_page`], the
+/// truncate and punch hooks) takes a `&FileGuard`; only the wrappers make
+/// one, from the two lock guards they hold.
+///
+/// # Invariants
+///
+/// The inode is a referenced regular file of `T`; both locks are held
+/// exclusive for as long as a `&FileGuard` exists.
+#[repr(transparent)]
+pub struct FileGuard<T: FileSystem>(Locked<T>);
+
+impl<T: FileSystem> core::ops::Deref for FileGuard<T> {
+    type Target = Locked<T>;
+
+    fn deref(&self) -> &Locked<T> {
+        &self.0
     }
 }
 
-/// Holds an inode's `i_rwsem` shared; released when dropped.
-pub(crate) struct InodeLockShared<'a, T: FileSystem>(&'a INode<T>);
-
-impl<'a, T: FileSystem> InodeLockShared<'a, T> {
-    pub(crate) fn lock(inode: &'a INode<T>) -> Self {
-        // SAFETY: a live inode; unlocked in `drop`.
-        unsafe { b::mapfs_helper_inode_lock_shared(inode.as_ptr()) };
-        Self(inode)
+impl<T: FileSystem> FileGuard<T> {
+    /// The proof that both guards are held over one regular file.
+    fn new<'a>(inode: &'a Locked<T>, inval: &'a InvalidateLock<'_, T>) -> Result<&'a Self> {
+        if !inode.is_reg() || !core::ptr::eq(inode.as_ptr(), inval.inode().as_ptr()) {
+            return Err(EINVAL);
+        }
+        // SAFETY: `repr(transparent)` over `Locked<T>`; the invariants hold
+        // for `'a`: a regular file whose `i_rwsem` is held (`Locked`) and
+        // whose `invalidate_lock` is held through `inval`, both borrowed for
+        // `'a`.
+        Ok(unsafe { &*(inode as *const Locked<T>).cast::<Self>() })
     }
 }
 
-impl<T: FileSystem> Drop for InodeLockShared<'_, T> {
-    fn drop(&mut self) {
-        // SAFETY: locked in `lock`.
-        unsafe { b::mapfs_helper_inode_unlock_shared(self.0.as_ptr()) };
+/// Changes the size of regular file `inode`: zeroing through iomap, page
+/// cache, then the filesystem's blocks.
+fn set_size<T: FileSystem>(inode: &Locked<T>, new: u64) -> Result {
+    if !T::File::HAS_TRUNCATE_BLOCKS || !WriteOf::<T>::HAS_BEGIN {
+        return Err(EOPNOTSUPP);
     }
-}
-
-/// Holds a mapping's `invalidate_lock` exclusive; released when dropped.
-pub(crate) struct InvalidateLock<'a, T: FileSystem>(&'a INode<T>);
-
-impl<'a, T: FileSystem> InvalidateLock<'a, T> {
-    pub(crate) fn lock(inode: &'a INode<T>) -> Self {
-        // SAFETY: a live inode; unlocked in `drop`.
-        unsafe { b::mapfs_helper_invalidate_lock(inode.as_ptr()) };
-        Self(inode)
-    }
-}
-
-impl<T: FileSystem> Drop for InvalidateLock<'_, T> {
-    fn drop(&mut self) {
-        // SAFETY: locked in `lock`.
-        unsafe { b::mapfs_helper_invalidate_unlock(self.0.as_ptr()) };
-    }
-}
-
-/// Changes the size of a regular file: zeroing through iomap, page cache,
-/// then the filesystem's blocks. `i_rwsem` must be held exclusive.
-pub(crate) fn set_size<T: FileSystem>(inode: &INode<T>, new: u64) -> Result {
     let old = u64::try_from(inode.size()).map_err(|_| EINVAL)?;
-    let _inval = InvalidateLock::lock(inode);
+    let inval = InvalidateLock::lock(inode);
+    let file = FileGuard::new(inode, &inval)?;
     if new < old {
-        truncate_page(inode, new)?;
+        truncate_page(file, new)?;
     } else if new > old {
-        zero_range(inode, old, new - old)?;
+        zero_range(file, old, new - old)?;
     }
-    // SAFETY: a live inode with `i_rwsem` and `invalidate_lock` held.
+    // SAFETY: a referenced inode with `i_rwsem` and `invalidate_lock` held.
     unsafe { b::truncate_setsize(inode.as_ptr(), new as i64) };
     if new < old {
-        T::truncate_blocks(inode, new)?;
+        T::File::truncate_blocks(file, new)?;
     }
     inode.mark_dirty();
     Ok(())
 }
 
 /// The file and mapping operation tables of regular files of `T`.
-pub(crate) struct Tables<T: FileSystem>(PhantomData<T>);
+pub(in crate::kfs) struct Tables<T: FileSystem>(PhantomData<T>);
 
 impl<T: FileSystem> Tables<T> {
-    pub(crate) const REG_FOPS: b::file_operations = b::file_operations {
+    pub(in crate::kfs) const REG_FOPS: b::file_operations = b::file_operations {
         open: Some(b::generic_file_open),
         llseek: Some(Self::llseek),
         read_iter: Some(b::generic_file_read_iter),
-        write_iter: Some(Self::write_iter),
+        write_iter: if WriteOf::<T>::HAS_BEGIN { Some(Self::write_iter) } else { None },
         splice_read: Some(b::filemap_splice_read),
-        splice_write: Some(b::iter_file_splice_write),
+        splice_write: if WriteOf::<T>::HAS_BEGIN { Some(b::iter_file_splice_write) } else { None },
         mmap_prepare: Some(Self::mmap_prepare),
         fsync: Some(Self::fsync),
-        fallocate: Some(Self::fallocate),
-        // SAFETY: all-zero is a valid `file_operations` (no callbacks).
-        ..unsafe { core::mem::zeroed() }
+        fallocate: if T::File::HAS_ALLOCATE || T::File::HAS_PUNCH { Some(Self::fallocate) } else { None },
+        ..pin_init::zeroed()
+    };
+
+    pub(in crate::kfs) const REG_IOPS: b::inode_operations = b::inode_operations {
+        setattr: Some(Self::setattr),
+        getattr: Some(super::inode::getattr::<T>),
+        fiemap: Some(Self::fiemap),
+        ..pin_init::zeroed()
     };
 
     const VM_OPS: b::vm_operations_struct = b::vm_operations_struct {
         fault: Some(b::filemap_fault),
         map_pages: Some(b::filemap_map_pages),
-        page_mkwrite: Some(Self::page_mkwrite),
-        // SAFETY: all-zero is a valid `vm_operations_struct`.
-        ..unsafe { core::mem::zeroed() }
+        page_mkwrite: if WriteOf::<T>::HAS_BEGIN { Some(Self::page_mkwrite) } else { None },
+        ..pin_init::zeroed()
     };
 
     /// # Safety
@@ -148,14 +198,15 @@ impl<T: FileSystem> Tables<T> {
     /// Called by the VFS (`vfs_write` and friends, inside `sb_start_write`)
     /// with a write request on an open regular file of `T`.
     unsafe extern "C" fn write_iter(iocb: *mut b::kiocb, from: *mut b::iov_iter) -> isize {
-        // SAFETY: the request's file is open.
-        let inode = unsafe { INode::<T>::from_raw(b::mapfs_helper_file_inode((*iocb).ki_filp)) };
+        let _nofs = NoFs::enter();
+        // SAFETY: the request's file is open, so its inode is referenced.
+        let inode = unsafe { INode::<T>::from_raw(b::kfs_helper_file_inode((*iocb).ki_filp)) };
         // SAFETY: reading the request's flags.
-        if unsafe { (*iocb).ki_flags } & b::MAPFS_CONST_IOCB_NOWAIT != 0 {
+        if unsafe { (*iocb).ki_flags } & b::KFS_CONST_IOCB_NOWAIT != 0 {
             return EAGAIN.to_errno() as isize;
         }
         let ret = {
-            let _lock = InodeLock::lock(inode);
+            let lock = InodeLock::lock(inode);
             let res = (|| -> Result<isize> {
                 // SAFETY: a write request with `i_rwsem` held.
                 let n = unsafe { b::generic_write_checks(iocb, from) };
@@ -168,8 +219,11 @@ impl<T: FileSystem> Tables<T> {
                 let pos = u64::try_from(unsafe { (*iocb).ki_pos }).map_err(|_| EINVAL)?;
                 let old = u64::try_from(inode.size()).map_err(|_| EINVAL)?;
                 if pos > old {
-                    let _inval = InvalidateLock::lock(inode);
-                    zero_range(inode, old, pos - old)?;
+                    // Zero the old last block's tail before the size
+                    // moves past it: a write past EOF never exposes what
+                    // the block held beyond the old EOF.
+                    let inval = InvalidateLock::lock(inode);
+                    zero_range(FileGuard::new(lock.locked(), &inval)?, old, pos - old)?;
                 }
                 // SAFETY: `i_rwsem` held, checks passed.
                 let n = unsafe { buffered_write::<T>(iocb, from) };
@@ -178,14 +232,11 @@ impl<T: FileSystem> Tables<T> {
                 }
                 Ok(n)
             })();
-            match res {
-                Ok(n) => n,
-                Err(e) => e.to_errno() as isize,
-            }
+            res.unwrap_or_else(|e| e.to_errno() as isize)
         };
         if ret > 0 {
             // SAFETY: the request, after a successful write.
-            unsafe { b::mapfs_helper_generic_write_sync(iocb, ret) }
+            unsafe { b::kfs_helper_generic_write_sync(iocb, ret) }
         } else {
             ret
         }
@@ -197,7 +248,7 @@ impl<T: FileSystem> Tables<T> {
     unsafe extern "C" fn mmap_prepare(desc: *mut b::vm_area_desc) -> kernel::ffi::c_int {
         // SAFETY: `desc` is valid and its file open (caller guarantee).
         unsafe {
-            b::mapfs_helper_file_accessed((*desc).file);
+            b::kfs_helper_file_accessed((*desc).file);
             (*desc).vm_ops = &Self::VM_OPS;
         }
         0
@@ -208,23 +259,28 @@ impl<T: FileSystem> Tables<T> {
     /// Called by the fault handler for a write fault on a shared mapping of
     /// a `T` file, with the `mmap_lock` (or the VMA lock) held.
     unsafe extern "C" fn page_mkwrite(vmf: *mut b::vm_fault) -> b::vm_fault_t {
+        let _nofs = NoFs::enter();
         // SAFETY: the faulting VMA maps an open file.
-        let file = unsafe { b::mapfs_helper_vmf_file(vmf) };
-        // SAFETY: the file is open.
-        let inode = unsafe { b::mapfs_helper_file_inode(file) };
-        // SAFETY: a live inode of a mounted super block.
-        let sb = unsafe { (*inode).i_sb };
-        // SAFETY: the freeze protection, time update and lock iomap's
+        let file = unsafe { b::kfs_helper_vmf_file(vmf) };
+        // SAFETY: the file is open, so its inode is referenced.
+        let inode = unsafe { INode::<T>::from_raw(b::kfs_helper_file_inode(file)) };
+        // SAFETY: a referenced inode of a mounted super block.
+        let sb = unsafe { (*inode.as_ptr()).i_sb };
+        // SAFETY: the freeze protection and time update iomap's
         // page_mkwrite expects, released in reverse order.
         unsafe {
-            b::mapfs_helper_sb_start_pagefault(sb);
+            b::kfs_helper_sb_start_pagefault(sb);
             b::file_update_time(file);
-            b::mapfs_helper_invalidate_lock_shared(inode);
-            let ret = page_mkwrite::<T>(vmf);
-            b::mapfs_helper_invalidate_unlock_shared(inode);
-            b::mapfs_helper_sb_end_pagefault(sb);
-            ret
         }
+        let ret = {
+            let _inval = InvalidateLockShared::lock(inode);
+            // SAFETY: a write fault on a shared mapping of a `T` regular
+            // file, inside `sb_start_pagefault`, `invalidate_lock` shared.
+            unsafe { page_mkwrite::<T>(vmf) }
+        };
+        // SAFETY: paired with the start above.
+        unsafe { b::kfs_helper_sb_end_pagefault(sb) };
+        ret
     }
 
     /// # Safety
@@ -236,10 +292,11 @@ impl<T: FileSystem> Tables<T> {
         end: b::loff_t,
         _datasync: kernel::ffi::c_int,
     ) -> kernel::ffi::c_int {
+        let _nofs = NoFs::enter();
         from_result(|| {
             // SAFETY: an open file of a mounted `T` super block.
             unsafe {
-                let inode = b::mapfs_helper_file_inode(file);
+                let inode = b::kfs_helper_file_inode(file);
                 let bdev = (*(*inode).i_sb).s_bdev;
                 to_result(b::file_write_and_wait_range(file, start, end))?;
                 to_result(b::sync_inode_metadata(inode, 1))?;
@@ -261,20 +318,29 @@ impl<T: FileSystem> Tables<T> {
         offset: b::loff_t,
         len: b::loff_t,
     ) -> kernel::ffi::c_long {
+        let _nofs = NoFs::enter();
         from_result(|| {
-            // SAFETY: the file is open.
-            let inode = unsafe { INode::<T>::from_raw(b::mapfs_helper_file_inode(file)) };
+            // SAFETY: the file is open, so its inode is referenced.
+            let inode = unsafe { INode::<T>::from_raw(b::kfs_helper_file_inode(file)) };
             let mode = mode as u32;
             let keep = mode & b::FALLOC_FL_KEEP_SIZE != 0;
             let op = mode & !b::FALLOC_FL_KEEP_SIZE;
-            if op != 0 && op != b::FALLOC_FL_PUNCH_HOLE && op != b::FALLOC_FL_ZERO_RANGE {
+            let supported = match op {
+                0 => T::File::HAS_ALLOCATE,
+                b::FALLOC_FL_PUNCH_HOLE => T::File::HAS_PUNCH && WriteOf::<T>::HAS_BEGIN,
+                b::FALLOC_FL_ZERO_RANGE => {
+                    T::File::HAS_PUNCH && T::File::HAS_ALLOCATE && WriteOf::<T>::HAS_BEGIN
+                }
+                _ => false,
+            };
+            if !supported {
                 return Err(EOPNOTSUPP);
             }
             let start = u64::try_from(offset).map_err(|_| EINVAL)?;
             let end = start.checked_add(u64::try_from(len).map_err(|_| EINVAL)?).ok_or(EFBIG)?;
-            let _lock = InodeLock::lock(inode);
+            let lock = InodeLock::lock(inode);
             if !keep {
-                // SAFETY: a live inode; `inode_newsize_ok` only reads.
+                // SAFETY: a referenced inode; `inode_newsize_ok` only reads.
                 to_result(unsafe { b::inode_newsize_ok(inode.as_ptr(), end as i64) })?;
             }
             // SAFETY: the file is open and `i_rwsem` is held.
@@ -286,16 +352,17 @@ impl<T: FileSystem> Tables<T> {
             let size = u64::try_from(inode.size()).map_err(|_| EINVAL)?;
             // Punch and zero range keep faults out until the range is final.
             let inval = (op != 0).then(|| InvalidateLock::lock(inode));
-            if op != 0 {
+            if let Some(inval) = &inval {
+                let guard = FileGuard::new(lock.locked(), inval)?;
                 // Partial blocks at either end, inside EOF: zero them in
                 // the page cache.
                 let head_end = end.min((start + mask) & !mask).min(size);
                 if start < head_end {
-                    zero_range(inode, start, head_end - start)?;
+                    zero_range(guard, start, head_end - start)?;
                 }
                 let tail_start = (end & !mask).max(start);
                 if tail_start < end.min(size) && tail_start >= head_end {
-                    zero_range(inode, tail_start, end.min(size) - tail_start)?;
+                    zero_range(guard, tail_start, end.min(size) - tail_start)?;
                 }
                 if first < last {
                     // Write back the folios the blocks lie in first, as XFS
@@ -308,7 +375,7 @@ impl<T: FileSystem> Tables<T> {
                     let page = kernel::page::PAGE_SIZE as u64;
                     let lo = (first << bits) & !(page - 1);
                     let hi = ((last << bits) + page - 1) & !(page - 1);
-                    // SAFETY: a live inode; its mapping lives as long.
+                    // SAFETY: a referenced inode; its mapping lives as long.
                     to_result(unsafe {
                         b::filemap_write_and_wait_range((*inode.as_ptr()).i_mapping, lo as i64, hi as i64 - 1)
                     })?;
@@ -321,7 +388,7 @@ impl<T: FileSystem> Tables<T> {
                             ((last << bits) - 1) as i64,
                         )
                     };
-                    T::punch(inode, first, last - first)?;
+                    T::File::punch(guard, first, last - first)?;
                 }
             }
             if op != b::FALLOC_FL_PUNCH_HOLE {
@@ -329,12 +396,12 @@ impl<T: FileSystem> Tables<T> {
                 // the range touches.
                 let lo = start >> bits;
                 let hi = (end + mask) >> bits;
-                T::allocate(inode, lo, hi - lo)?;
+                T::File::allocate(lock.locked(), lo, hi - lo)?;
             }
             // `set_size` takes `invalidate_lock` itself.
             drop(inval);
             if op != b::FALLOC_FL_PUNCH_HOLE && !keep && end > size {
-                set_size(inode, end)?;
+                set_size(lock.locked(), end)?;
             }
             inode.touch_ctime();
             inode.mark_dirty();
@@ -350,17 +417,18 @@ impl<T: FileSystem> Tables<T> {
     /// Called by the VFS with an open regular file of `T`.
     unsafe extern "C" fn llseek(file: *mut b::file, offset: b::loff_t, whence: kernel::ffi::c_int) -> b::loff_t {
         let how = match whence {
-            b::MAPFS_CONST_SEEK_HOLE => Seek::Hole,
-            b::MAPFS_CONST_SEEK_DATA => Seek::Data,
+            b::KFS_CONST_SEEK_HOLE => Seek::Hole,
+            b::KFS_CONST_SEEK_DATA => Seek::Data,
             // SAFETY: per the caller.
             _ => return unsafe { b::generic_file_llseek(file, offset, whence) },
         };
-        // SAFETY: the file is open.
-        let inode = unsafe { INode::<T>::from_raw(b::mapfs_helper_file_inode(file)) };
+        let _nofs = NoFs::enter();
+        // SAFETY: the file is open, so its inode is referenced.
+        let inode = unsafe { INode::<T>::from_raw(b::kfs_helper_file_inode(file)) };
         let found = {
             // Size and mappings change only under `i_rwsem` exclusive.
-            let _lock = InodeLockShared::lock(inode);
-            seek(inode, offset, how)
+            let lock = InodeLockShared::lock(inode);
+            seek(&lock, offset, how)
         };
         match found {
             Err(e) => e.to_errno().into(),
@@ -374,18 +442,20 @@ impl<T: FileSystem> Tables<T> {
     ///
     /// # Safety
     ///
-    /// Called by `ioctl_fiemap` with a `T` inode and its request.
-    pub(crate) unsafe extern "C" fn fiemap(
+    /// Called by `ioctl_fiemap` with a referenced `T` regular file and its
+    /// request.
+    unsafe extern "C" fn fiemap(
         inode: *mut b::inode,
         fieinfo: *mut b::fiemap_extent_info,
         start: u64,
         len: u64,
     ) -> kernel::ffi::c_int {
-        // SAFETY: a live inode of `T`, per the caller.
+        let _nofs = NoFs::enter();
+        // SAFETY: a referenced inode of `T`, per the caller.
         let inode = unsafe { INode::<T>::from_raw(inode) };
-        let _lock = InodeLockShared::lock(inode);
+        let lock = InodeLockShared::lock(inode);
         // SAFETY: `fieinfo` is the VFS's request for this inode.
-        from_result(|| unsafe { report::fiemap(inode, fieinfo, start, len) }.map(|()| 0))
+        from_result(|| unsafe { report::fiemap(&lock, fieinfo, start, len) }.map(|()| 0))
     }
 
     /// `setattr` of every inode type of `T`.
@@ -394,16 +464,17 @@ impl<T: FileSystem> Tables<T> {
     ///
     /// Called by `notify_change` with a dentry of a `T` inode whose
     /// `i_rwsem` is held exclusive.
-    pub(crate) unsafe extern "C" fn setattr(
+    pub(in crate::kfs) unsafe extern "C" fn setattr(
         idmap: *mut b::mnt_idmap,
         dentry: *mut b::dentry,
         attr: *mut b::iattr,
     ) -> kernel::ffi::c_int {
+        let _nofs = NoFs::enter();
         from_result(|| {
             // SAFETY: per the caller.
             to_result(unsafe { b::setattr_prepare(idmap, dentry, attr) })?;
-            // SAFETY: a positive dentry of a `T` inode.
-            let inode = unsafe { INode::<T>::from_raw(b::mapfs_helper_d_inode(dentry)) };
+            // SAFETY: a positive dentry of a `T` inode, which it references.
+            let inode = unsafe { INode::<T>::from_raw(b::kfs_helper_d_inode(dentry)) };
             // SAFETY: `attr` is valid.
             let (valid, size) = unsafe { ((*attr).ia_valid, (*attr).ia_size) };
             if valid & b::ATTR_SIZE != 0 {
@@ -412,7 +483,8 @@ impl<T: FileSystem> Tables<T> {
                 }
                 let size = u64::try_from(size).map_err(|_| EINVAL)?;
                 if size != inode.size() as u64 {
-                    set_size(inode, size)?;
+                    // SAFETY: the VFS holds `i_rwsem` exclusive (caller).
+                    set_size(unsafe { Locked::<T>::from_raw(inode.as_ptr()) }, size)?;
                     // truncate(2) by path asks for no times; a size change
                     // still sets mtime and ctime (POSIX, as XFS and ext4 do).
                     if valid & (b::ATTR_MTIME | b::ATTR_CTIME) == 0 {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Filesystem types (`struct file_system_type`) mounted with the fs_context API
-//! on a block device, and the super operations of their super blocks.
+//! on a block device.
 //!
 //! C headers: [`include/linux/fs.h`](srctree/include/linux/fs.h),
 //! [`include/linux/fs_context.h`](srctree/include/linux/fs_context.h).
@@ -15,19 +15,34 @@
 //! [`FileSystem::fill_super`], which reads and checks the on-disk super block
 //! and returns the filesystem's [`FileSystem::Data`]; the wrapper installs it,
 //! asks [`FileSystem::root`] for the root inode and makes the root dentry. The
-//! data is dropped in `kill_sb`, after `kill_block_super` has evicted every
-//! inode and written the device out.
+//! data is dropped right after [`super::SuperOperations::put_super`], when
+//! `generic_shutdown_super` has evicted every inode and before the device is
+//! released (or in `kill_sb` when the mount failed before it had a root).
+//! No inode reference can be kept in the data: [`INode`] is `!Send`, the
+//! data `Send`.
 
-use super::{
-    dir::DirEmitter, inode::INodeWithData, INode, INodeType, NewSuperBlock, StatFs, SuperBlock,
-};
+use super::{INode, NewSuperBlock, NoFs, SuperBlock, Timespec};
 use crate::kfs::bindings as b;
 use core::marker::PhantomData;
 use kernel::{
-    error::from_result, prelude::*, str::CStrExt, sync::aref::ARef, types::Opaque, ThisModule,
+    error::{from_result, to_result},
+    prelude::*,
+    str::CStrExt,
+    sync::aref::ARef,
+    types::Opaque,
+    ThisModule,
 };
 
-/// A block-device filesystem.
+/// A block-device filesystem: its type (`struct file_system_type`) and mount
+/// context (`struct fs_context_operations`).
+///
+/// The other C tables are traits of their own, named here by associated
+/// types: [`super::SuperOperations`] (`struct super_operations`),
+/// [`super::DirOperations`] (directory `inode_operations` and
+/// `file_operations`), [`super::FileOperations`] (regular files, whose data
+/// goes through the iomap traits it names). Every optional entry of every
+/// table is `NULL` unless the filesystem implements it (`#[vtable]`).
+#[vtable]
 pub trait FileSystem: Sized + Send + Sync + 'static {
     /// The name `mount -t` and `/proc/filesystems` use.
     const NAME: &'static CStr;
@@ -35,16 +50,23 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
     /// The magic number `statfs(2)` reports.
     const MAGIC: u32;
 
-    /// Per-super-block data, made by [`Self::fill_super`].
+    /// Per-super-block data, made by [`Self::fill_super`] and dropped after
+    /// every inode was evicted, while the super block and its device are
+    /// still there (`put_super`; `kill_sb` when the mount failed).
     type Data: Send + Sync;
 
     /// Per-inode data, made by [`Self::init_inode_data`] when the inode is
-    /// allocated and dropped after the RCU grace period that follows its
-    /// eviction (its `Drop` must not sleep).
+    /// allocated and dropped by `destroy_inode`, in process context.
     type INodeData: Send + Sync;
 
-    /// The iomap operations that map file data for reads.
-    type Iomap: crate::kfs::iomap::Operations<FileSystem = Self>;
+    /// The super block operations.
+    type Super: super::SuperOperations<FileSystem = Self>;
+
+    /// The operations of directories.
+    type Dir: super::DirOperations<FileSystem = Self>;
+
+    /// The operations of regular files.
+    type File: super::FileOperations<FileSystem = Self>;
 
     /// Reads and checks the on-disk super block and sets the block size.
     ///
@@ -60,110 +82,20 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
     /// The initial value of a new inode's data (filled later, e.g. from disk).
     fn init_inode_data() -> impl PinInit<Self::INodeData, Error>;
 
-    /// Space and inode counts.
-    fn statfs(sb: &SuperBlock<Self>) -> Result<StatFs>;
-
-    /// Looks `name` up in directory `dir`; `None` if there is no such entry.
-    /// Called with `dir`'s `i_rwsem` held at least shared.
-    fn lookup(dir: &INode<Self>, name: &[u8]) -> Result<Option<ARef<INode<Self>>>>;
-
-    /// Emits the entries of `dir` from `emitter.pos()` on. Called with `dir`'s
-    /// `i_rwsem` held shared.
-    fn read_dir(dir: &INode<Self>, emitter: &mut DirEmitter) -> Result;
-
-    /// Writes `inode` (its [`INode::attrs`] and the filesystem's own state
-    /// of it) to its metadata buffers (`write_inode`). Called by writeback,
-    /// `sync_inode_metadata` and at unmount, without the inode's locks.
-    fn write_inode(inode: &INode<Self>) -> Result;
-
-    /// The inode is being evicted: its page cache is empty. `deleted`: it
-    /// has no link left, so free its blocks and its number.
-    fn evict_inode(inode: &INode<Self>, deleted: bool);
-
-    /// Writes what the filesystem keeps only in memory (counts, state) to
-    /// the metadata buffers; the VFS then writes the device out
-    /// (`sync_fs`, called with `s_umount` held).
-    fn sync_fs(sb: &SuperBlock<Self>, wait: bool) -> Result;
-
     /// The mount changes between read-only (`read_only`) and read-write
     /// (`mount -o remount,ro|rw`). Called with `s_umount` held for writing,
     /// writers kept out; before a switch to read-only the wrapper has
     /// synced the filesystem (`sync_filesystem`), and it writes the device
     /// out after this returns. An error cancels the change.
     fn reconfigure(_sb: &SuperBlock<Self>, _read_only: bool) -> Result {
-        Ok(())
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
     /// When `inode` was created, for `statx` (`STATX_BTIME`); `None` if the
-    /// filesystem does not know.
-    fn birth_time(_inode: &INode<Self>) -> Option<super::Timespec> {
-        None
+    /// filesystem does not know. Called from `getattr` of every inode type.
+    fn birth_time(_inode: &INode<Self>) -> Option<Timespec> {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
-
-    /// The filesystem is being frozen (`FIFREEZE`, `fsfreeze -f`): writers
-    /// and page faults are held off and everything was synced
-    /// (`sync_filesystem`). Record what a snapshot of the device should
-    /// show (e.g. a clean state); the wrapper writes the device out after
-    /// this returns. An error cancels the freeze.
-    fn freeze(_sb: &SuperBlock<Self>) -> Result {
-        Ok(())
-    }
-
-    /// The filesystem thaws (`FITHAW`): undo what [`Self::freeze`] recorded.
-    fn unfreeze(_sb: &SuperBlock<Self>) -> Result {
-        Ok(())
-    }
-
-    /// The last step of unmounting, after every inode was evicted
-    /// (`put_super`): record a clean state.
-    fn put_super(sb: &SuperBlock<Self>);
-
-    /// Frees the blocks of regular file `inode` past `size` after the page
-    /// cache was truncated to it (truncate, with `i_rwsem` and
-    /// `invalidate_lock` held exclusive).
-    fn truncate_blocks(inode: &INode<Self>, size: u64) -> Result;
-
-    /// Preallocates: maps every hole among file blocks `first .. first +
-    /// count` of `inode` to unwritten blocks (fallocate; `i_rwsem` held).
-    fn allocate(inode: &INode<Self>, first: u64, count: u64) -> Result;
-
-    /// Unmaps file blocks `first .. first + count` of `inode` and frees them
-    /// (punch hole, zero range; `i_rwsem` and `invalidate_lock` held, the
-    /// page cache of the range already dropped).
-    fn punch(inode: &INode<Self>, first: u64, count: u64) -> Result;
-
-    /// Creates an inode of kind `typ` with permission bits `mode` (use
-    /// [`super::NewINode::init_created`]) and an entry `name` for it in
-    /// `dir`. The wrapper then updates `dir`'s times and link count and
-    /// instantiates the dentry. `dir`'s `i_rwsem` is held exclusive.
-    fn create(dir: &INode<Self>, name: &[u8], typ: INodeType<'_>, mode: u16)
-        -> Result<ARef<INode<Self>>>;
-
-    /// Adds an entry `name` in `dir` for the existing `inode` (the wrapper
-    /// raises its link count). Both `i_rwsem`s are held.
-    fn link(dir: &INode<Self>, name: &[u8], inode: &INode<Self>) -> Result;
-
-    /// Removes the entry `name` of non-directory `inode` from `dir` (the
-    /// wrapper drops the link count). Both `i_rwsem`s are held.
-    fn unlink(dir: &INode<Self>, name: &[u8], inode: &INode<Self>) -> Result;
-
-    /// Removes the entry `name` of directory `inode` from `dir` if `inode`
-    /// is empty, else `ENOTEMPTY`. Both `i_rwsem`s are held.
-    fn rmdir(dir: &INode<Self>, name: &[u8], inode: &INode<Self>) -> Result;
-
-    /// Moves entry `old_name` of `old_dir` (naming `inode`) to `new_name` in
-    /// `new_dir`, replacing `target` if there is one (`ENOTEMPTY` for a
-    /// non-empty directory), and re-points a moved directory's `..`. The
-    /// wrapper updates link counts and times. The VFS holds both
-    /// directories' and both inodes' `i_rwsem`.
-    fn rename(
-        old_dir: &INode<Self>,
-        old_name: &[u8],
-        inode: &INode<Self>,
-        new_dir: &INode<Self>,
-        new_name: &[u8],
-        target: Option<&INode<Self>>,
-    ) -> Result;
 }
 
 /// A registered filesystem type; unregistered when dropped.
@@ -189,7 +121,7 @@ impl<T: FileSystem> Registration<T> {
                 // SAFETY: `try_ffi_init` hands us valid, writable, pinned
                 // memory for a `file_system_type`. All-zero is its "empty"
                 // value (no flags, NULL pointers, unlinked list heads).
-                unsafe { ptr.write(b::file_system_type::default()) };
+                unsafe { ptr.write(pin_init::zeroed()) };
                 // SAFETY: `ptr` was just initialised above and nothing else
                 // refers to it yet.
                 let fs = unsafe { &mut *ptr };
@@ -226,23 +158,8 @@ struct Tables<T: FileSystem>(PhantomData<T>);
 impl<T: FileSystem> Tables<T> {
     const CONTEXT_OPS: b::fs_context_operations = b::fs_context_operations {
         get_tree: Some(Self::get_tree),
-        reconfigure: Some(Self::reconfigure),
-        // SAFETY: all-zero is a valid `fs_context_operations` (no callbacks).
-        ..unsafe { core::mem::zeroed() }
-    };
-
-    const SUPER_OPS: b::super_operations = b::super_operations {
-        alloc_inode: Some(Self::alloc_inode),
-        free_inode: Some(Self::free_inode),
-        statfs: Some(Self::statfs),
-        write_inode: Some(Self::write_inode),
-        evict_inode: Some(Self::evict_inode),
-        sync_fs: Some(Self::sync_fs),
-        freeze_fs: Some(Self::freeze_fs),
-        unfreeze_fs: Some(Self::unfreeze_fs),
-        put_super: Some(Self::put_super),
-        // SAFETY: all-zero is a valid `super_operations` (no callbacks).
-        ..unsafe { core::mem::zeroed() }
+        reconfigure: if T::HAS_RECONFIGURE { Some(Self::reconfigure) } else { None },
+        ..pin_init::zeroed()
     };
 
     /// # Safety
@@ -273,6 +190,7 @@ impl<T: FileSystem> Tables<T> {
     /// Called by `reconfigure_super` (remount) with the context of a mounted
     /// `T` super block, `s_umount` held for writing.
     unsafe extern "C" fn reconfigure(fc: *mut b::fs_context) -> kernel::ffi::c_int {
+        let _nofs = NoFs::enter();
         from_result(|| {
             // SAFETY: a reconfiguration context has the mount's root.
             let sb = unsafe { (*(*fc).root).d_sb };
@@ -280,7 +198,7 @@ impl<T: FileSystem> Tables<T> {
             let sbr = unsafe { SuperBlock::<T>::from_raw(sb) };
             // SAFETY: reading the requested flags of a valid context.
             let (flags, mask) = unsafe { ((*fc).sb_flags, (*fc).sb_flags_mask) };
-            let rdonly = b::MAPFS_CONST_SB_RDONLY as u32;
+            let rdonly = b::KFS_CONST_SB_RDONLY as u32;
             if mask & rdonly == 0 {
                 return Ok(0);
             }
@@ -290,7 +208,7 @@ impl<T: FileSystem> Tables<T> {
             }
             if want_ro {
                 // SAFETY: `s_umount` is held for writing (caller).
-                kernel::error::to_result(unsafe { b::sync_filesystem(sb) })?;
+                to_result(unsafe { b::sync_filesystem(sb) })?;
             }
             T::reconfigure(sbr, want_ro)?;
             sbr.sync_device()?;
@@ -303,10 +221,11 @@ impl<T: FileSystem> Tables<T> {
     /// Called by `get_tree_bdev` with a new super block of this type, with
     /// `s_umount` held for writing.
     unsafe extern "C" fn fill_super(sb: *mut b::super_block, _fc: *mut b::fs_context) -> kernel::ffi::c_int {
+        let _nofs = NoFs::enter();
         from_result(|| {
             // SAFETY: the super block is ours alone during `fill_super`.
             unsafe {
-                (*sb).s_op = &Self::SUPER_OPS;
+                (*sb).s_op = super::super_ops::table::<T>();
                 (*sb).s_magic = T::MAGIC as kernel::ffi::c_ulong;
                 (*sb).s_time_gran = 1;
             }
@@ -314,12 +233,16 @@ impl<T: FileSystem> Tables<T> {
             // ours until `fill_super` returns (caller guarantee).
             let new = unsafe { NewSuperBlock::<T>::from_raw(sb) };
             let data = KBox::new(T::fill_super(new)?, GFP_KERNEL)?;
-            // SAFETY: still ours alone; `kill_sb` frees the data.
+            // SAFETY: still ours alone; `put_super` or `kill_sb` frees it.
             unsafe { (*sb).s_fs_info = KBox::into_raw(data).cast() };
             // SAFETY: the data is installed and `s_op` is ours: the type
             // invariants of `SuperBlock<T>` hold from here on.
             let sbr = unsafe { SuperBlock::<T>::from_raw(sb) };
             let root = T::root(sbr)?;
+            if !core::ptr::eq(root.super_block(), sbr) {
+                pr_err!("{}: the root inode belongs to another super block\n", T::NAME);
+                return Err(EIO);
+            }
             // SAFETY: `d_make_root` takes over the inode reference, also on
             // failure (it then drops it).
             let dentry = unsafe { b::d_make_root(ARef::into_raw(root).as_ptr().cast()) };
@@ -337,141 +260,18 @@ impl<T: FileSystem> Tables<T> {
     /// Called by the VFS once the last reference to a super block of this
     /// type is gone (also after a failed `fill_super`).
     unsafe extern "C" fn kill_sb(sb: *mut b::super_block) {
+        // Without a root the mount failed: `generic_shutdown_super` will not
+        // call `put_super`, and no inode is left (every `iput` of a super
+        // block that never became active evicts at once). Drop the data
+        // here, while the device is still open.
+        // SAFETY: the VFS hands us the super block; `s_root` is stable now.
+        if unsafe { (*sb).s_root }.is_null() {
+            // SAFETY: no inode and no operation uses the data any more.
+            unsafe { super::super_ops::drop_data::<T>(sb) };
+        }
         // SAFETY: a block-device super block: `kill_block_super` shuts it
-        // down (evicting every inode, writing the device out) and releases
-        // the device.
+        // down (evicting every inode, `put_super`, writing the device out)
+        // and releases the device.
         unsafe { b::kill_block_super(sb) };
-        // SAFETY: nothing uses the filesystem's data after shutdown;
-        // `s_fs_info` is NULL or the box installed by `fill_super`.
-        unsafe {
-            let data = (*sb).s_fs_info.cast::<T::Data>();
-            if !data.is_null() {
-                (*sb).s_fs_info = core::ptr::null_mut();
-                drop(KBox::from_raw(data));
-            }
-        }
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS for a super block of this type.
-    unsafe extern "C" fn alloc_inode(_sb: *mut b::super_block) -> *mut b::inode {
-        INodeWithData::<T>::alloc()
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS after the RCU grace period that follows the
-    /// destruction of an inode of this type.
-    unsafe extern "C" fn free_inode(inode: *mut b::inode) {
-        // SAFETY: `inode` was allocated by `alloc_inode` and is unused.
-        unsafe { INodeWithData::<T>::free(inode) };
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS with a dentry of a mounted super block of this type.
-    unsafe extern "C" fn statfs(dentry: *mut b::dentry, buf: *mut kernel::bindings::kstatfs) -> kernel::ffi::c_int {
-        from_result(|| {
-            // SAFETY: a live dentry of a mounted `T` super block.
-            let sb = unsafe { SuperBlock::<T>::from_raw((*dentry).d_sb) };
-            let st = T::statfs(sb)?;
-            // The full definition of the C type `kernel::bindings` has as a stub.
-            let buf = buf.cast::<b::kstatfs>();
-            let long = |v: u32| kernel::ffi::c_long::try_from(v).unwrap_or(kernel::ffi::c_long::MAX);
-            // SAFETY: `buf` is the caller's `kstatfs` to fill in.
-            unsafe {
-                (*buf).f_type = long(T::MAGIC);
-                (*buf).f_bsize = long(st.block_size);
-                (*buf).f_frsize = long(st.block_size);
-                (*buf).f_blocks = st.blocks;
-                (*buf).f_bfree = st.free_blocks;
-                (*buf).f_bavail = st.free_blocks;
-                (*buf).f_files = st.files;
-                (*buf).f_ffree = st.free_files;
-                (*buf).f_namelen = long(st.name_len);
-            }
-            Ok(0)
-        })
-    }
-
-    /// # Safety
-    ///
-    /// Called by writeback with a live inode of a `T` super block.
-    unsafe extern "C" fn write_inode(
-        inode: *mut b::inode,
-        _wbc: *mut b::writeback_control,
-    ) -> kernel::ffi::c_int {
-        // SAFETY: per the caller.
-        let inode = unsafe { INode::<T>::from_raw(inode) };
-        let _nofs = crate::kfs::iomap::ops::NoFs::enter();
-        from_result(|| T::write_inode(inode).map(|()| 0))
-    }
-
-    /// # Safety
-    ///
-    /// Called by `evict` with an inode of a `T` super block that nobody
-    /// references any more.
-    unsafe extern "C" fn evict_inode(inode: *mut b::inode) {
-        // SAFETY: per the caller; the page cache goes first, then the
-        // filesystem's part, then `clear_inode` ends the inode's life.
-        unsafe {
-            b::truncate_inode_pages_final(&raw mut (*inode).i_data);
-            let deleted = (*inode).__bindgen_anon_1.i_nlink == 0 && !b::is_bad_inode(inode);
-            // Freeing a deleted inode's blocks changes the filesystem: it
-            // waits while the filesystem is frozen (as ext4 does). The last
-            // close of an unlinked file gets here without `s_umount`.
-            if deleted {
-                b::mapfs_helper_sb_start_intwrite((*inode).i_sb);
-            }
-            T::evict_inode(INode::<T>::from_raw(inode), deleted);
-            if deleted {
-                b::mapfs_helper_sb_end_intwrite((*inode).i_sb);
-            }
-            b::clear_inode(inode);
-        }
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS with a mounted `T` super block, `s_umount` held.
-    unsafe extern "C" fn sync_fs(sb: *mut b::super_block, wait: kernel::ffi::c_int) -> kernel::ffi::c_int {
-        // SAFETY: per the caller; the data is installed (a mounted sb).
-        let sb = unsafe { SuperBlock::<T>::from_raw(sb) };
-        from_result(|| T::sync_fs(sb, wait != 0).map(|()| 0))
-    }
-
-    /// # Safety
-    ///
-    /// Called by `freeze_super` with a mounted `T` super block, `s_umount`
-    /// held for writing, writers held off and the filesystem synced.
-    unsafe extern "C" fn freeze_fs(sb: *mut b::super_block) -> kernel::ffi::c_int {
-        // SAFETY: per the caller; the data is installed (a mounted sb).
-        let sbr = unsafe { SuperBlock::<T>::from_raw(sb) };
-        from_result(|| {
-            T::freeze(sbr)?;
-            // What `freeze` recorded must be on the device before the
-            // freeze completes: a snapshot is taken after this returns.
-            sbr.sync_device()?;
-            Ok(0)
-        })
-    }
-
-    /// # Safety
-    ///
-    /// Called by `thaw_super` with a frozen `T` super block, `s_umount`
-    /// held for writing, before writers are let in again.
-    unsafe extern "C" fn unfreeze_fs(sb: *mut b::super_block) -> kernel::ffi::c_int {
-        // SAFETY: per the caller; the data is installed (a mounted sb).
-        let sbr = unsafe { SuperBlock::<T>::from_raw(sb) };
-        from_result(|| T::unfreeze(sbr).map(|()| 0))
-    }
-
-    /// # Safety
-    ///
-    /// Called by `generic_shutdown_super` after evicting every inode.
-    unsafe extern "C" fn put_super(sb: *mut b::super_block) {
-        // SAFETY: per the caller; the data stays until `kill_sb`.
-        T::put_super(unsafe { SuperBlock::<T>::from_raw(sb) });
     }
 }

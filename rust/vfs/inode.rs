@@ -5,27 +5,44 @@
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h).
 //!
 //! Every inode of a filesystem `T` lives in an [`INodeWithData<T>`]: the C
-//! inode next to a pinned `T::INodeData`, allocated by the super block's
-//! `alloc_inode` and freed by `free_inode`, which the VFS calls only after an
-//! RCU grace period (so RCU path walks never see freed memory). `T::INodeData`
-//! is therefore dropped from an RCU callback: its `Drop` must not sleep.
+//! inode next to a pinned `T::INodeData`. The super block's `alloc_inode`
+//! allocates it; `destroy_inode` drops `T::INodeData` in process context
+//! (right after eviction, so its `Drop` may sleep); `free_inode`, which the
+//! VFS calls only after an RCU grace period, frees the memory (RCU path walks
+//! may still read the C inode and a symlink's cached target until then).
+//!
+//! Three views of one C inode, by what the holder may do with it:
+//!
+//! - [`INodeView`]: an inode that may have no reference left: the one
+//!   `evict_inode` tears down, the one `write_inode` writes at its final
+//!   `iput`, the one writeback maps. It gives access to the inode's data and
+//!   attributes, and **no** way to take a reference: an `ARef` made there
+//!   would outlive `free_inode`.
+//! - [`INode`]: a referenced inode ([`AlwaysRefCounted`], travels as
+//!   [`ARef<INode<T>>`]); dereferences to [`INodeView`]. It is `!Send`, so a
+//!   reference cannot be stored in per-super-block or per-inode data (both
+//!   `Send`) or in a static: every reference is dropped by the task that took
+//!   it, during a callback that keeps the super block alive.
+//! - [`Locked`]: an inode whose `i_rwsem` the caller holds exclusive (the
+//!   VFS, for namespace operations); what needs that lock takes a `&Locked`.
 
-use super::{dir::DirEmitter, FileSystem, SuperBlock};
+use super::{FileSystem, SuperBlock};
 use crate::kfs::bindings as b;
-use core::{marker::PhantomData, ptr::NonNull};
+use core::{marker::PhantomData, mem::MaybeUninit, ops::Deref, ptr::NonNull};
 use kernel::{
-    error::from_result,
     prelude::*,
     sync::aref::{ARef, AlwaysRefCounted},
-    types::Opaque,
+    types::{NotThreadSafe, Opaque},
 };
 
 /// The allocation that holds an inode of filesystem `T`.
 #[pin_data]
 #[repr(C)]
-pub(crate) struct INodeWithData<T: FileSystem> {
-    /// The symlink target with its NUL, for `i_link` (symlinks only).
+pub(in crate::kfs) struct INodeWithData<T: FileSystem> {
+    /// The symlink target with its NUL, for `i_link` (symlinks only). Freed
+    /// in `free_inode`: RCU path walks read it.
     link: Option<KVec<u8>>,
+    /// Dropped in `destroy_inode`; never touched afterwards.
     #[pin]
     data: T::INodeData,
     #[pin]
@@ -35,7 +52,7 @@ pub(crate) struct INodeWithData<T: FileSystem> {
 impl<T: FileSystem> INodeWithData<T> {
     /// The `alloc_inode` of filesystems of type `T`: allocates the container,
     /// initialises `T::INodeData`, and returns the C inode or NULL.
-    pub(crate) fn alloc() -> *mut b::inode {
+    pub(in crate::kfs) fn alloc() -> *mut b::inode {
         let init = try_pin_init!(Self {
             link: None,
             data <- T::init_inode_data(),
@@ -45,7 +62,7 @@ impl<T: FileSystem> INodeWithData<T> {
             return core::ptr::null_mut();
         };
         // SAFETY: the container is never moved out of its allocation: it is
-        // only reached through the raw pointer until `free` rebuilds the box.
+        // only reached through the raw pointer until `free` frees it.
         let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(boxed) });
         // SAFETY: `raw` is valid; taking the address of a field.
         let inode = unsafe { Opaque::cast_into(&raw const (*raw).inode) };
@@ -56,18 +73,42 @@ impl<T: FileSystem> INodeWithData<T> {
         inode
     }
 
-    /// The `free_inode` of filesystems of type `T`.
+    /// The `destroy_inode` of filesystems of type `T`: drops `T::INodeData`.
     ///
     /// # Safety
     ///
-    /// `inode` must come from [`Self::alloc`] and be unused (the VFS calls
-    /// `free_inode` after the RCU grace period that follows eviction).
-    pub(crate) unsafe fn free(inode: *mut b::inode) {
+    /// `inode` must come from [`Self::alloc`]; called once, by the VFS's
+    /// `destroy_inode` (process context, after `evict` or a failed
+    /// `inode_init_always`), before [`Self::free`]. Nothing uses the data
+    /// afterwards: every operation that reaches it needs the inode alive.
+    pub(in crate::kfs) unsafe fn destroy(inode: *mut b::inode) {
+        // The data's `Drop` may sleep (a mutex, an `iput`): this is process
+        // context, and a debug kernel checks it (`CONFIG_DEBUG_ATOMIC_SLEEP`).
+        kernel::task::might_sleep();
         // SAFETY: `inode` comes from `alloc` (caller guarantee).
         let raw = unsafe { Self::from_inode(inode) };
-        // SAFETY: `raw` came from `KBox::into_raw` in `alloc`, and nothing
-        // uses it any more.
-        drop(unsafe { KBox::from_raw(raw) });
+        // SAFETY: the data was initialised in `alloc` and is dropped once,
+        // here, in place: pinned data may be dropped where it lies.
+        unsafe { core::ptr::drop_in_place(&raw mut (*raw).data) };
+    }
+
+    /// The `free_inode` of filesystems of type `T`: drops the symlink target
+    /// and frees the memory (the data was dropped by [`Self::destroy`]).
+    ///
+    /// # Safety
+    ///
+    /// `inode` must come from [`Self::alloc`], [`Self::destroy`] must have
+    /// run, and the inode must be unused (the VFS calls `free_inode` after
+    /// the RCU grace period that follows `destroy_inode`).
+    pub(in crate::kfs) unsafe fn free(inode: *mut b::inode) {
+        // SAFETY: `inode` comes from `alloc` (caller guarantee).
+        let raw = unsafe { Self::from_inode(inode) };
+        // SAFETY: `link` is initialised and nothing reads it any more.
+        unsafe { core::ptr::drop_in_place(&raw mut (*raw).link) };
+        // SAFETY: `raw` came from `KBox::into_raw` in `alloc`; every field
+        // that needs dropping was dropped, so the memory is freed as
+        // uninitialised bytes of the same layout.
+        drop(unsafe { KBox::from_raw(raw.cast::<MaybeUninit<Self>>()) });
     }
 
     /// The container of `inode`.
@@ -82,47 +123,35 @@ impl<T: FileSystem> INodeWithData<T> {
     }
 }
 
-/// An inode of filesystem `T`, borrowed or held through [`ARef`].
+/// An inode of filesystem `T` that may have no reference left.
+///
+/// Handed to the hooks that run on such inodes (eviction, `write_inode`,
+/// writeback mapping). Everything about the inode can be read and its
+/// filesystem data used; no reference can be taken.
 ///
 /// # Invariants
 ///
-/// The C inode belongs to a super block of type `T`, so it lives in an
-/// [`INodeWithData<T>`].
+/// The C inode belongs to a super block of type `T` (so it lives in an
+/// [`INodeWithData<T>`]), is initialised, and its `T::INodeData` has not
+/// been dropped.
 #[repr(transparent)]
-pub struct INode<T: FileSystem>(Opaque<b::inode>, PhantomData<T>);
+pub struct INodeView<T: FileSystem>(Opaque<b::inode>, PhantomData<T>);
 
-// SAFETY: inodes are reference counted kernel objects usable from any thread;
-// the Rust data they carry is `Send + Sync` (bound on `FileSystem`).
-unsafe impl<T: FileSystem> Send for INode<T> {}
-// SAFETY: see `Send`; shared access goes through the kernel's own locking.
-unsafe impl<T: FileSystem> Sync for INode<T> {}
+// SAFETY: `&INodeView` only reads the C inode through the kernel's own
+// accessors and hands out `&T::INodeData`, which is `Sync`.
+unsafe impl<T: FileSystem> Sync for INodeView<T> {}
 
-// SAFETY: `ihold` and `iput` are the inode's reference counting; an inode
-// stays allocated while a reference is held.
-unsafe impl<T: FileSystem> AlwaysRefCounted for INode<T> {
-    fn inc_ref(&self) {
-        // SAFETY: `self` is a live inode, so it has a reference already.
-        unsafe { b::ihold(self.as_ptr()) };
-    }
-
-    unsafe fn dec_ref(obj: NonNull<Self>) {
-        // SAFETY: the caller owns a reference, which is given up here.
-        unsafe { b::iput(obj.as_ptr().cast()) };
-    }
-}
-
-impl<T: FileSystem> INode<T> {
+impl<T: FileSystem> INodeView<T> {
     /// # Safety
     ///
-    /// `ptr` must be a live inode of a filesystem of type `T` that stays live
-    /// for `'a`.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *const b::inode) -> &'a Self {
+    /// `ptr` must satisfy the type invariants for `'a`.
+    pub(in crate::kfs) unsafe fn from_raw<'a>(ptr: *const b::inode) -> &'a Self {
         // SAFETY: `repr(transparent)` over `Opaque<inode>`; validity per caller.
         unsafe { &*ptr.cast::<Self>() }
     }
 
     /// The C inode.
-    pub fn as_ptr(&self) -> *mut b::inode {
+    pub(in crate::kfs) fn as_ptr(&self) -> *mut b::inode {
         self.0.get()
     }
 
@@ -135,8 +164,8 @@ impl<T: FileSystem> INode<T> {
 
     /// The file size (`i_size_read`).
     pub fn size(&self) -> i64 {
-        // SAFETY: the inode is live.
-        unsafe { b::mapfs_helper_i_size_read(self.as_ptr()) }
+        // SAFETY: the inode is initialised (type invariant).
+        unsafe { b::kfs_helper_i_size_read(self.as_ptr()) }
     }
 
     /// `log2` of the block size of the inode's filesystem.
@@ -147,17 +176,19 @@ impl<T: FileSystem> INode<T> {
 
     /// The super block the inode belongs to.
     pub fn super_block(&self) -> &SuperBlock<T> {
-        // SAFETY: `i_sb` of a live inode is a live super block of type `T`
-        // (type invariant) whose data is installed: inodes are only created
-        // after `fill_super` installed it.
+        // SAFETY: `i_sb` of an initialised inode is a live super block of
+        // type `T` (type invariant) whose data is installed: inodes are only
+        // created after `fill_super` installed it, and the data is dropped
+        // only after every inode was evicted (see `fs_type`).
         unsafe { SuperBlock::from_raw((*self.as_ptr()).i_sb) }
     }
 
     /// The filesystem's data of this inode (pinned in place; shared access
     /// only, so a plain reference).
     pub fn data(&self) -> &T::INodeData {
-        // SAFETY: type invariant: the inode lives in an `INodeWithData<T>`,
-        // alive while `self` is borrowed.
+        // SAFETY: type invariant: the inode lives in an `INodeWithData<T>`
+        // whose data is not dropped before `destroy_inode`, which cannot run
+        // while `self` is borrowed by a callback.
         unsafe { &(*INodeWithData::<T>::from_inode(self.as_ptr())).data }
     }
 
@@ -167,15 +198,16 @@ impl<T: FileSystem> INode<T> {
         let inode = self.as_ptr();
         let mut sec = [0i64; 3];
         let mut nsec = [0u32; 3];
-        // SAFETY: a live inode; the helper writes three entries of each.
-        unsafe { b::mapfs_helper_inode_times(inode, sec.as_mut_ptr(), nsec.as_mut_ptr()) };
+        // SAFETY: an initialised inode; the helper writes three entries of
+        // each array.
+        unsafe { b::kfs_helper_inode_times(inode, sec.as_mut_ptr(), nsec.as_mut_ptr()) };
         let t = |i: usize| Timespec { sec: sec[i], nsec: nsec[i] };
-        // SAFETY: a live inode; plain reads of its attributes.
+        // SAFETY: an initialised inode; plain reads of its attributes.
         unsafe {
             Attrs {
                 mode: (*inode).i_mode,
-                uid: b::mapfs_helper_inode_uid(inode),
-                gid: b::mapfs_helper_inode_gid(inode),
+                uid: b::kfs_helper_inode_uid(inode),
+                gid: b::kfs_helper_inode_gid(inode),
                 nlink: (*inode).__bindgen_anon_1.i_nlink,
                 size: self.size(),
                 atime: t(0),
@@ -187,64 +219,137 @@ impl<T: FileSystem> INode<T> {
 
     /// Whether the inode is a regular file.
     pub fn is_reg(&self) -> bool {
-        // SAFETY: `i_mode`'s type bits do not change.
+        // SAFETY: `i_mode`'s type bits do not change once initialised.
         u32::from(unsafe { (*self.as_ptr()).i_mode }) & b::S_IFMT == b::S_IFREG
     }
 
     /// Whether the inode is a directory.
     pub fn is_dir(&self) -> bool {
-        // SAFETY: a live inode.
-        unsafe { b::mapfs_helper_inode_is_dir(self.as_ptr()) }
+        // SAFETY: an initialised inode.
+        unsafe { b::kfs_helper_inode_is_dir(self.as_ptr()) }
     }
 
     /// The number of links.
     pub fn nlink(&self) -> u32 {
-        // SAFETY: a live inode; a snapshot read.
+        // SAFETY: an initialised inode; a snapshot read.
         unsafe { (*self.as_ptr()).__bindgen_anon_1.i_nlink }
     }
 
     /// Sets the space used (`i_blocks`, in 512-byte units).
     pub fn set_blocks(&self, sectors: u64) {
-        // SAFETY: a live inode; `i_blocks` is only read by `stat` and
-        // updated by the filesystem under its own lock.
-        unsafe { (*self.as_ptr()).i_blocks = sectors };
-    }
-
-    /// Sets the size of a directory or symlink (`i_size_write`); regular
-    /// files change size through the write paths and `setattr`.
-    pub fn set_size(&self, size: i64) -> Result {
-        if self.is_reg() {
-            return Err(EINVAL);
-        }
-        // SAFETY: a live inode; callers change a directory's size under its
-        // `i_rwsem` (held exclusive by every namespace operation).
-        unsafe { b::mapfs_helper_i_size_write(self.as_ptr(), size) };
-        Ok(())
-    }
-
-    /// Drops every link: for an inode just created whose directory entry
-    /// could not be made, so that its eviction frees it.
-    pub fn clear_nlink(&self) {
-        // SAFETY: a live inode.
-        unsafe { b::clear_nlink(self.as_ptr()) };
+        // SAFETY: an initialised inode; the helper takes `i_lock`.
+        unsafe { b::kfs_helper_inode_set_blocks(self.as_ptr(), sectors) };
     }
 
     /// Marks the inode dirty: `write_inode` will write it.
     pub fn mark_dirty(&self) {
-        // SAFETY: a live inode.
-        unsafe { b::mapfs_helper_mark_inode_dirty(self.as_ptr()) };
+        // SAFETY: an initialised inode; `__mark_inode_dirty` ignores an
+        // inode that is being freed.
+        unsafe { b::kfs_helper_mark_inode_dirty(self.as_ptr()) };
+    }
+}
+
+/// A referenced inode of filesystem `T`, borrowed or held through [`ARef`].
+///
+/// # Invariants
+///
+/// As for [`INodeView`], and the inode has a reference (`i_count > 0`) for
+/// as long as an `&INode` exists.
+#[repr(transparent)]
+pub struct INode<T: FileSystem>(INodeView<T>, NotThreadSafe);
+
+// SAFETY: see `INodeView`. `INode` is deliberately `!Send` (see the module
+// docs): an `ARef<INode<T>>` cannot leave the task that took it.
+unsafe impl<T: FileSystem> Sync for INode<T> {}
+
+// SAFETY: `ihold` and `iput` are the inode's reference counting; an inode
+// stays allocated while a reference is held. `inc_ref` is only reachable
+// through `&INode`, which exists only while the inode has a reference.
+unsafe impl<T: FileSystem> AlwaysRefCounted for INode<T> {
+    fn inc_ref(&self) {
+        // SAFETY: type invariant: `self` has a reference, so `ihold` (which
+        // warns on a count of zero) only adds one.
+        unsafe { b::ihold(self.as_ptr()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: the caller owns a reference, which is given up here.
+        unsafe { b::iput(obj.as_ptr().cast()) };
+    }
+}
+
+impl<T: FileSystem> Deref for INode<T> {
+    type Target = INodeView<T>;
+
+    fn deref(&self) -> &INodeView<T> {
+        &self.0
+    }
+}
+
+impl<T: FileSystem> INode<T> {
+    /// # Safety
+    ///
+    /// `ptr` must be an initialised inode of a filesystem of type `T` that
+    /// has a reference for `'a`.
+    pub(in crate::kfs) unsafe fn from_raw<'a>(ptr: *const b::inode) -> &'a Self {
+        // SAFETY: `repr(transparent)` down to `Opaque<inode>`; per caller.
+        unsafe { &*ptr.cast::<Self>() }
     }
 
     /// Sets the change time to now.
     pub fn touch_ctime(&self) {
-        // SAFETY: a live inode.
+        // SAFETY: a referenced inode.
         unsafe { b::inode_set_ctime_current(self.as_ptr()) };
     }
 
     /// Sets modification and change time to now.
     pub fn touch_mtime_ctime(&self) {
-        // SAFETY: a live inode.
-        unsafe { b::mapfs_helper_touch_mtime_ctime(self.as_ptr()) };
+        // SAFETY: a referenced inode.
+        unsafe { b::kfs_helper_touch_mtime_ctime(self.as_ptr()) };
+    }
+}
+
+/// An inode whose `i_rwsem` the caller holds exclusive.
+///
+/// Only the wrappers make one: the VFS holds the lock around namespace
+/// operations, the wrappers around `setattr`, `fallocate` and writes. What
+/// needs the lock (changing a directory's size) is a method of this type.
+///
+/// # Invariants
+///
+/// `i_rwsem` of the inode is held exclusive for as long as a `&Locked`
+/// exists.
+#[repr(transparent)]
+pub struct Locked<T: FileSystem>(INode<T>);
+
+impl<T: FileSystem> Deref for Locked<T> {
+    type Target = INode<T>;
+
+    fn deref(&self) -> &INode<T> {
+        &self.0
+    }
+}
+
+impl<T: FileSystem> Locked<T> {
+    /// # Safety
+    ///
+    /// `ptr` must be a referenced inode of type `T` whose `i_rwsem` is held
+    /// exclusive for `'a`.
+    pub(in crate::kfs) unsafe fn from_raw<'a>(ptr: *const b::inode) -> &'a Self {
+        // SAFETY: `repr(transparent)` down to `Opaque<inode>`; per caller.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    /// Sets the size of a directory or symlink (`i_size_write`, which needs
+    /// `i_rwsem`); regular files change size through the write paths and
+    /// `setattr`.
+    pub fn set_size(&self, size: i64) -> Result {
+        if self.is_reg() {
+            return Err(EINVAL);
+        }
+        // SAFETY: `i_rwsem` held exclusive (type invariant).
+        unsafe { b::kfs_helper_i_size_write(self.as_ptr(), size) };
+        Ok(())
     }
 }
 
@@ -280,9 +385,9 @@ pub struct Timespec {
 
 /// What kind of inode [`NewINode::init`] makes.
 pub enum INodeType<'a> {
-    /// A regular file; data through iomap (`T::Iomap`).
+    /// A regular file: `T::File`'s operations, data through iomap.
     Reg,
-    /// A directory (`T::lookup`, `T::read_dir`).
+    /// A directory: `T::Dir`'s operations.
     Dir,
     /// A symbolic link with this target (without NUL), kept in memory.
     Symlink(&'a [u8]),
@@ -323,14 +428,14 @@ pub struct INodeParams<'a> {
 /// reference `iget_locked` returned.
 pub struct NewINode<T: FileSystem> {
     inode: NonNull<b::inode>,
-    _p: PhantomData<T>,
+    _p: PhantomData<(T, NotThreadSafe)>,
 }
 
 impl<T: FileSystem> NewINode<T> {
     /// # Safety
     ///
     /// `inode` must satisfy the type invariants.
-    pub(crate) unsafe fn new(inode: NonNull<b::inode>) -> Self {
+    pub(in crate::kfs) unsafe fn new(inode: NonNull<b::inode>) -> Self {
         Self { inode, _p: PhantomData }
     }
 
@@ -346,7 +451,8 @@ impl<T: FileSystem> NewINode<T> {
 
     /// The filesystem's data of this inode, to fill in before `init`.
     pub fn data(&self) -> &T::INodeData {
-        // SAFETY: type invariant: an inode of a `T` filesystem.
+        // SAFETY: type invariant: an inode of a `T` filesystem, whose data
+        // lives until `destroy_inode` (after we drop our reference).
         unsafe { &(*INodeWithData::<T>::from_inode(self.ptr())).data }
     }
 
@@ -359,11 +465,11 @@ impl<T: FileSystem> NewINode<T> {
         // one else reads these fields until `unlock_new_inode`.
         unsafe {
             (*inode).i_mode = ((*inode).i_mode & b::S_IFMT as u16) | (params.mode & 0o7777);
-            b::mapfs_helper_inode_set_owner(inode, params.uid, params.gid);
+            b::kfs_helper_inode_set_owner(inode, params.uid, params.gid);
             b::set_nlink(inode, params.nlink);
-            b::mapfs_helper_i_size_write(inode, params.size);
+            b::kfs_helper_i_size_write(inode, params.size);
             (*inode).i_blocks = params.blocks;
-            b::mapfs_helper_inode_set_times(
+            b::kfs_helper_inode_set_times(
                 inode,
                 params.atime.sec,
                 params.atime.nsec,
@@ -376,32 +482,35 @@ impl<T: FileSystem> NewINode<T> {
         Ok(self.unlock())
     }
 
-    /// Initialises a just-created inode in directory `dir`: owner and group
-    /// as `inode_init_owner` decides (the caller's fsuid; the directory's
-    /// group when it is setgid), permission bits `mode`, all times now, one
-    /// link (two for a directory), size 0 (a symlink: its target's length);
-    /// then unlocks it and marks it dirty.
-    pub fn init_created(self, dir: &INode<T>, typ: INodeType<'_>, mode: u16) -> Result<ARef<INode<T>>> {
+    /// Initialises an inode that a directory operation creates in `dir`:
+    /// owner and group as `inode_init_owner` decides (the caller's fsuid;
+    /// the directory's group when it is setgid), permission bits `mode`,
+    /// all times now, one link (two for a directory), size 0 (a symlink:
+    /// its target's length); then unlocks it and marks it dirty.
+    ///
+    /// The result is the only value [`super::DirOperations::create`] can
+    /// return: a create always instantiates the inode it made.
+    pub fn init_created(self, dir: &Locked<T>, typ: INodeType<'_>, mode: u16) -> Result<Created<T>> {
         let inode = self.ptr();
         self.install(&typ)?;
         let (nlink, size) = match typ {
             INodeType::Dir => (2, 0),
             INodeType::Reg => (1, 0),
-            INodeType::Symlink(t) => (1, t.len() as i64),
+            INodeType::Symlink(t) => (1, i64::try_from(t.len()).map_err(|_| EINVAL)?),
         };
         // SAFETY: the inode is `I_NEW` and ours alone; `install` set the
-        // type bits, which `inode_init_owner` keeps.
+        // type bits, which `inode_init_owner` keeps; `dir` is referenced.
         unsafe {
             let typebits = (*inode).i_mode & b::S_IFMT as u16;
             b::inode_init_owner(&raw mut b::nop_mnt_idmap, inode, dir.as_ptr(), typebits | (mode & 0o7777));
             b::set_nlink(inode, nlink);
-            b::mapfs_helper_i_size_write(inode, size);
+            b::kfs_helper_i_size_write(inode, size);
             (*inode).i_blocks = 0;
-            b::mapfs_helper_touch_all_times(inode);
+            b::kfs_helper_touch_all_times(inode);
         }
         let inode = self.unlock();
         inode.mark_dirty();
-        Ok(inode)
+        Ok(Created(Some(inode)))
     }
 
     /// Sets the type bits and operations of the kind of inode, and a
@@ -430,20 +539,21 @@ impl<T: FileSystem> NewINode<T> {
             // SAFETY: `link` is NUL-terminated with `len` bytes before the NUL
             // and lives in the container until `free_inode`, after the RCU
             // grace period that ends every lockless user of `i_link`.
-            unsafe { b::mapfs_helper_inode_set_cached_link(inode, link.as_mut_ptr().cast(), len) };
+            unsafe { b::kfs_helper_inode_set_cached_link(inode, link.as_mut_ptr().cast(), len) };
         }
-        // SAFETY: the inode is `I_NEW` and ours alone (type invariant).
+        // SAFETY: the inode is `I_NEW` and ours alone (type invariant); the
+        // tables are `'static`.
         unsafe {
             (*inode).i_mode = typebits as u16;
             match typ {
                 INodeType::Reg => {
-                    (*inode).i_op = &Tables::<T>::REG_IOPS;
+                    (*inode).i_op = &super::file::Tables::<T>::REG_IOPS;
                     (*inode).__bindgen_anon_3.i_fop = &super::file::Tables::<T>::REG_FOPS;
                     (*(*inode).i_mapping).a_ops = crate::kfs::iomap::aops::table::<T>();
                 }
                 INodeType::Dir => {
-                    (*inode).i_op = &Tables::<T>::DIR_IOPS;
-                    (*inode).__bindgen_anon_3.i_fop = &Tables::<T>::DIR_FOPS;
+                    (*inode).i_op = &super::dir::Tables::<T>::DIR_IOPS;
+                    (*inode).__bindgen_anon_3.i_fop = &super::dir::Tables::<T>::DIR_FOPS;
                 }
                 INodeType::Symlink(_) => {
                     (*inode).i_op = &Tables::<T>::SYMLINK_IOPS;
@@ -473,350 +583,99 @@ impl<T: FileSystem> Drop for NewINode<T> {
     }
 }
 
-/// The operation tables of inodes of filesystem `T`.
-struct Tables<T: FileSystem>(PhantomData<T>);
+/// An inode a directory operation just created ([`NewINode::init_created`])
+/// and that no directory names yet.
+///
+/// Returned from [`super::DirOperations::create`], it is instantiated in the
+/// new dentry by the wrapper. Dropped instead (the create failed), it loses
+/// its links, so its eviction frees whatever the filesystem gave it.
+pub struct Created<T: FileSystem>(Option<ARef<INode<T>>>);
 
-impl<T: FileSystem> Tables<T> {
-    /// `getattr` of every inode type: the VFS's attributes, plus the birth
-    /// time when the filesystem knows it ([`FileSystem::birth_time`]).
-    ///
-    /// # Safety
-    ///
-    /// Called by `vfs_getattr_nosec` with a path to a `T` inode and a
-    /// `kstat` to fill.
-    unsafe extern "C" fn getattr(
-        idmap: *mut b::mnt_idmap,
-        path: *const b::path,
-        stat: *mut b::kstat,
-        request_mask: u32,
-        _query_flags: kernel::ffi::c_uint,
-    ) -> kernel::ffi::c_int {
-        // SAFETY: a valid path to a positive dentry of a `T` inode.
-        let inode = unsafe { INode::<T>::from_raw(b::mapfs_helper_d_inode((*path).dentry)) };
-        // SAFETY: per the caller; `generic_fillattr` only reads the inode.
-        unsafe { b::generic_fillattr(idmap, request_mask, inode.as_ptr(), stat) };
-        if request_mask & b::STATX_BTIME != 0 {
-            if let Some(t) = T::birth_time(inode) {
-                // SAFETY: `stat` is the caller's, ours to fill.
-                unsafe {
-                    (*stat).btime.tv_sec = t.sec;
-                    (*stat).btime.tv_nsec = isize::try_from(t.nsec).unwrap_or(0);
-                    (*stat).result_mask |= b::STATX_BTIME;
-                }
-            }
-        }
-        0
-    }
+impl<T: FileSystem> Deref for Created<T> {
+    type Target = INode<T>;
 
-    const REG_IOPS: b::inode_operations = b::inode_operations {
-        setattr: Some(super::file::Tables::<T>::setattr),
-        getattr: Some(Self::getattr),
-        fiemap: Some(super::file::Tables::<T>::fiemap),
-        // SAFETY: all-zero is a valid `inode_operations` (no callbacks).
-        ..unsafe { core::mem::zeroed() }
-    };
-
-    const SYMLINK_IOPS: b::inode_operations = b::inode_operations {
-        get_link: Some(b::simple_get_link),
-        setattr: Some(super::file::Tables::<T>::setattr),
-        getattr: Some(Self::getattr),
-        // SAFETY: all-zero is a valid `inode_operations` (no callbacks).
-        ..unsafe { core::mem::zeroed() }
-    };
-
-    const DIR_FOPS: b::file_operations = b::file_operations {
-        llseek: Some(b::generic_file_llseek),
-        read: Some(b::generic_read_dir),
-        iterate_shared: Some(Self::iterate_shared),
-        // SAFETY: all-zero is a valid `file_operations` (no callbacks).
-        ..unsafe { core::mem::zeroed() }
-    };
-
-    const DIR_IOPS: b::inode_operations = b::inode_operations {
-        getattr: Some(Self::getattr),
-        lookup: Some(Self::lookup),
-        create: Some(Self::create),
-        mkdir: Some(Self::mkdir),
-        symlink: Some(Self::symlink),
-        link: Some(Self::link),
-        unlink: Some(Self::unlink),
-        rmdir: Some(Self::rmdir),
-        rename: Some(Self::rename),
-        setattr: Some(super::file::Tables::<T>::setattr),
-        // SAFETY: all-zero is a valid `inode_operations` (no callbacks).
-        ..unsafe { core::mem::zeroed() }
-    };
-
-    /// # Safety
-    ///
-    /// Called by the VFS (`iterate_dir`) with an open directory of a `T`
-    /// filesystem, its `i_rwsem` held shared, and the reader's context.
-    unsafe extern "C" fn iterate_shared(file: *mut b::file, ctx: *mut b::dir_context) -> kernel::ffi::c_int {
-        from_result(|| {
-            // SAFETY: `file` is open, so `f_inode` is a live inode of type `T`.
-            let dir = unsafe { INode::<T>::from_raw((*file).f_inode) };
-            // SAFETY: `ctx` is the reader's context, ours for this call.
-            let mut emitter = unsafe { DirEmitter::new(ctx) };
-            T::read_dir(dir, &mut emitter)?;
-            Ok(0)
-        })
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS with a directory of a `T` filesystem (its `i_rwsem`
-    /// held at least shared) and a negative, hashed-or-in-lookup dentry.
-    unsafe extern "C" fn lookup(
-        dir: *mut b::inode,
-        dentry: *mut b::dentry,
-        _flags: kernel::ffi::c_uint,
-    ) -> *mut b::dentry {
-        // SAFETY: `dir` is a live directory inode of type `T`.
-        let dir_ref = unsafe { INode::<T>::from_raw(dir) };
-        let mut len: u32 = 0;
-        // SAFETY: `dentry` is valid; its name is stable during lookup.
-        let name = unsafe { b::mapfs_helper_dentry_name(dentry, &mut len) };
-        // SAFETY: `d_name` holds `len` bytes at `name` while the dentry lives.
-        let name = unsafe { core::slice::from_raw_parts(name, len as usize) };
-        let inode = match T::lookup(dir_ref, name) {
-            Ok(Some(inode)) => ARef::into_raw(inode).as_ptr().cast::<b::inode>(),
-            Ok(None) => core::ptr::null_mut(),
-            Err(e) => return e.to_ptr(),
-        };
-        // SAFETY: `dentry` is valid; `d_splice_alias` takes over our inode
-        // reference (or a NULL inode: a negative dentry).
-        unsafe { b::d_splice_alias(inode, dentry) }
-    }
-
-    /// Creates an inode of kind `typ` named by `dentry` in `dir` and
-    /// instantiates the dentry.
-    ///
-    /// # Safety
-    ///
-    /// `dir` is a `T` directory whose `i_rwsem` is held exclusive and
-    /// `dentry` a negative dentry in it.
-    unsafe fn create_common(
-        dir: *mut b::inode,
-        dentry: *mut b::dentry,
-        typ: INodeType<'_>,
-        mode: u16,
-    ) -> Result {
-        // SAFETY: per the caller.
-        let (dir, name) = unsafe { (INode::<T>::from_raw(dir), dentry_name(dentry)) };
-        let is_dir = matches!(typ, INodeType::Dir);
-        let inode = T::create(dir, name, typ, mode)?;
-        if is_dir {
-            // SAFETY: `i_rwsem` of `dir` held.
-            unsafe { b::inc_nlink(dir.as_ptr()) };
-        }
-        dir.touch_mtime_ctime();
-        dir.mark_dirty();
-        // SAFETY: a negative dentry; `d_instantiate` takes our reference.
-        unsafe { b::d_instantiate(dentry, ARef::into_raw(inode).as_ptr().cast()) };
-        Ok(())
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS (`vfs_create`) with a `T` directory, its `i_rwsem`
-    /// held exclusive, and a negative dentry.
-    unsafe extern "C" fn create(
-        _idmap: *mut b::mnt_idmap,
-        dir: *mut b::inode,
-        dentry: *mut b::dentry,
-        mode: b::umode_t,
-    ) -> kernel::ffi::c_int {
-        // SAFETY: per the caller.
-        from_result(|| unsafe { Self::create_common(dir, dentry, INodeType::Reg, mode) }.map(|()| 0))
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS (`vfs_mkdir`) as for `create`.
-    unsafe extern "C" fn mkdir(
-        _idmap: *mut b::mnt_idmap,
-        dir: *mut b::inode,
-        dentry: *mut b::dentry,
-        mode: b::umode_t,
-    ) -> *mut b::dentry {
-        // SAFETY: per the caller.
-        match unsafe { Self::create_common(dir, dentry, INodeType::Dir, mode) } {
-            Ok(()) => core::ptr::null_mut(),
-            Err(e) => e.to_ptr(),
-        }
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS (`vfs_symlink`) as for `create`, with a
-    /// NUL-terminated target.
-    unsafe extern "C" fn symlink(
-        _idmap: *mut b::mnt_idmap,
-        dir: *mut b::inode,
-        dentry: *mut b::dentry,
-        target: *const kernel::ffi::c_char,
-    ) -> kernel::ffi::c_int {
-        from_result(|| {
-            // SAFETY: a NUL-terminated string (caller guarantee).
-            let target = unsafe { CStr::from_char_ptr(target) }.to_bytes();
-            // SAFETY: per the caller.
-            unsafe { Self::create_common(dir, dentry, INodeType::Symlink(target), 0o777) }?;
-            Ok(0)
-        })
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS (`vfs_link`) with a positive `old` dentry of a `T`
-    /// non-directory, the `T` directory `dir` (its `i_rwsem` held
-    /// exclusive, and the source inode's too) and a negative `dentry`.
-    unsafe extern "C" fn link(
-        old: *mut b::dentry,
-        dir: *mut b::inode,
-        dentry: *mut b::dentry,
-    ) -> kernel::ffi::c_int {
-        from_result(|| {
-            // SAFETY: per the caller.
-            let (dir, name, inode) = unsafe {
-                (
-                    INode::<T>::from_raw(dir),
-                    dentry_name(dentry),
-                    INode::<T>::from_raw(b::mapfs_helper_d_inode(old)),
-                )
-            };
-            T::link(dir, name, inode)?;
-            // SAFETY: the inode's `i_rwsem` is held.
-            unsafe { b::inc_nlink(inode.as_ptr()) };
-            inode.touch_ctime();
-            inode.mark_dirty();
-            dir.touch_mtime_ctime();
-            dir.mark_dirty();
-            let inode = ARef::from(inode);
-            // SAFETY: a negative dentry; `d_instantiate` takes the reference.
-            unsafe { b::d_instantiate(dentry, ARef::into_raw(inode).as_ptr().cast()) };
-            Ok(0)
-        })
-    }
-
-    /// Removes the entry `dentry` of `dir`; `rmdir` for directories.
-    ///
-    /// # Safety
-    ///
-    /// `dir` is a `T` directory with `i_rwsem` held exclusive, as is that
-    /// of the positive `dentry`'s inode.
-    unsafe fn remove(dir: *mut b::inode, dentry: *mut b::dentry, rmdir: bool) -> Result {
-        // SAFETY: per the caller.
-        let (dir, name, inode) = unsafe {
-            (
-                INode::<T>::from_raw(dir),
-                dentry_name(dentry),
-                INode::<T>::from_raw(b::mapfs_helper_d_inode(dentry)),
-            )
-        };
-        if rmdir {
-            T::rmdir(dir, name, inode)?;
-            // SAFETY: both `i_rwsem`s are held.
-            unsafe {
-                b::clear_nlink(inode.as_ptr());
-                b::drop_nlink(dir.as_ptr());
-            }
-        } else {
-            T::unlink(dir, name, inode)?;
-            // SAFETY: the inode's `i_rwsem` is held.
-            unsafe { b::drop_nlink(inode.as_ptr()) };
-        }
-        inode.touch_ctime();
-        inode.mark_dirty();
-        dir.touch_mtime_ctime();
-        dir.mark_dirty();
-        Ok(())
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS (`vfs_unlink`); see `remove`.
-    unsafe extern "C" fn unlink(dir: *mut b::inode, dentry: *mut b::dentry) -> kernel::ffi::c_int {
-        // SAFETY: per the caller.
-        from_result(|| unsafe { Self::remove(dir, dentry, false) }.map(|()| 0))
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS (`vfs_rmdir`); see `remove`.
-    unsafe extern "C" fn rmdir(dir: *mut b::inode, dentry: *mut b::dentry) -> kernel::ffi::c_int {
-        // SAFETY: per the caller.
-        from_result(|| unsafe { Self::remove(dir, dentry, true) }.map(|()| 0))
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS (`vfs_rename`) with both `T` directories' `i_rwsem`
-    /// held (and `s_vfs_rename_mutex` when they differ), a positive
-    /// `old_dentry` and a `new_dentry` that is negative or, unless
-    /// `RENAME_NOREPLACE`, positive (its inode locked too).
-    unsafe extern "C" fn rename(
-        _idmap: *mut b::mnt_idmap,
-        old_dir: *mut b::inode,
-        old_dentry: *mut b::dentry,
-        new_dir: *mut b::inode,
-        new_dentry: *mut b::dentry,
-        flags: kernel::ffi::c_uint,
-    ) -> kernel::ffi::c_int {
-        from_result(|| {
-            if flags & !b::RENAME_NOREPLACE != 0 {
-                return Err(EINVAL);
-            }
-            // SAFETY: per the caller.
-            let (od, on, inode, nd, nn) = unsafe {
-                (
-                    INode::<T>::from_raw(old_dir),
-                    dentry_name(old_dentry),
-                    INode::<T>::from_raw(b::mapfs_helper_d_inode(old_dentry)),
-                    INode::<T>::from_raw(new_dir),
-                    dentry_name(new_dentry),
-                )
-            };
-            // SAFETY: as above; NULL for a negative dentry.
-            let target = unsafe { b::mapfs_helper_d_inode(new_dentry) };
-            // SAFETY: a positive target is a live `T` inode.
-            let target = (!target.is_null()).then(|| unsafe { INode::<T>::from_raw(target) });
-            let is_dir = inode.is_dir();
-            T::rename(od, on, inode, nd, nn, target)?;
-            // SAFETY: every inode involved is locked by the VFS.
-            unsafe {
-                if let Some(t) = target {
-                    if is_dir {
-                        b::drop_nlink(t.as_ptr());
-                    }
-                    b::drop_nlink(t.as_ptr());
-                    t.touch_ctime();
-                    t.mark_dirty();
-                } else if is_dir {
-                    b::inc_nlink(nd.as_ptr());
-                }
-                if is_dir {
-                    b::drop_nlink(od.as_ptr());
-                }
-                b::simple_rename_timestamp(old_dir, old_dentry, new_dir, new_dentry);
-            }
-            inode.mark_dirty();
-            od.mark_dirty();
-            nd.mark_dirty();
-            Ok(0)
-        })
+    fn deref(&self) -> &INode<T> {
+        // The option is `None` only inside `into_inner`.
+        self.0.as_deref().unwrap_or_else(|| unreachable!())
     }
 }
 
-/// The name of a dentry.
+impl<T: FileSystem> Created<T> {
+    /// Sets the size of the new directory or symlink, under its `i_rwsem`
+    /// (uncontended: no path reaches the inode yet; taken all the same, as a
+    /// damaged image could name the new inode number in another directory).
+    pub fn set_size(&self, size: i64) -> Result {
+        if self.is_reg() {
+            return Err(EINVAL);
+        }
+        // SAFETY: a referenced inode. `create` runs with the parent's
+        // `i_rwsem` held, so the child subclass is the VFS's own nesting.
+        unsafe { b::kfs_helper_inode_lock_child(self.as_ptr()) };
+        // SAFETY: `i_rwsem` held.
+        unsafe { b::kfs_helper_i_size_write(self.as_ptr(), size) };
+        // SAFETY: locked above by this task.
+        unsafe { b::kfs_helper_inode_unlock(self.as_ptr()) };
+        Ok(())
+    }
+
+    /// The inode, for the wrapper to instantiate.
+    pub(in crate::kfs) fn into_inner(mut self) -> ARef<INode<T>> {
+        self.0.take().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl<T: FileSystem> Drop for Created<T> {
+    fn drop(&mut self) {
+        if let Some(inode) = &self.0 {
+            // SAFETY: a referenced inode no directory names: with no links,
+            // its eviction at the last `iput` frees it.
+            unsafe { b::clear_nlink(inode.as_ptr()) };
+        }
+    }
+}
+
+/// The inode operation table of symlinks of filesystem `T` (nothing the
+/// filesystem implements: the target is cached in the inode).
+struct Tables<T: FileSystem>(PhantomData<T>);
+
+impl<T: FileSystem> Tables<T> {
+    const SYMLINK_IOPS: b::inode_operations = b::inode_operations {
+        get_link: Some(b::simple_get_link),
+        setattr: Some(super::file::Tables::<T>::setattr),
+        getattr: Some(getattr::<T>),
+        ..pin_init::zeroed()
+    };
+}
+
+/// `getattr` of every inode type: the VFS's attributes, plus the birth time
+/// when the filesystem knows it ([`FileSystem::birth_time`]).
 ///
 /// # Safety
 ///
-/// `dentry` must be valid, its name stable (the parent's `i_rwsem` held),
-/// for `'a`.
-unsafe fn dentry_name<'a>(dentry: *mut b::dentry) -> &'a [u8] {
-    let mut len: u32 = 0;
-    // SAFETY: per the caller.
-    let name = unsafe { b::mapfs_helper_dentry_name(dentry, &mut len) };
-    // SAFETY: `d_name` holds `len` bytes at `name`.
-    unsafe { core::slice::from_raw_parts(name, len as usize) }
+/// Called by `vfs_getattr_nosec` with a path to a `T` inode and a `kstat`
+/// to fill.
+pub(in crate::kfs) unsafe extern "C" fn getattr<T: FileSystem>(
+    idmap: *mut b::mnt_idmap,
+    path: *const b::path,
+    stat: *mut b::kstat,
+    request_mask: u32,
+    _query_flags: kernel::ffi::c_uint,
+) -> kernel::ffi::c_int {
+    let _nofs = super::NoFs::enter();
+    // SAFETY: a valid path to a positive dentry of a `T` inode, which the
+    // path pins.
+    let inode = unsafe { INode::<T>::from_raw(b::kfs_helper_d_inode((*path).dentry)) };
+    // SAFETY: per the caller; `generic_fillattr` only reads the inode.
+    unsafe { b::generic_fillattr(idmap, request_mask, inode.as_ptr(), stat) };
+    if T::HAS_BIRTH_TIME && request_mask & b::STATX_BTIME != 0 {
+        if let Some(t) = T::birth_time(inode) {
+            // SAFETY: `stat` is the caller's, ours to fill.
+            unsafe {
+                (*stat).btime.tv_sec = t.sec;
+                (*stat).btime.tv_nsec = isize::try_from(t.nsec).unwrap_or(0);
+                (*stat).result_mask |= b::STATX_BTIME;
+            }
+        }
+    }
+    0
 }

@@ -31,7 +31,7 @@ impl<T: FileSystem> NewSuperBlock<T> {
     /// `ptr` must point at a super block being filled by `fill_super` for a
     /// filesystem of type `T`, valid for the lifetime `'a`, and no other Rust
     /// reference to it may exist during `'a`.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *mut b::super_block) -> &'a mut Self {
+    pub(in crate::kfs) unsafe fn from_raw<'a>(ptr: *mut b::super_block) -> &'a mut Self {
         // SAFETY: `Self` is `repr(transparent)` over `Opaque<super_block>`, and
         // the caller guarantees validity and exclusivity for `'a`.
         unsafe { &mut *ptr.cast::<Self>() }
@@ -51,7 +51,7 @@ impl<T: FileSystem> NewSuperBlock<T> {
     /// The size of the device in bytes.
     pub fn device_bytes(&self) -> u64 {
         // SAFETY: `get_tree_bdev` opened `s_bdev` before calling `fill_super`.
-        let n = unsafe { b::mapfs_helper_bdev_nr_bytes((*self.ptr()).s_bdev) };
+        let n = unsafe { b::kfs_helper_bdev_nr_bytes((*self.ptr()).s_bdev) };
         u64::try_from(n).unwrap_or(0)
     }
 
@@ -66,12 +66,13 @@ impl<T: FileSystem> NewSuperBlock<T> {
 
     /// Sets the block size to exactly `size`; fails if the device cannot do
     /// it (a logical block size above `size`, or `size` above the page size).
-    /// Buffers read before this call must have been dropped.
+    /// Buffers read before borrow `self`: the borrow checker makes sure none
+    /// is alive across this call.
     pub fn set_block_size(&mut self, size: u32) -> Result {
         let want = i32::try_from(size).map_err(|_| EINVAL)?;
         // SAFETY: the super block is being filled and has a block device; no
-        // buffer of ours is alive (`&mut self` while `read_block` borrows
-        // `&self` only for the call, and the doc asks to drop them).
+        // buffer of ours is alive (`&mut self`, and every `Buffer` borrows
+        // the super block).
         if unsafe { b::sb_set_blocksize(self.ptr(), want) } == want {
             Ok(())
         } else {
@@ -80,21 +81,22 @@ impl<T: FileSystem> NewSuperBlock<T> {
     }
 
     /// Reads block `block` of the device, in units of the current block size.
-    pub fn read_block(&self, block: u64) -> Result<Buffer> {
-        // SAFETY: `get_tree_bdev` set a block size before `fill_super`.
+    pub fn read_block(&self, block: u64) -> Result<Buffer<'_>> {
+        // SAFETY: `get_tree_bdev` set a block size before `fill_super`; the
+        // buffer borrows `self`, so the block size cannot change under it.
         unsafe { Buffer::read(self.ptr(), block) }
     }
 
     /// Whether the mount was asked to be read-only.
     pub fn is_read_only(&self) -> bool {
         // SAFETY: `s_flags` is set up by `sget_fc` before `fill_super`.
-        unsafe { (*self.ptr()).s_flags & b::MAPFS_CONST_SB_RDONLY != 0 }
+        unsafe { (*self.ptr()).s_flags & b::KFS_CONST_SB_RDONLY != 0 }
     }
 
     /// Makes the mount read-only.
     pub fn set_read_only(&mut self) {
         // SAFETY: the super block is ours alone during `fill_super`.
-        unsafe { (*self.ptr()).s_flags |= b::MAPFS_CONST_SB_RDONLY };
+        unsafe { (*self.ptr()).s_flags |= b::KFS_CONST_SB_RDONLY };
     }
 
     /// Sets the largest file size the filesystem supports.
@@ -148,12 +150,12 @@ impl<T: FileSystem> SuperBlock<T> {
     ///
     /// `ptr` must be a live super block of type `T` with its data installed
     /// (type invariants), live for `'a`.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *const b::super_block) -> &'a Self {
+    pub(in crate::kfs) unsafe fn from_raw<'a>(ptr: *const b::super_block) -> &'a Self {
         // SAFETY: `repr(transparent)`; validity per caller.
         unsafe { &*ptr.cast::<Self>() }
     }
 
-    pub(crate) fn ptr(&self) -> *mut b::super_block {
+    pub(in crate::kfs) fn ptr(&self) -> *mut b::super_block {
         self.sb.get()
     }
 
@@ -171,7 +173,7 @@ impl<T: FileSystem> SuperBlock<T> {
 
     /// Writes the device's dirty metadata buffers out and waits
     /// (`sync_blockdev`): what a hook recorded in them is then on the disk.
-    pub fn sync_device(&self) -> Result {
+    pub(in crate::kfs) fn sync_device(&self) -> Result {
         // SAFETY: a mounted block-device super block has `s_bdev`.
         kernel::error::to_result(unsafe { b::sync_blockdev((*self.ptr()).s_bdev) })
     }
@@ -185,17 +187,17 @@ impl<T: FileSystem> SuperBlock<T> {
     /// Whether the filesystem is mounted read-only.
     pub fn is_read_only(&self) -> bool {
         // SAFETY: reading the flags word of a live super block.
-        unsafe { (*self.ptr()).s_flags & b::MAPFS_CONST_SB_RDONLY != 0 }
+        unsafe { (*self.ptr()).s_flags & b::KFS_CONST_SB_RDONLY != 0 }
     }
 
     /// Reads block `block` of the device (in filesystem blocks).
-    pub fn read_block(&self, block: u64) -> Result<Buffer> {
+    pub fn read_block(&self, block: u64) -> Result<Buffer<'_>> {
         // SAFETY: the block size was set in `fill_super`.
         unsafe { Buffer::read(self.ptr(), block) }
     }
 
     /// A metadata block the caller fills completely (not read first).
-    pub fn new_block(&self, block: u64) -> Result<Buffer> {
+    pub fn new_block(&self, block: u64) -> Result<Buffer<'_>> {
         // SAFETY: the block size was set in `fill_super`.
         unsafe { Buffer::new_zeroed(self.ptr(), block) }
     }
@@ -204,7 +206,7 @@ impl<T: FileSystem> SuperBlock<T> {
     /// dropped and never written over the block's next owner.
     pub fn forget_block(&self, block: u64) {
         // SAFETY: a mounted super block with its device.
-        unsafe { b::mapfs_helper_forget_block(self.ptr(), block) };
+        unsafe { b::kfs_helper_forget_block(self.ptr(), block) };
     }
 
     /// Finds inode `ino` in the inode cache or allocates a new, locked one.
@@ -213,7 +215,7 @@ impl<T: FileSystem> SuperBlock<T> {
         // inode, new (`I_NEW`, locked) or cached, or NULL.
         let inode = NonNull::new(unsafe { b::iget_locked(self.ptr(), ino) }).ok_or(ENOMEM)?;
         // SAFETY: `inode` is referenced.
-        if unsafe { b::mapfs_helper_inode_is_new(inode.as_ptr()) } {
+        if unsafe { b::kfs_helper_inode_is_new(inode.as_ptr()) } {
             // SAFETY: a new inode of this `T` super block, and we own the
             // reference `iget_locked` returned.
             Ok(Lookup::New(unsafe { NewINode::new(inode) }))

@@ -20,7 +20,7 @@ use crate::format::{
     super_block::{Superblock, STATE_CLEAN},
 };
 use crate::kfs::vfs::{now_seconds, Buffer, SuperBlock};
-use crate::super_block::MapFs;
+use crate::MapFs;
 use kernel::{alloc::KVVec, prelude::*};
 
 /// The allocation state of a mounted, writable mapfs.
@@ -35,8 +35,8 @@ pub(crate) struct Alloc {
 }
 
 /// Loads the bitmap of `region` (`nbits` bits) into one flat copy.
-fn load_bitmap(
-    read: &impl Fn(u64) -> Result<Buffer>,
+fn load_bitmap<'a>(
+    read: &impl Fn(u64) -> Result<Buffer<'a>>,
     geo: &Geometry,
     seed: u32,
     region: &Region,
@@ -61,8 +61,8 @@ fn load_bitmap(
 impl Alloc {
     /// Reads both bitmaps with `read` (block number to buffer); the free
     /// counts come from them.
-    pub(crate) fn load(
-        read: impl Fn(u64) -> Result<Buffer>,
+    pub(crate) fn load<'a>(
+        read: impl Fn(u64) -> Result<Buffer<'a>>,
         geo: &Geometry,
         seed: u32,
         disk: &Superblock,
@@ -188,7 +188,7 @@ impl Alloc {
 
     /// Writes the super block (counters, times, `clean` state) to block 0,
     /// read with `read`.
-    pub(crate) fn write_super(&mut self, read: impl Fn(u64) -> Result<Buffer>, clean: bool) -> Result {
+    pub(crate) fn write_super<'a>(&mut self, read: impl Fn(u64) -> Result<Buffer<'a>>, clean: bool) -> Result {
         if clean {
             self.sb.state |= STATE_CLEAN;
         } else {

@@ -14,9 +14,55 @@
 #![forbid(unsafe_code)]
 
 use crate::format::{dir, extent::{lookup as map_block, Mapping}, inode::FileType, symlink};
-use crate::kfs::vfs::{BufferGuard, DirEmitter, INode, INodeType, Lookup};
-use crate::super_block::MapFs;
+use crate::kfs::vfs::{BufferGuard, Created, DirEmitter, DirOperations, INode, INodeType, Locked, Lookup};
+use crate::MapFs;
 use kernel::{prelude::*, sync::aref::ARef};
+
+/// mapfs's directory operations.
+pub(crate) struct Dir;
+
+#[vtable]
+impl DirOperations for Dir {
+    type FileSystem = MapFs;
+
+    fn lookup(dir: &INode<MapFs>, name: &[u8]) -> Result<Option<ARef<INode<MapFs>>>> {
+        lookup(dir, name)
+    }
+
+    fn read_dir(dir: &INode<MapFs>, emitter: &mut DirEmitter) -> Result {
+        read_dir(dir, emitter)
+    }
+
+    fn create(dir: &Locked<MapFs>, name: &[u8], typ: INodeType<'_>, mode: u16) -> Result<Created<MapFs>> {
+        create(dir, name, typ, mode)
+    }
+
+    fn link(dir: &Locked<MapFs>, name: &[u8], inode: &Locked<MapFs>) -> Result {
+        add_entry(dir, name, inode)
+    }
+
+    fn unlink(dir: &Locked<MapFs>, name: &[u8], _inode: &Locked<MapFs>) -> Result {
+        remove_entry(dir, name)
+    }
+
+    fn rmdir(dir: &Locked<MapFs>, name: &[u8], inode: &Locked<MapFs>) -> Result {
+        if !is_empty(inode)? {
+            return Err(ENOTEMPTY);
+        }
+        remove_entry(dir, name)
+    }
+
+    fn rename(
+        old_dir: &Locked<MapFs>,
+        old_name: &[u8],
+        inode: &INode<MapFs>,
+        new_dir: &Locked<MapFs>,
+        new_name: &[u8],
+        target: Option<&INode<MapFs>>,
+    ) -> Result {
+        rename(old_dir, old_name, inode, new_dir, new_name, target)
+    }
+}
 
 /// `DT_*` for a mapfs directory-entry type code.
 fn dt_type(code: u8) -> u8 {
@@ -78,7 +124,7 @@ fn check_name(name: &[u8]) -> Result {
 }
 
 /// Finds `name` in `dir`.
-pub(crate) fn lookup(dir: &INode<MapFs>, name: &[u8]) -> Result<Option<ARef<INode<MapFs>>>> {
+fn lookup(dir: &INode<MapFs>, name: &[u8]) -> Result<Option<ARef<INode<MapFs>>>> {
     if name.len() > dir::MAX_NAME_LEN {
         return Err(ENAMETOOLONG);
     }
@@ -89,7 +135,7 @@ pub(crate) fn lookup(dir: &INode<MapFs>, name: &[u8]) -> Result<Option<ARef<INod
 }
 
 /// Emits the entries of `dir` from the emitter's position on.
-pub(crate) fn read_dir(dir: &INode<MapFs>, emitter: &mut DirEmitter) -> Result {
+fn read_dir(dir: &INode<MapFs>, emitter: &mut DirEmitter) -> Result {
     let bits = dir.block_bits();
     let bs = 1u64 << bits;
     let Ok(start) = u64::try_from(emitter.pos()) else {
@@ -186,7 +232,7 @@ fn entry_type(inode: &INode<MapFs>) -> Result<u8> {
 
 /// Adds entry `name` for `ino` of type `ft` to `dir`, in the first block
 /// with room or in a new block at the end.
-fn insert(dir: &INode<MapFs>, name: &[u8], ino: u32, ft: u8) -> Result {
+fn insert(dir: &Locked<MapFs>, name: &[u8], ino: u32, ft: u8) -> Result {
     check_name(name)?;
     let sb = dir.super_block();
     let d = sb.data();
@@ -232,13 +278,13 @@ fn insert(dir: &INode<MapFs>, name: &[u8], ino: u32, ft: u8) -> Result {
 }
 
 /// Adds entry `name` for `inode` to `dir` (link).
-pub(crate) fn add_entry(dir: &INode<MapFs>, name: &[u8], inode: &INode<MapFs>) -> Result {
+fn add_entry(dir: &Locked<MapFs>, name: &[u8], inode: &INode<MapFs>) -> Result {
     let ino = u32::try_from(inode.ino()).map_err(|_| EINVAL)?;
     insert(dir, name, ino, entry_type(inode)?)
 }
 
 /// Removes entry `name` of `dir`.
-pub(crate) fn remove_entry(dir: &INode<MapFs>, name: &[u8]) -> Result {
+fn remove_entry(dir: &INode<MapFs>, name: &[u8]) -> Result {
     let (fb, off, _) = find_entry(dir, name)?.ok_or(ENOENT)?;
     let d = dir.super_block().data();
     let dino = dir_ino(dir)?;
@@ -247,7 +293,7 @@ pub(crate) fn remove_entry(dir: &INode<MapFs>, name: &[u8]) -> Result {
 }
 
 /// Whether directory `dir` has no entry but `.` and `..`.
-pub(crate) fn is_empty(dir: &INode<MapFs>) -> Result<bool> {
+fn is_empty(dir: &INode<MapFs>) -> Result<bool> {
     let busy = scan_blocks(dir, |block| Ok((!dir::is_empty(block)?).then_some(())))?;
     Ok(busy.is_none())
 }
@@ -261,12 +307,12 @@ fn set_entry(dir: &INode<MapFs>, name: &[u8], ino: u32, ft: u8) -> Result {
     Ok(())
 }
 
-/// Moves an entry (see [`crate::kfs::vfs::FileSystem::rename`]).
-pub(crate) fn rename(
-    old_dir: &INode<MapFs>,
+/// Moves an entry (see [`DirOperations::rename`]).
+fn rename(
+    old_dir: &Locked<MapFs>,
     old_name: &[u8],
     inode: &INode<MapFs>,
-    new_dir: &INode<MapFs>,
+    new_dir: &Locked<MapFs>,
     new_name: &[u8],
     target: Option<&INode<MapFs>>,
 ) -> Result {
@@ -291,7 +337,7 @@ pub(crate) fn rename(
 }
 
 /// Creates an inode of kind `typ` and its entry `name` in `dir`.
-pub(crate) fn create(dir: &INode<MapFs>, name: &[u8], typ: INodeType<'_>, mode: u16) -> Result<ARef<INode<MapFs>>> {
+fn create(dir: &Locked<MapFs>, name: &[u8], typ: INodeType<'_>, mode: u16) -> Result<Created<MapFs>> {
     // Before an inode is allocated; `insert` checks again for link/rename.
     check_name(name)?;
     let sb = dir.super_block();
@@ -331,8 +377,8 @@ pub(crate) fn create(dir: &INode<MapFs>, name: &[u8], typ: INodeType<'_>, mode: 
         m.inline = Some(raw.data);
         m.flags |= crate::format::inode::FLAG_INLINE;
     }
-    // From here on, a failure drops the inode's links and its eviction
-    // frees whatever it got.
+    // From here on, a failure drops `inode`, which drops its links: its
+    // eviction frees whatever it got.
     let inode = new.init_created(dir, typ, mode)?;
     {
         // Birth time: the creation's own timestamp, to the nanosecond.
@@ -368,11 +414,5 @@ pub(crate) fn create(dir: &INode<MapFs>, name: &[u8], typ: INodeType<'_>, mode: 
         crate::inode::write_inode(&inode)?;
         insert(dir, name, ino, entry_type(&inode)?)
     })();
-    match res {
-        Ok(()) => Ok(inode),
-        Err(e) => {
-            inode.clear_nlink();
-            Err(e)
-        }
-    }
+    res.map(|()| inode)
 }

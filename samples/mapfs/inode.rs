@@ -12,8 +12,8 @@ use crate::format::{
     symlink,
     tree::{self, TreeCtx, TreeItem, WalkError},
 };
-use crate::super_block::MapFs;
-use crate::kfs::vfs::{INode, INodeParams, INodeType, Lookup, SuperBlock, Timespec};
+use crate::kfs::vfs::{INode, INodeParams, INodeType, INodeView, Lookup, SuperBlock, Timespec};
+use crate::MapFs;
 use kernel::{new_mutex, prelude::*, sync::aref::ARef, sync::Mutex};
 
 /// The in-memory extent map of a file or directory, and the on-disk inode
@@ -83,7 +83,7 @@ impl FileMap {
 }
 
 /// Sets `i_blocks` from the map's block count.
-pub(crate) fn update_blocks(inode: &INode<MapFs>, m: &FileMap) {
+pub(crate) fn update_blocks(inode: &INodeView<MapFs>, m: &FileMap) {
     inode.set_blocks(m.blocks << (inode.block_bits() - 9));
 }
 
@@ -250,7 +250,7 @@ fn stamp(t: crate::kfs::vfs::Timespec) -> Timestamp {
 
 /// Writes `inode` into its inode table slot, and its extent tree blocks
 /// when the extents changed (fresh blocks when the tree's size changed).
-pub(crate) fn write_inode(inode: &INode<MapFs>) -> Result {
+pub(crate) fn write_inode(inode: &INodeView<MapFs>) -> Result {
     let sb = inode.super_block();
     let d = sb.data();
     if d.is_read_only() {
@@ -324,7 +324,7 @@ pub(crate) fn write_inode(inode: &INode<MapFs>) -> Result {
 }
 
 /// Encodes `raw` into inode `ino`'s slot of the inode table.
-fn write_slot(sb: &crate::kfs::vfs::SuperBlock<MapFs>, ino: u32, raw: &Inode) -> Result {
+fn write_slot(sb: &SuperBlock<MapFs>, ino: u32, raw: &Inode) -> Result {
     let d = sb.data();
     let (block, off) = d.geo.inode_location(ino).ok_or(EINVAL)?;
     let buf = sb.read_block(block)?;
@@ -338,7 +338,7 @@ fn write_slot(sb: &crate::kfs::vfs::SuperBlock<MapFs>, ino: u32, raw: &Inode) ->
 /// Frees everything of an inode without links: its blocks, its slot (written
 /// back free, mode 0) and its number. Errors are logged: eviction cannot
 /// fail, and fsck.mapfs finds what was left behind.
-pub(crate) fn delete_inode(inode: &INode<MapFs>) {
+pub(crate) fn delete_inode(inode: &INodeView<MapFs>) {
     let sb = inode.super_block();
     let d = sb.data();
     if d.is_read_only() {
@@ -373,7 +373,7 @@ pub(crate) fn delete_inode(inode: &INode<MapFs>) {
 }
 
 /// Unmaps file blocks `first .. first + count` of `inode` and frees them.
-pub(crate) fn unmap(inode: &INode<MapFs>, first: u64, count: u64) -> Result {
+pub(crate) fn unmap(inode: &INodeView<MapFs>, first: u64, count: u64) -> Result {
     let count = count.min(crate::format::extent::MAX_FILE_BLOCKS.saturating_sub(first));
     if count == 0 {
         return Ok(());

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Mapping file ranges for iomap: reads and writeback see the extent map as
-//! it is; writes and write faults allocate blocks for holes and convert
-//! unwritten extents, so dirty page cache is always backed by written
-//! extents when writeback comes.
+//! Mapping file ranges for iomap, one type per purpose: reads, reporting
+//! and writeback see the extent map as it is ([`ReadMap`], [`ReportMap`],
+//! [`WritebackMap`]); writes and write faults allocate blocks for holes and
+//! convert unwritten extents ([`WriteMap`]), so dirty page cache is always
+//! backed by written extents when writeback comes.
 //!
 //! Every change of a file's map bumps its sequence number, which each
 //! mapping carries as its validity cookie: a buffered write (iomap checks
@@ -14,16 +15,23 @@
 
 use crate::format::extent::{lookup, Extent, Mapping as Found, MAX_EXTENT_LEN};
 use crate::inode::update_blocks;
-use crate::kfs::iomap::{Flags, Mapping, Operations};
-use crate::kfs::vfs::INode;
-use crate::super_block::MapFs;
+use crate::kfs::iomap::{map::Kind, Flags, Mapping, ReadOps, ReportOps, WriteOps, WritebackOps};
+use crate::kfs::vfs::{INode, INodeView};
+use crate::MapFs;
 use kernel::prelude::*;
 
-/// mapfs's `iomap_ops`.
-pub(crate) struct FileOps;
+/// Reads: the map as it is.
+pub(crate) struct ReadMap;
+/// Buffered writes, zeroing and write faults: allocates.
+pub(crate) struct WriteMap;
+/// `SEEK_HOLE`/`SEEK_DATA` and `FIEMAP`: the map as it is.
+pub(crate) struct ReportMap;
+/// Writeback: the map as it is (the write path allocated every block).
+pub(crate) struct WritebackMap;
 
-/// The current mapping at file block `fb`, without changing anything.
-fn current(inode: &INode<MapFs>, fb: u64) -> Result<Mapping> {
+/// The current mapping at byte `pos`, without changing anything.
+fn current(inode: &INodeView<MapFs>, pos: u64) -> Result<Mapping> {
+    let fb = pos >> inode.block_bits();
     let bits = inode.block_bits();
     let m = inode.data().map.lock();
     let offset = fb << bits;
@@ -81,18 +89,50 @@ fn for_write(inode: &INode<MapFs>, fb: u64, want: u64) -> Result<Mapping> {
     Ok(map)
 }
 
-impl Operations for FileOps {
+#[vtable]
+impl ReadOps for ReadMap {
+    type FileSystem = MapFs;
+
+    fn begin(inode: &INode<MapFs>, pos: u64, _len: u64) -> Result<Mapping> {
+        current(inode, pos)
+    }
+}
+
+#[vtable]
+impl ReportOps for ReportMap {
+    type FileSystem = MapFs;
+
+    fn begin(inode: &INode<MapFs>, pos: u64, _len: u64) -> Result<Mapping> {
+        current(inode, pos)
+    }
+}
+
+#[vtable]
+impl WritebackOps for WritebackMap {
+    type FileSystem = MapFs;
+
+    fn map(inode: &INodeView<MapFs>, pos: u64, _len: u64) -> Result<Mapping> {
+        current(inode, pos)
+    }
+
+    fn valid(inode: &INodeView<MapFs>, cookie: u64) -> bool {
+        inode.data().map.lock().seq == cookie
+    }
+}
+
+#[vtable]
+impl WriteOps for WriteMap {
     type FileSystem = MapFs;
 
     fn begin(inode: &INode<MapFs>, pos: u64, len: u64, flags: Flags) -> Result<Mapping> {
+        if !flags.contains(Flags::WRITE) {
+            // Zeroing: holes and unwritten ranges already read as zeros.
+            return current(inode, pos);
+        }
         let bits = inode.block_bits();
         let fb = pos >> bits;
-        if flags.contains(Flags::WRITE) {
-            let last = (pos + len.max(1) - 1) >> bits;
-            for_write(inode, fb, last - fb + 1)
-        } else {
-            current(inode, fb)
-        }
+        let last = (pos + len.max(1) - 1) >> bits;
+        for_write(inode, fb, last - fb + 1)
     }
 
     fn end(inode: &INode<MapFs>, pos: u64, _len: u64, written: u64, flags: Flags, map: &Mapping) -> Result {
@@ -110,7 +150,7 @@ impl Operations for FileOps {
         if from >= map_end {
             return Ok(());
         }
-        let crate::kfs::iomap::map::Kind::Mapped { addr } = map.kind() else {
+        let Kind::Mapped { addr } = map.kind() else {
             return Ok(());
         };
         if map.fs_flag() {

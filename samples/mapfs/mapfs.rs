@@ -10,7 +10,10 @@
 //! module forbids `unsafe_code`; the crate root cannot, because `module!`
 //! expands to unsafe glue here.
 
-use kernel::prelude::*;
+use kernel::{
+    prelude::*,
+    sync::{aref::ARef, atomic::{Atomic, Relaxed}, Mutex},
+};
 
 #[path = "../../rust/mod.rs"]
 pub mod kfs;
@@ -21,9 +24,95 @@ pub mod format;
 
 mod alloc;
 mod dir;
+mod file;
 mod inode;
 mod iomap;
 mod super_block;
+
+use kfs::vfs::{FileSystem, INode, NewSuperBlock, SuperBlock, Timespec};
+
+/// The mapfs filesystem type. Its C tables are implemented where they
+/// belong: super block operations in [`super_block`], directories in
+/// [`dir`], regular files in [`file`] and their iomap mappings in [`iomap`].
+pub(crate) struct MapFs;
+
+/// What a mounted mapfs keeps about its device.
+pub(crate) struct MapfsSb {
+    /// Where every region is.
+    pub(crate) geo: format::layout::Geometry,
+    /// The checksum seed (from the UUID).
+    pub(crate) seed: u32,
+    /// Bitmaps, counters and the super block to write.
+    pub(crate) alloc: Pin<KBox<Mutex<alloc::Alloc>>>,
+    /// Mounted read-only: nothing is written (changes on remount).
+    pub(crate) read_only: Atomic<bool>,
+}
+
+impl MapfsSb {
+    /// Whether the filesystem is mounted read-only now.
+    pub(crate) fn is_read_only(&self) -> bool {
+        self.read_only.load(Relaxed)
+    }
+
+    /// Allocates up to `max` blocks near `goal` (see
+    /// [`alloc::Alloc::alloc_blocks`]).
+    pub(crate) fn alloc_blocks(&self, sb: &SuperBlock<MapFs>, goal: Option<u64>, max: u64) -> Result<(u64, u64)> {
+        if self.is_read_only() {
+            return Err(EROFS);
+        }
+        self.alloc.lock().alloc_blocks(sb, &self.geo, self.seed, goal, max)
+    }
+
+    /// Frees blocks.
+    pub(crate) fn free_blocks(&self, sb: &SuperBlock<MapFs>, start: u64, len: u64) -> Result {
+        self.alloc.lock().free_blocks(sb, &self.geo, self.seed, start, len)
+    }
+
+    /// Allocates an inode number and its generation.
+    pub(crate) fn alloc_inode(&self, sb: &SuperBlock<MapFs>) -> Result<(u32, u32)> {
+        if self.is_read_only() {
+            return Err(EROFS);
+        }
+        self.alloc.lock().alloc_inode(sb, &self.geo, self.seed)
+    }
+
+    /// Frees an inode number.
+    pub(crate) fn free_inode(&self, sb: &SuperBlock<MapFs>, ino: u32) -> Result {
+        self.alloc.lock().free_inode(sb, &self.geo, self.seed, ino)
+    }
+}
+
+#[vtable]
+impl FileSystem for MapFs {
+    const NAME: &'static CStr = c"mapfs";
+    const MAGIC: u32 = format::super_block::SB_MAGIC;
+    type Data = MapfsSb;
+    type INodeData = inode::MapfsInode;
+    type Super = super_block::Super;
+    type Dir = dir::Dir;
+    type File = file::File;
+
+    fn fill_super(sb: &mut NewSuperBlock<Self>) -> Result<MapfsSb> {
+        super_block::fill_super(sb)
+    }
+
+    fn root(sb: &SuperBlock<Self>) -> Result<ARef<INode<Self>>> {
+        inode::iget(sb, format::layout::ROOT_INO)
+    }
+
+    fn init_inode_data() -> impl PinInit<Self::INodeData, Error> {
+        inode::MapfsInode::new()
+    }
+
+    fn reconfigure(sb: &SuperBlock<Self>, read_only: bool) -> Result {
+        super_block::reconfigure(sb, read_only)
+    }
+
+    fn birth_time(inode: &INode<Self>) -> Option<Timespec> {
+        let t = inode.data().map.lock().crtime;
+        Some(Timespec { sec: t.sec, nsec: t.nsec })
+    }
+}
 
 module! {
     type: MapfsModule,
@@ -36,7 +125,7 @@ module! {
 #[pin_data]
 struct MapfsModule {
     #[pin]
-    _fs: kfs::vfs::Registration<super_block::MapFs>,
+    _fs: kfs::vfs::Registration<MapFs>,
 }
 
 impl kernel::InPlaceModule for MapfsModule {

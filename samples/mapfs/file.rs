@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Regular files: which iomap mappings their data goes through
+//! ([`crate::iomap`]), and the block-map changes truncate and fallocate ask
+//! for.
+
+#![forbid(unsafe_code)]
+
+use crate::format::extent::MAX_FILE_BLOCKS;
+use crate::iomap::{preallocate, ReadMap, ReportMap, WriteMap, WritebackMap};
+use crate::kfs::vfs::{FileGuard, FileOperations, Locked};
+use crate::MapFs;
+use kernel::prelude::*;
+
+/// mapfs's regular-file operations.
+pub(crate) struct File;
+
+#[vtable]
+impl FileOperations for File {
+    type FileSystem = MapFs;
+    type Read = ReadMap;
+    type Write = WriteMap;
+    type Report = ReportMap;
+    type Writeback = WritebackMap;
+
+    fn truncate_blocks(file: &FileGuard<MapFs>, size: u64) -> Result {
+        let bits = file.block_bits();
+        let first = size.checked_add((1 << bits) - 1).ok_or(EFBIG)? >> bits;
+        crate::inode::unmap(file, first, MAX_FILE_BLOCKS.saturating_sub(first))
+    }
+
+    fn allocate(file: &Locked<MapFs>, first: u64, count: u64) -> Result {
+        preallocate(file, first, count)
+    }
+
+    fn punch(file: &FileGuard<MapFs>, first: u64, count: u64) -> Result {
+        crate::inode::unmap(file, first, count)
+    }
+}
