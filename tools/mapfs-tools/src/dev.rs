@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
 
 /// Random-access storage holding a filesystem.
 pub trait Device {
@@ -42,12 +42,32 @@ impl FileDev {
         Ok(Self { file, size })
     }
 
-    /// Opens `path` read-only or read-write.
+    /// Opens `path` read-only or read-write. A block device opened for
+    /// writing is opened with `O_EXCL`: on Linux that fails with `EBUSY`
+    /// while the device is mounted or otherwise claimed (device-mapper,
+    /// RAID, swap, another exclusive opener), and while we hold it the
+    /// device cannot be mounted. Regular files are opened as before.
     pub fn open(path: &std::path::Path, write: bool) -> io::Result<Self> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(write)
-            .open(path)?;
+        let exclusive = write && crate::mount::block_device(path)?.is_some();
+        let mut o = std::fs::OpenOptions::new();
+        o.read(true).write(write);
+        if exclusive {
+            o.custom_flags(libc::O_EXCL);
+        }
+        let file = o.open(path).map_err(|e| {
+            if e.raw_os_error() == Some(libc::EBUSY) {
+                io::Error::new(
+                    e.kind(),
+                    format!("{e}: the device is mounted or in use (device-mapper, RAID, swap, or another program holding it exclusively)"),
+                )
+            } else {
+                e
+            }
+        })?;
+        // The path could have been replaced between the two looks.
+        if write && file.metadata()?.file_type().is_block_device() != exclusive {
+            return Err(io::Error::other("changed while being opened"));
+        }
         Self::new(file)
     }
 

@@ -160,13 +160,13 @@ impl<D: Device> Fs<D> {
     /// Reads block `b`.
     pub fn read_block(&mut self, b: u64) -> io::Result<Vec<u8>> {
         let mut v = vec![0u8; self.bs];
-        self.dev.read_at(b * self.bs as u64, &mut v)?;
+        self.dev.read_at(block_offset(b, self.bs as u64)?, &mut v)?;
         Ok(v)
     }
 
     /// Writes block `b`.
     pub fn write_block(&mut self, b: u64, data: &[u8]) -> io::Result<()> {
-        self.dev.write_at(b * self.bs as u64, data)
+        self.dev.write_at(block_offset(b, self.bs as u64)?, data)
     }
 
     /// Writes the superblock (with fresh checksum).
@@ -185,7 +185,9 @@ impl<D: Device> Fs<D> {
                 format!("inode {ino} out of range"),
             )
         })?;
-        Ok(b * self.bs as u64 + off as u64)
+        block_offset(b, self.bs as u64)?
+            .checked_add(off as u64)
+            .ok_or_else(|| out_of_range(format!("inode {ino}")))
     }
 
     /// Raw 256 bytes of inode `ino`.
@@ -244,7 +246,7 @@ impl<D: Device> Fs<D> {
             &inode.data,
             true,
             &mut scratch,
-            |b, buf| dev.read_at(b * bs, buf),
+            |b, buf| dev.read_at(block_offset(b, bs)?, buf),
             |item| {
                 match item {
                     TreeItem::Node { disk_block, .. } => nodes.push(disk_block),
@@ -297,7 +299,7 @@ impl<D: Device> Fs<D> {
         let bs = self.bs as u64;
         let dev = &mut self.dev;
         tree::encode(&ctx, extents, &tb, &mut root, &mut scratch, |b, data| {
-            dev.write_at(b * bs, data)
+            dev.write_at(block_offset(b, bs)?, data)
         })
         .map_err(|e| match e {
             WalkError::Io(e) => FsError::Io(e),
@@ -353,27 +355,38 @@ impl<D: Device> Fs<D> {
         };
         insert_extent(&mut ext, new)?;
         let tb = self.write_tree(dir_ino, &mut d, &ext, &old_tree, blocks)?;
-        d.size = (nblocks + 1) * self.bs as u64;
+        d.size = nblocks
+            .checked_add(1)
+            .and_then(|n| n.checked_mul(self.bs as u64))
+            .ok_or(FsError::NoSpace)?;
         d.blocks = mapfs_format::extent::mapped_blocks(&ext) + tb.len() as u64;
         self.write_inode(dir_ino, &d)?;
         Ok(())
     }
 
     /// Reads the whole on-disk bitmap in `region` covering `nbits` bits.
+    /// The region may be longer than the bitmap needs (the format only
+    /// requires it to be large enough): blocks wholly past `nbits` hold
+    /// only padding and are not read.
     pub fn read_bitmap(&mut self, region: Region, nbits: u64) -> io::Result<BitmapAlloc> {
         let mut out = BitmapAlloc::new(nbits);
         let per = mapfs_format::layout::bits_per_bitmap_block(self.geo.block_size());
         for i in 0..region.len {
-            let blk = self.read_block(region.start + i)?;
+            let Some((first, n)) = bitmap_block_span(per, nbits, i) else {
+                break;
+            };
+            let blk = self.read_block(region.start.saturating_add(i))?;
             let Ok(bits) = bitmap::block_bits(&blk) else {
                 continue;
             };
-            let first = i * per;
-            let n = per.min(nbits.saturating_sub(first));
             // `per` is a multiple of 8, so whole bytes line up.
-            let byte0 = (first / 8) as usize;
-            let full = (n / 8) as usize;
-            out.bits[byte0..byte0 + full].copy_from_slice(&bits[..full]);
+            let (byte0, full) = ((first / 8) as usize, (n / 8) as usize);
+            if let (Some(dst), Some(src)) = (
+                out.bits.get_mut(byte0..byte0.saturating_add(full)),
+                bits.get(..full),
+            ) {
+                dst.copy_from_slice(src);
+            }
             for k in (full as u64 * 8)..n {
                 if bitmap::test_bit(bits, k) == Some(true) {
                     out.set_range(first + k, 1, true);
@@ -387,23 +400,26 @@ impl<D: Device> Fs<D> {
     /// bits set, checksum for disk block `region.start + i`).
     pub fn encode_bitmap_block(&self, map: &BitmapAlloc, region: Region, i: u64) -> Vec<u8> {
         let per = mapfs_format::layout::bits_per_bitmap_block(self.geo.block_size());
+        let disk = region.start.saturating_add(i);
         let mut blk = vec![0u8; self.bs];
-        let first = i * per;
-        let n = per.min(map.nbits.saturating_sub(first));
-        let _ = bitmap::init_block(self.seed, region.start + i, &mut blk, n);
+        // A block wholly past the bitmap is all padding (0 valid bits).
+        let (first, n) = bitmap_block_span(per, map.nbits, i).unwrap_or((0, 0));
+        let _ = bitmap::init_block(self.seed, disk, &mut blk, n);
         if let Ok(bits) = bitmap::block_bits_mut(&mut blk) {
-            if first & 7 == 0 {
-                let byte0 = (first / 8) as usize;
-                let full = (n / 8) as usize;
-                bits[..full].copy_from_slice(&map.bits[byte0..byte0 + full]);
-                for k in (full as u64 * 8)..n {
-                    if map.get(first + k) {
-                        let _ = bitmap::set_bits(bits, k, 1);
-                    }
+            let (byte0, full) = ((first / 8) as usize, (n / 8) as usize);
+            if let (Some(dst), Some(src)) = (
+                bits.get_mut(..full),
+                map.bits.get(byte0..byte0.saturating_add(full)),
+            ) {
+                dst.copy_from_slice(src);
+            }
+            for k in (full as u64 * 8)..n {
+                if map.get(first + k) {
+                    let _ = bitmap::set_bits(bits, k, 1);
                 }
             }
         }
-        let _ = bitmap::set_block_csum(self.seed, region.start + i, &mut blk);
+        let _ = bitmap::set_block_csum(self.seed, disk, &mut blk);
         blk
     }
 
@@ -415,6 +431,29 @@ impl<D: Device> Fs<D> {
         }
         Ok(())
     }
+}
+
+/// Byte offset of block `b`, or an error if it does not fit in 64 bits
+/// (a block number read from a damaged disk can be anything).
+fn block_offset(b: u64, bs: u64) -> io::Result<u64> {
+    b.checked_mul(bs)
+        .ok_or_else(|| out_of_range(format!("block {b}")))
+}
+
+fn out_of_range(what: String) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{what} is beyond any device"),
+    )
+}
+
+/// The bits bitmap block `i` holds of a bitmap of `nbits` bits, `per` to
+/// a block: (first bit, number of bits), or `None` when the block lies
+/// wholly past the bitmap.
+fn bitmap_block_span(per: u64, nbits: u64, i: u64) -> Option<(u64, u64)> {
+    let first = i.checked_mul(per)?;
+    let n = per.min(nbits.checked_sub(first)?);
+    (n > 0).then_some((first, n))
 }
 
 /// Disk block of file block `fb` if mapped and written.

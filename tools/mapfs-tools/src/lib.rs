@@ -7,4 +7,5 @@ pub mod dev;
 pub mod fs;
 pub mod fsck;
 pub mod mkfs;
+pub mod mount;
 pub mod probe;

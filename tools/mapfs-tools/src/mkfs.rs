@@ -11,6 +11,7 @@ use mapfs_format::super_block::{Superblock, LABEL_SIZE};
 use crate::builder::Builder;
 use crate::dev::{Device, FileDev};
 use crate::fs::{BitmapAlloc, Fs, FsError};
+use crate::mount::MountEntry;
 
 /// mkfs parameters.
 #[derive(Clone, Debug, Default)]
@@ -288,9 +289,28 @@ pub struct MkfsArgs {
     pub target: String,
 }
 
+/// Refuses a target that is mounted (`mount`: where, from
+/// [`crate::mount::mounted`]). `-f` does not override this: writing under
+/// a mounted filesystem destroys it and what the kernel writes back
+/// destroys the new one.
+pub fn check_not_mounted(target: &str, mount: Option<&MountEntry>) -> Result<(), String> {
+    match mount {
+        Some(m) => Err(format!(
+            "{target} is mounted on {}; refusing to make a filesystem on it (unmount it first)",
+            m.mount_point
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Runs mkfs on a path; returns the text to print or an error message.
 pub fn run(args: &MkfsArgs) -> Result<String, String> {
     let path = std::path::Path::new(&args.target);
+    // A table that cannot be read is no reason to stop: opening the
+    // device with O_EXCL still fails if it is mounted.
+    if let Ok(m) = crate::mount::mounted(path) {
+        check_not_mounted(&args.target, m.as_ref())?;
+    }
     let mut dev =
         FileDev::open(path, true).map_err(|e| format!("cannot open {}: {e}", args.target))?;
     let mut head = vec![0u8; crate::probe::PROBE_BYTES.min(dev.size() as usize)];

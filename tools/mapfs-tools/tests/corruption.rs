@@ -8,6 +8,8 @@ use common::*;
 use mapfs_format::dir;
 use mapfs_format::inode::FileType;
 use mapfs_format::layout::{LOST_FOUND_INO, ROOT_INO};
+use mapfs_tools::builder::Builder;
+use mapfs_tools::dev::MemDev;
 
 #[test]
 fn pristine_sample_is_clean() {
@@ -447,4 +449,180 @@ fn directory_size_wrong() {
     let (dev, s) = sample();
     let dev = edit_inode(dev, s.a, |i| i.size += 1);
     assert_fixed(dev, &format!("directory {}: size", s.a));
+}
+
+/// A superblock (valid checksum) whose block count is smaller than its
+/// block bitmap region allows: the last bitmap block lies wholly past the
+/// bitmap. fsck used to panic slicing the bitmap ("range start index 1020
+/// out of range for slice of length 263" in read_bitmap).
+#[test]
+fn block_count_smaller_than_bitmap_region() {
+    // 16 MiB of 1 KiB blocks: 3 block bitmap blocks (8160 bits each).
+    let (dev, _) = populate(mem_fs(16 << 20, 1024), 20);
+    let dev = edit_sb(dev, |sb| {
+        assert_eq!(sb.block_bitmap.len, 3);
+        sb.block_count = 2100;
+        sb.free_blocks = sb.free_blocks.min(2100);
+    });
+    let (r, dev) = check(dev);
+    assert_eq!(r.exit, 4, "{}", show(&r));
+    assert!(
+        r.lines
+            .iter()
+            .any(|l| l.contains("block bitmap block 2") && l.contains("padding")),
+        "{}",
+        show(&r)
+    );
+    let (r2, dev) = repair(dev);
+    assert_eq!(r2.exit, 1, "{}", show(&r2));
+    let (r3, _) = check(dev);
+    assert_eq!(r3.exit, 0, "{}\n--- repair said:\n{}", show(&r3), show(&r2));
+}
+
+/// The same for the inode bitmap: an inode count that needs fewer bitmap
+/// blocks than the region has.
+#[test]
+fn inode_count_smaller_than_bitmap_region() {
+    let o = mapfs_tools::mkfs::MkfsOptions {
+        inodes: Some(9000),
+        ..opts(1024)
+    };
+    let dev = mapfs_tools::mkfs::mkfs(mapfs_tools::dev::MemDev::new(12 << 20), &o)
+        .unwrap()
+        .0;
+    let (dev, _) = populate(dev, 20);
+    let dev = edit_sb(dev, |sb| {
+        assert_eq!(sb.inode_bitmap.len, 2);
+        sb.inode_count = 100;
+        sb.free_inodes = sb.free_inodes.min(99);
+    });
+    let (r, dev) = check(dev);
+    assert_eq!(r.exit, 4, "{}", show(&r));
+    assert!(
+        r.lines
+            .iter()
+            .any(|l| l.contains("inode bitmap block 1") && l.contains("padding")),
+        "{}",
+        show(&r)
+    );
+    let (r2, dev) = repair(dev);
+    assert_eq!(r2.exit, 1, "{}", show(&r2));
+    let (r3, _) = check(dev);
+    assert_eq!(r3.exit, 0, "{}\n--- repair said:\n{}", show(&r3), show(&r2));
+}
+
+/// Inodes of every live entry called `name` in directory `d`, in block and
+/// offset order.
+fn entries_named(dev: MemDev, d: u32, name: &str) -> (MemDev, Vec<u32>) {
+    let (dev, e, _) = extents(dev, d);
+    let mut fs = open(dev);
+    let mut out = Vec::new();
+    for fb in 0..fs.sb.block_count {
+        let Some(db) = mapfs_tools::fs::map_block(&e, fb) else {
+            break;
+        };
+        let buf = fs.read_block(db).unwrap();
+        for r in dir::iter_from(&buf, 0) {
+            let r = r.unwrap();
+            if r.name == name.as_bytes() {
+                out.push(r.ino);
+            }
+        }
+    }
+    (fs.dev, out)
+}
+
+/// Two entries `hello` in the root, both naming the same file (made through
+/// the builder, which like the on-disk format does not check for
+/// duplicates, so the link count counts both): the later one is removed
+/// and the link count drops with it.
+#[test]
+fn duplicate_name_same_inode() {
+    let (dev, s) = sample();
+    let mut b = Builder::open(dev).unwrap();
+    b.link(ROOT_INO, "hello", s.hello).unwrap();
+    let dev = b.commit().unwrap();
+    let (dev, found) = entries_named(dev, ROOT_INO, "hello");
+    assert_eq!(found, [s.hello, s.hello]);
+    let dev = assert_fixed(
+        dev,
+        &format!(
+            "directory 1: entry 'hello' (inode {}) at block 0 offset ",
+            s.hello
+        ),
+    );
+    let (r, dev) = repair(dev);
+    assert_eq!(r.exit, 0, "{}", show(&r));
+    let (dev, found) = entries_named(dev, ROOT_INO, "hello");
+    assert_eq!(found, [s.hello]);
+    let mut fs = open(dev);
+    assert_eq!(fs.read_inode(s.hello).unwrap().nlink, 2);
+}
+
+/// An entry of block 1 of /a renamed to the name of an entry of block 0:
+/// the entry in block 1 (the later one) goes; the file it named has no
+/// other link, so it moves to lost+found. The report names the
+/// directory, the name and both inodes.
+#[test]
+fn duplicate_name_in_a_later_block() {
+    let (dev, s) = sample();
+    let name = "many-file-number-000-with-a-long-name";
+    let (dev, first) = entries_named(dev, s.a, name);
+    assert_eq!(first.len(), 1);
+    let mut victim = 0;
+    let dev = edit_dir_block(dev, s.a, 1, |buf, seed| {
+        let e = dir::iter_from(buf, 0)
+            .map(Result::unwrap)
+            .find(|e| e.name.len() == name.len() && e.name.starts_with(b"many-file"))
+            .unwrap();
+        victim = e.ino;
+        let off = e.offset + dir::DIRENT_HEADER;
+        buf[off..off + name.len()].copy_from_slice(name.as_bytes());
+        dir::set_csum(buf, seed, s.a).unwrap();
+    });
+    let dev = assert_fixed(
+        dev,
+        &format!(
+            "directory {}: entry '{name}' (inode {victim}) at block 1 offset ",
+            s.a
+        ),
+    );
+    let (dev, after) = entries_named(dev, s.a, name);
+    assert_eq!(after, first);
+    let (dev, moved) = entries_named(dev, LOST_FOUND_INO, &format!("#{victim}"));
+    assert_eq!(moved, [victim]);
+    let mut fs = open(dev);
+    assert_eq!(fs.read_inode(victim).unwrap().nlink, 1);
+}
+
+/// Two subdirectories called `a` in the root: the later one is no longer
+/// reachable once its entry goes, so it moves to lost+found, and the link
+/// counts of the root and lost+found follow.
+#[test]
+fn duplicate_directory_name() {
+    let (dev, s) = sample();
+    let mut b = Builder::open(dev).unwrap();
+    let a2 = b.mkdir(ROOT_INO, "a", 0o755).unwrap();
+    let dev = b.commit().unwrap();
+    let (r, dev) = check(dev);
+    assert_eq!(r.exit, 4, "{}", show(&r));
+    let want = format!("directory 1: entry 'a' (inode {a2}) at block 0 offset ");
+    assert!(
+        r.lines.iter().any(|l| l.starts_with(&want)
+            && l.ends_with(&format!(
+                "has the same name as an earlier entry (inode {})",
+                s.a
+            ))),
+        "{}",
+        show(&r)
+    );
+    let dev = assert_fixed(dev, &want);
+    let (dev, found) = entries_named(dev, ROOT_INO, "a");
+    assert_eq!(found, [s.a]);
+    let (dev, moved) = entries_named(dev, LOST_FOUND_INO, &format!("#{a2}"));
+    assert_eq!(moved, [a2]);
+    let mut fs = open(dev);
+    // Root: '.', its own '..', and lost+found and a as subdirectories.
+    assert_eq!(fs.read_inode(ROOT_INO).unwrap().nlink, 4);
+    assert_eq!(fs.read_inode(LOST_FOUND_INO).unwrap().nlink, 3);
 }

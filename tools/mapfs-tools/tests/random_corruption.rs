@@ -11,26 +11,6 @@ use mapfs_format::layout::{INODE_SIZE, ROOT_INO};
 use mapfs_format::tree;
 use mapfs_tools::dev::MemDev;
 
-/// splitmix64: small deterministic PRNG.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next() % n
-        }
-    }
-}
-
 /// Metadata blocks worth damaging: bitmaps, inode table blocks holding
 /// in-use inodes, directory blocks, extent tree blocks, symlink blocks.
 fn targets(dev: MemDev, s: &Sample) -> (MemDev, Vec<u64>) {

@@ -9,7 +9,8 @@ const HELP: &str = "\
 Usage: fsck.mapfs [-n|-p|-a|-y] [-f] [-v] TARGET
 
 Check a mapfs filesystem on TARGET (a block device or image file), and
-optionally repair it. The filesystem must not be mounted.
+optionally repair it. A mounted filesystem is not repaired (exit 8); it
+can be checked with -n, with a warning.
 
 Options:
   -n          check only, change nothing (the default: there is no
@@ -28,7 +29,8 @@ Exit status (as fsck(8)):
   0   no errors
   1   errors were found and corrected
   4   errors were left uncorrected (always the case with -n)
-  8   operational error (cannot open or read the device)
+  8   operational error (cannot open or read the device, or asked to
+      repair a mounted filesystem)
   16  usage or syntax error
 ";
 
@@ -74,6 +76,9 @@ fn main() -> ExitCode {
         return usage("no target device or image given".into());
     };
     let res = fsck::run_path(&target, opts);
+    for w in &res.warnings {
+        eprintln!("{w}");
+    }
     for l in &res.lines {
         println!("{l}");
     }

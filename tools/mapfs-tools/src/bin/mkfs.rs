@@ -29,7 +29,8 @@ Options:
 
 mkfs.mapfs refuses to overwrite a device holding a known signature (mapfs,
 XFS, ext2/3/4, btrfs, swap, LUKS, LVM, FAT, NTFS, partition tables, ...)
-unless -f is given.
+unless -f is given. It always refuses a block device that is mounted or
+otherwise in use (it opens block devices with O_EXCL).
 
 Exit status: 0 on success, 1 on any error.
 ";

@@ -1,6 +1,6 @@
 //! Passes 3 and 4: directory blocks and connectivity.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 
 use mapfs_format::dir;
@@ -26,7 +26,9 @@ fn show(name: &[u8]) -> String {
 }
 
 impl<D: Device> Checker<D> {
-    /// Pass 3: every directory block.
+    /// Pass 3: every directory block. Names are tracked across all the
+    /// blocks of a directory: lookups stop at the first match, so a later
+    /// entry with the same name is unreachable by name and is removed.
     pub(super) fn check_dirs(&mut self) -> io::Result<()> {
         self.verbose("Pass 3: directories");
         let dirs: Vec<u32> = self
@@ -41,16 +43,25 @@ impl<D: Device> Checker<D> {
             };
             let ext = f.extents.clone();
             let nblocks = f.inode.size / self.bs();
+            let mut names = HashMap::new();
             for fb in 0..nblocks {
                 if let Some(db) = map_block(&ext, fb) {
-                    self.check_dir_block(d, fb, db)?;
+                    self.check_dir_block(d, fb, db, &mut names)?;
                 }
             }
         }
         Ok(())
     }
 
-    fn check_dir_block(&mut self, d: u32, fb: u64, db: u64) -> io::Result<()> {
+    /// Checks block `fb` (disk block `db`) of directory `d`. `names` holds
+    /// the entries kept so far in the directory (name to inode).
+    fn check_dir_block(
+        &mut self,
+        d: u32,
+        fb: u64,
+        db: u64,
+        names: &mut HashMap<Vec<u8>, u32>,
+    ) -> io::Result<()> {
         let seed = self.fs.seed;
         let mut buf = self.fs.read_block(db)?;
         let at = format!("directory {d} block {fb} (disk block {db})");
@@ -140,6 +151,18 @@ impl<D: Device> Checker<D> {
                 continue;
             };
             let ft = target.ft;
+            if let Some(&first) = names.get(&r.name) {
+                remove(
+                    self,
+                    &mut buf,
+                    format!(
+                        "(inode {}) at block {fb} offset {} has the same name as an earlier entry (inode {first})",
+                        r.ino, r.offset
+                    ),
+                );
+                continue;
+            }
+            names.insert(r.name.clone(), r.ino);
             let want = ft.dirent_type();
             if r.file_type != want {
                 self.problem(
@@ -158,7 +181,8 @@ impl<D: Device> Checker<D> {
                     name,
                 });
             } else {
-                *self.refs.entry(r.ino).or_default() += 1;
+                let n = self.refs.entry(r.ino).or_default();
+                *n = n.saturating_add(1);
             }
         }
         if dirty {

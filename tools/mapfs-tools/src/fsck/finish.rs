@@ -21,13 +21,14 @@ impl<D: Device> Checker<D> {
         let mut subdirs: HashMap<u32, u32> = HashMap::new();
         for (&d, &p) in &self.parent {
             if d != p && self.files.contains_key(&d) {
-                *subdirs.entry(p).or_default() += 1;
+                let n = subdirs.entry(p).or_default();
+                *n = n.saturating_add(1);
             }
         }
         let inos: Vec<(u32, FileType)> = self.files.iter().map(|(&i, f)| (i, f.ft)).collect();
         for (ino, ft) in inos {
             let want = if ft == FileType::Directory {
-                2 + subdirs.get(&ino).copied().unwrap_or(0)
+                subdirs.get(&ino).copied().unwrap_or(0).saturating_add(2)
             } else {
                 self.refs.get(&ino).copied().unwrap_or(0)
             };
@@ -138,7 +139,8 @@ impl<D: Device> Checker<D> {
     /// Superblock free counts and state.
     pub(super) fn check_superblock_counts(&mut self) -> io::Result<()> {
         let free_blocks = self.owned.count_free();
-        let free_inodes = self.final_inodes.as_ref().map_or(0, |m| m.count_free()) as u32;
+        let free_inodes = self.final_inodes.as_ref().map_or(0, |m| m.count_free());
+        let free_inodes = u32::try_from(free_inodes).unwrap_or(u32::MAX);
         if self.fs.sb.free_blocks != free_blocks {
             self.problem(
                 format!(

@@ -27,6 +27,7 @@ use mapfs_format::inode::{FileType, Inode};
 
 use crate::dev::{Device, FileDev, Overlay};
 use crate::fs::{BitmapAlloc, Fs};
+use crate::mount::MountEntry;
 
 /// Exit code: no errors.
 pub const EXIT_OK: i32 = 0;
@@ -61,6 +62,8 @@ pub struct FsckResult {
     pub problems: usize,
     /// Number of problems not fixed.
     pub unfixed: usize,
+    /// Warnings for standard error; they do not change the exit code.
+    pub warnings: Vec<String>,
 }
 
 /// What fsck knows about an in-use inode.
@@ -186,6 +189,7 @@ pub fn fsck<D: Device>(dev: D, opts: FsckOptions) -> io::Result<(FsckResult, D)>
         lines: std::mem::take(&mut c.out),
         problems: c.problems,
         unfixed: c.unfixed,
+        warnings: Vec::new(),
     };
     let mut overlay = c.fs.dev;
     let mut res = res;
@@ -202,8 +206,60 @@ pub fn fsck<D: Device>(dev: D, opts: FsckOptions) -> io::Result<(FsckResult, D)>
     Ok((res, overlay.into_inner()))
 }
 
+/// What to do about a target mounted at `mount` (from
+/// [`crate::mount::mounted`]): a repair run is refused with exit 8, as
+/// e2fsck does, since the kernel's cached metadata and fsck's writes would
+/// overwrite each other; a check (`-n`) goes ahead with a warning, as
+/// the filesystem may change under it. Returns the warning, if any, or
+/// the refusal.
+pub fn mount_check(
+    target: &str,
+    opts: FsckOptions,
+    mount: Option<&MountEntry>,
+) -> Result<Option<String>, FsckResult> {
+    let Some(m) = mount else {
+        return Ok(None);
+    };
+    let mp = &m.mount_point;
+    if opts.repair {
+        return Err(FsckResult {
+            exit: EXIT_OPERATIONAL,
+            lines: vec![format!(
+                "fsck.mapfs: {target} is mounted on {mp}; cannot repair a mounted filesystem (unmount it first, or check it without changes with -n)"
+            )],
+            ..FsckResult::default()
+        });
+    }
+    Ok(Some(if m.read_only {
+        format!("fsck.mapfs: warning: {target} is mounted read-only on {mp}; checking it without changes")
+    } else {
+        format!("fsck.mapfs: warning: {target} is mounted on {mp}; it may change during the check, which can then report problems that are not there")
+    }))
+}
+
 /// Runs fsck on a path and returns the result (I/O errors become exit 8).
+/// A mounted block device is handled by [`mount_check`].
 pub fn run_path(target: &str, opts: FsckOptions) -> FsckResult {
+    // If the table cannot be read, a repair run still opens the device
+    // with O_EXCL, which fails if it is mounted.
+    let mount = crate::mount::mounted(std::path::Path::new(target))
+        .ok()
+        .flatten();
+    run_path_mounted(target, opts, mount.as_ref())
+}
+
+/// [`run_path`] with the mount-table lookup given (`None`: not mounted).
+pub fn run_path_mounted(target: &str, opts: FsckOptions, mount: Option<&MountEntry>) -> FsckResult {
+    let warning = match mount_check(target, opts, mount) {
+        Ok(w) => w,
+        Err(refused) => return refused,
+    };
+    let mut res = run_unmounted(target, opts);
+    res.warnings.extend(warning);
+    res
+}
+
+fn run_unmounted(target: &str, opts: FsckOptions) -> FsckResult {
     let path = std::path::Path::new(target);
     let dev = match FileDev::open(path, opts.repair) {
         Ok(d) => d,

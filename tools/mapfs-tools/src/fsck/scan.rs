@@ -89,9 +89,11 @@ pub(super) fn open<D: Device>(dev: &mut D, opts: FsckOptions) -> io::Result<Open
         res.exit = EXIT_OK;
         res.lines.push(format!(
             "clean, {}/{} files, {}/{} blocks",
-            sb.inode_count - 1 - sb.free_inodes.min(sb.inode_count - 1),
-            sb.inode_count - 1,
-            sb.block_count - sb.free_blocks,
+            sb.inode_count
+                .saturating_sub(1)
+                .saturating_sub(sb.free_inodes),
+            sb.inode_count.saturating_sub(1),
+            sb.block_count.saturating_sub(sb.free_blocks),
             sb.block_count
         ));
         return Ok(Opened::Done(res));
@@ -125,7 +127,7 @@ impl<D: Device> Checker<D> {
         ];
         for (name, region, nbits) in maps {
             for i in 0..region.len {
-                let disk = region.start + i;
+                let disk = region.start.saturating_add(i);
                 let blk = self.fs.read_block(disk)?;
                 if let Err(e) = bitmap::verify_block_csum(self.fs.seed, disk, &blk) {
                     self.problem(
@@ -134,7 +136,7 @@ impl<D: Device> Checker<D> {
                     );
                     self.bitmap_damaged = true;
                 }
-                let first = i * per;
+                let first = i.saturating_mul(per);
                 let valid = per.min(nbits.saturating_sub(first));
                 if let Ok(bits) = bitmap::block_bits(&blk) {
                     if !bitmap::all_set(bits, valid, per - valid).unwrap_or(false) {
@@ -219,8 +221,7 @@ impl<D: Device> Checker<D> {
             }
         }
         if ft == FileType::Symlink && inode.flags & FLAG_INLINE == 0 {
-            let len = inode.size as usize;
-            if inode.size <= INLINE_SYMLINK_MAX as u64 || len > max_symlink_len(bs) {
+            if inode.size <= INLINE_SYMLINK_MAX as u64 || inode.size > max_symlink_len(bs) as u64 {
                 self.problem(
                     format!(
                         "inode {ino}: symlink of {} bytes stored in a block",
@@ -292,7 +293,7 @@ impl<D: Device> Checker<D> {
                         Some(format!(
                             "is outside the data area (blocks {}-{})",
                             data.start,
-                            data.end() - 1
+                            data.end().saturating_sub(1)
                         ))
                     } else if e.file_block < prev_end {
                         Some(match last_kept {
@@ -353,7 +354,7 @@ impl<D: Device> Checker<D> {
                 let next = entries.get(j + 1).map_or(hi, |n| n.file_block);
                 stack.push(Pending {
                     block: ie.child,
-                    depth: depth - 1,
+                    depth: depth.saturating_sub(1),
                     lo: ie.file_block,
                     hi: next,
                 });
