@@ -20,6 +20,12 @@ bool kfs_helper_inode_is_new(struct inode *inode)
 	return inode_state_read_once(inode) & I_NEW;
 }
 
+/* Whether fdatasync must write the inode: more than timestamps changed. */
+bool kfs_helper_inode_dirty_datasync(struct inode *inode)
+{
+	return inode_state_read_once(inode) & I_DIRTY_DATASYNC;
+}
+
 void kfs_helper_inode_set_owner(struct inode *inode, u32 uid, u32 gid)
 {
 	i_uid_write(inode, uid);
@@ -292,4 +298,97 @@ void kfs_helper_inode_set_blocks(struct inode *inode, u64 sectors)
 	inode->i_blocks = sectors;
 	inode->i_bytes = 0;
 	spin_unlock(&inode->i_lock);
+}
+
+/*
+ * Writeback completion in process context (as XFS's xfs_end_bio/xfs_end_io):
+ * an ioend whose completion changes the filesystem (unwritten blocks to
+ * convert, an on-disk size to advance) gets kfs_endio_bio as its bi_end_io.
+ * That runs in interrupt context: it only queues the ioend on its super
+ * block's list and the work. The work sorts and merges what is queued and
+ * calls the Rust completion for each, which calls iomap_finish_ioends.
+ */
+struct kfs_endio {
+	struct workqueue_struct *wq;
+	struct work_struct work;
+	spinlock_t lock;
+	struct list_head ioends;
+	void (*complete)(struct iomap_ioend *ioend);
+};
+
+static void kfs_endio_work(struct work_struct *work)
+{
+	struct kfs_endio *q = container_of(work, struct kfs_endio, work);
+	struct iomap_ioend *ioend;
+	struct list_head tmp;
+	unsigned long flags;
+
+	spin_lock_irqsave(&q->lock, flags);
+	list_replace_init(&q->ioends, &tmp);
+	spin_unlock_irqrestore(&q->lock, flags);
+
+	iomap_sort_ioends(&tmp);
+	while ((ioend = list_first_entry_or_null(&tmp, struct iomap_ioend, io_list))) {
+		list_del_init(&ioend->io_list);
+		iomap_ioend_try_merge(ioend, &tmp);
+		q->complete(ioend);
+		cond_resched();
+	}
+}
+
+static void kfs_endio_bio(struct bio *bio)
+{
+	struct iomap_ioend *ioend = iomap_ioend_from_bio(bio);
+	struct kfs_endio *q = ioend->io_private;
+	unsigned long flags;
+
+	spin_lock_irqsave(&q->lock, flags);
+	if (list_empty(&q->ioends))
+		WARN_ON_ONCE(!queue_work(q->wq, &q->work));
+	list_add_tail(&ioend->io_list, &q->ioends);
+	spin_unlock_irqrestore(&q->lock, flags);
+}
+
+struct kfs_endio *kfs_helper_endio_alloc(const char *id,
+					 void (*complete)(struct iomap_ioend *ioend))
+{
+	struct kfs_endio *q = kzalloc(sizeof(*q), GFP_KERNEL);
+
+	if (!q)
+		return NULL;
+	/* Writeback completion is on the memory reclaim path. */
+	q->wq = alloc_workqueue("kfs-endio/%s", WQ_MEM_RECLAIM | WQ_FREEZABLE | WQ_PERCPU, 0, id);
+	if (!q->wq) {
+		kfree(q);
+		return NULL;
+	}
+	INIT_WORK(&q->work, kfs_endio_work);
+	spin_lock_init(&q->lock);
+	INIT_LIST_HEAD(&q->ioends);
+	q->complete = complete;
+	return q;
+}
+
+/* Runs every queued completion (destroy_workqueue drains), then frees. */
+void kfs_helper_endio_free(struct kfs_endio *q)
+{
+	destroy_workqueue(q->wq);
+	kfree(q);
+}
+
+int kfs_helper_writeback_submit_deferred(struct iomap_writepage_ctx *wpc, int error,
+					 struct kfs_endio *q)
+{
+	struct iomap_ioend *ioend = wpc->wb_ctx;
+
+	ioend->io_private = q;
+	ioend->io_bio.bi_end_io = kfs_endio_bio;
+	/* Completed in our task already: no second deferral. */
+	bio_clear_flag(&ioend->io_bio, BIO_COMPLETE_IN_TASK);
+	return iomap_ioend_writeback_submit(wpc, error);
+}
+
+int kfs_helper_ioend_status(struct iomap_ioend *ioend)
+{
+	return blk_status_to_errno(ioend->io_bio.bi_status);
 }

@@ -13,10 +13,12 @@
 #include <linux/pagemap.h>
 #include <linux/sched/mm.h>
 #include <linux/iomap.h>
+#include <linux/workqueue.h>
 
 loff_t kfs_helper_i_size_read(const struct inode *inode);
 void kfs_helper_i_size_write(struct inode *inode, loff_t size);
 bool kfs_helper_inode_is_new(struct inode *inode);
+bool kfs_helper_inode_dirty_datasync(struct inode *inode);
 void kfs_helper_inode_set_owner(struct inode *inode, u32 uid, u32 gid);
 u32 kfs_helper_inode_uid(const struct inode *inode);
 u32 kfs_helper_inode_gid(const struct inode *inode);
@@ -65,5 +67,14 @@ void kfs_helper_touch_mtime_ctime(struct inode *inode);
 void kfs_helper_touch_all_times(struct inode *inode);
 void kfs_helper_sb_start_intwrite(struct super_block *sb);
 void kfs_helper_sb_end_intwrite(struct super_block *sb);
+
+
+struct kfs_endio;
+struct kfs_endio *kfs_helper_endio_alloc(const char *id,
+					 void (*complete)(struct iomap_ioend *ioend));
+void kfs_helper_endio_free(struct kfs_endio *q);
+int kfs_helper_writeback_submit_deferred(struct iomap_writepage_ctx *wpc, int error,
+					 struct kfs_endio *q);
+int kfs_helper_ioend_status(struct iomap_ioend *ioend);
 
 #endif

@@ -16,10 +16,12 @@
 //! reusing the previous mapping while it covers the range and
 //! [`WritebackOps::valid`] accepts its cookie, and adds the folio range to
 //! an ioend (`iomap_add_to_ioend`); `iomap_ioend_writeback_submit` sends the
-//! bios. Without [`WritebackOps::map`] there is no `writepages`. Dirty data over a hole is dropped by iomap, so the write path must
-//! have allocated blocks for every dirty range; data over an unwritten
-//! mapping would read back as zeros, so that is refused with `EIO` and a
-//! dmesg line (the write path converts unwritten blocks when it maps them).
+//! bios. Without [`WritebackOps::map`] there is no `writepages`. Dirty
+//! data over a hole is skipped by iomap (a shared mapping's stores past EOF,
+//! which a truncate up brings inside EOF); over an unwritten mapping it
+//! would read back as zeros, so that is refused with `EIO` and a dmesg line
+//! (the write path allocates holes and converts unwritten blocks when it
+//! maps them, so written data never lies over either).
 //!
 //! The folio helpers (`dirty_folio`, `release_folio`,
 //! `invalidate_folio`, `is_partially_uptodate`, `error_remove_folio`) are
@@ -33,7 +35,7 @@ use crate::kfs::{
         FileSystem, INodeView, NoFs,
     },
 };
-use core::marker::PhantomData;
+use core::{marker::PhantomData, ptr::NonNull};
 use kernel::prelude::*;
 
 /// The `address_space_operations` of regular files of filesystem `T`.
@@ -98,8 +100,46 @@ impl<T: FileSystem> Aops<T> {
 
     const WB_OPS: b::iomap_writeback_ops = b::iomap_writeback_ops {
         writeback_range: Some(Self::writeback_range),
-        writeback_submit: Some(b::iomap_ioend_writeback_submit),
+        writeback_submit: if WritebackOf::<T>::HAS_COMPLETE {
+            Some(Self::writeback_submit)
+        } else {
+            Some(b::iomap_ioend_writeback_submit)
+        },
     };
+
+    /// Sends the context's ioend, with its completion deferred to the super
+    /// block's workqueue when the filesystem must see it
+    /// ([`WritebackOps::needs_completion`]).
+    ///
+    /// # Safety
+    ///
+    /// Called by `iomap_writepages` with our context holding an ioend.
+    unsafe extern "C" fn writeback_submit(
+        wpc: *mut b::iomap_writepage_ctx,
+        error: kernel::ffi::c_int,
+    ) -> kernel::ffi::c_int {
+        // SAFETY: our context with its pending ioend (caller).
+        let (inode, ioend) = unsafe { ((*wpc).inode, (*wpc).wb_ctx.cast::<b::iomap_ioend>()) };
+        // SAFETY: an initialised inode of `T`, under writeback.
+        let inode = unsafe { INodeView::<T>::from_raw(inode) };
+        // SAFETY: the ioend iomap built; read before submission.
+        let (offset, size, flags) = unsafe { ((*ioend).io_offset, (*ioend).io_size, (*ioend).io_flags) };
+        let unwritten = u32::from(flags) & b::IOMAP_IOEND_UNWRITTEN != 0;
+        let defer = if WritebackOf::<T>::HAS_NEEDS_COMPLETION {
+            let offset = u64::try_from(offset).unwrap_or(0);
+            WritebackOf::<T>::needs_completion(inode, offset, size as u64, unwritten)
+        } else {
+            unwritten
+        };
+        match inode.super_block().endio() {
+            // SAFETY: the context and the super block's completion queue,
+            // which lives until after every writeback of this super block
+            // ended (see `SbState`).
+            Some(q) if defer => unsafe { b::kfs_helper_writeback_submit_deferred(wpc, error, q.as_ptr()) },
+            // SAFETY: our context (caller).
+            _ => unsafe { b::iomap_ioend_writeback_submit(wpc, error) },
+        }
+    }
 
     /// # Safety
     ///
@@ -156,9 +196,15 @@ impl<T: FileSystem> Aops<T> {
                 unsafe { map.fill(&raw mut (*wpc).iomap, (*inode.super_block().ptr()).s_bdev) };
                 map
             };
-            if !matches!(map.kind(), Kind::Mapped { .. }) {
+            // A hole is iomap's to skip: blocks past EOF that a shared
+            // mapping dirtied (`iomap_dirty_folio` marks the whole folio)
+            // come back inside EOF after a truncate up, with nothing to
+            // write. Unwritten blocks under dirty data would read back as
+            // zeros unless the completion converts them.
+            let unwritten = matches!(map.kind(), Kind::Unwritten { .. });
+            if unwritten && !WritebackOf::<T>::HAS_COMPLETE {
                 pr_err!(
-                    "inode {}: dirty data at {} over a hole or unwritten blocks: not written\n",
+                    "inode {}: dirty data at {} over unwritten blocks: not written\n",
                     inode.ino(),
                     pos
                 );
@@ -172,4 +218,71 @@ impl<T: FileSystem> Aops<T> {
         })();
         res.unwrap_or_else(|e| e.to_errno() as isize)
     }
+}
+
+/// The completion queue of a super block whose filesystem implements
+/// [`WritebackOps::complete`]: a workqueue (`WQ_MEM_RECLAIM`) and the list
+/// of ended ioends it completes, in process context.
+///
+/// # Invariants
+///
+/// `self.0` came from `kfs_helper_endio_alloc` and is freed only in `drop`.
+pub(in crate::kfs) struct EndIo(NonNull<b::kfs_endio>);
+
+// SAFETY: the queue is used from any context through its own spinlock; the
+// pointer is only freed in `drop`.
+unsafe impl Send for EndIo {}
+// SAFETY: see `Send`.
+unsafe impl Sync for EndIo {}
+
+impl EndIo {
+    /// A queue for filesystem `T`'s super block on device `id`.
+    pub(in crate::kfs) fn new<T: FileSystem>(id: &CStr) -> Result<Self> {
+        // SAFETY: `id` is NUL-terminated (the workqueue copies its name);
+        // `complete::<T>` has the callback type the helper expects.
+        let q = unsafe { b::kfs_helper_endio_alloc(id.as_char_ptr(), Some(complete::<T>)) };
+        NonNull::new(q).map(Self).ok_or(ENOMEM)
+    }
+
+    fn as_ptr(&self) -> *mut b::kfs_endio {
+        self.0.as_ptr()
+    }
+}
+
+impl Drop for EndIo {
+    fn drop(&mut self) {
+        // SAFETY: type invariant; `destroy_workqueue` first runs whatever
+        // is still queued.
+        unsafe { b::kfs_helper_endio_free(self.0.as_ptr()) };
+    }
+}
+
+/// Completes one (merged) ioend: the filesystem's completion, then iomap's
+/// (`iomap_finish_ioends`: ends the folios' writeback, records an error).
+///
+/// # Safety
+///
+/// Called by the completion work with an ended write ioend of a `T` inode
+/// whose folios are still under writeback (so the inode is not evicted).
+unsafe extern "C" fn complete<T: FileSystem>(ioend: *mut b::iomap_ioend) {
+    let _nofs = NoFs::enter();
+    // SAFETY: per the caller.
+    let (inode, offset, size) = unsafe { ((*ioend).io_inode, (*ioend).io_offset, (*ioend).io_size) };
+    // SAFETY: as above.
+    let mut error = unsafe { b::kfs_helper_ioend_status(ioend) };
+    // SAFETY: an initialised inode of `T` that eviction waits for (its
+    // folios are under writeback until `iomap_finish_ioends` below).
+    let inode = unsafe { INodeView::<T>::from_raw(inode) };
+    let io_error = (error != 0).then(|| Error::from_errno(error));
+    let res = WritebackOf::<T>::complete(inode, u64::try_from(offset).unwrap_or(0), size as u64, io_error);
+    if let Err(e) = res {
+        if error == 0 {
+            pr_err!("inode {}: completing the write of {}+{} failed: error {}\n",
+                inode.ino(), offset, size, e.to_errno());
+            error = e.to_errno();
+        }
+    }
+    // SAFETY: the ioend (and the ones merged into it), done with; nothing
+    // touches the inode after this.
+    unsafe { b::iomap_finish_ioends(ioend, error) };
 }

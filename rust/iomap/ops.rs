@@ -35,7 +35,7 @@
 use super::Mapping;
 use crate::kfs::{
     bindings as b,
-    vfs::{FileSystem, INode, INodeView, NoFs},
+    vfs::{lock::InvalidateLock, FileSystem, INode, INodeView, NoFs},
 };
 use core::marker::PhantomData;
 use kernel::{error::from_result, prelude::*};
@@ -131,6 +131,19 @@ pub trait WriteOps: Sized + 'static {
     fn valid(_inode: &INode<Self::FileSystem>, _cookie: u64) -> bool {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
+
+    /// Gives back the blocks in `offset .. offset + len` of a mapping that
+    /// [`Self::begin`] made with [`Mapping::new_blocks`] and a write left
+    /// unused (a short or failed write). The wrapper calls it after a
+    /// write, not a page fault, through `iomap_write_delalloc_release`, with
+    /// `invalidate_lock` held exclusive: only for ranges that no dirty page
+    /// cache covers (a shared-mapping store admitted meanwhile keeps its
+    /// blocks), and always past EOF. Writeback may have written part of the
+    /// new blocks meanwhile: give back only blocks still as `begin` made
+    /// them (e.g. still unwritten).
+    fn release_new(_inode: &INodeView<Self::FileSystem>, _offset: u64, _len: u64) {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
 }
 
 /// The mapping of file ranges for reporting (`SEEK_HOLE`/`SEEK_DATA`,
@@ -155,10 +168,11 @@ pub trait WritebackOps: Sized + 'static {
     type FileSystem: FileSystem;
 
     /// Maps the dirty range starting at byte `pos` of `inode`, up to `len`
-    /// bytes. The folio is locked and under writeback; the answer must be
-    /// mapped blocks (dirty data over a hole is dropped by iomap, over an
-    /// unwritten range it would read back as zeros: both are refused with
-    /// `EIO` and a line in dmesg).
+    /// bytes. The folio is locked and under writeback. Dirty data over a
+    /// hole is skipped by iomap. An unwritten answer is allowed when the
+    /// filesystem implements [`Self::complete`], which converts it once the
+    /// data is on the disk; otherwise it would read back as zeros, so it is
+    /// refused with `EIO` and a line in dmesg.
     fn map(_inode: &INodeView<Self::FileSystem>, _pos: u64, _len: u64) -> Result<Mapping> {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
@@ -167,6 +181,33 @@ pub trait WritebackOps: Sized + 'static {
     /// file, so that writeback may reuse it for the next dirty range. When
     /// not implemented, every range is mapped afresh.
     fn valid(_inode: &INodeView<Self::FileSystem>, _cookie: u64) -> bool {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Whether the writeback I/O of `offset .. offset + len` (to unwritten
+    /// blocks when `unwritten`) must call [`Self::complete`] when it ends.
+    /// When not implemented: exactly the unwritten ones.
+    fn needs_completion(
+        _inode: &INodeView<Self::FileSystem>,
+        _offset: u64,
+        _len: u64,
+        _unwritten: bool,
+    ) -> bool {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// The writeback I/O of `offset .. offset + len` ended, with `error`
+    /// if it failed (iomap then records it for the next `fsync`). Runs in
+    /// process context, on the super block's completion workqueue, before
+    /// the folios' writeback ends (so before eviction can proceed): convert
+    /// the unwritten blocks the data went to, advance the on-disk size. An
+    /// error returned fails the I/O as the device's error would.
+    fn complete(
+        _inode: &INodeView<Self::FileSystem>,
+        _offset: u64,
+        _len: u64,
+        _error: Option<Error>,
+    ) -> Result {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 }
@@ -285,7 +326,7 @@ pub(in crate::kfs) struct WriteTable<O: WriteOps>(PhantomData<O>);
 impl<O: WriteOps> WriteTable<O> {
     pub(in crate::kfs) const OPS: b::iomap_ops = b::iomap_ops {
         iomap_begin: Some(Self::begin),
-        iomap_end: if O::HAS_END { Some(Self::end) } else { None },
+        iomap_end: if O::HAS_END || O::HAS_RELEASE_NEW { Some(Self::end) } else { None },
         ..pin_init::zeroed()
     };
 
@@ -338,9 +379,86 @@ impl<O: WriteOps> WriteTable<O> {
             let map = unsafe { Mapping::read(iomap) };
             let (pos, len) = range(pos, length)?;
             let written = u64::try_from(written).unwrap_or(0);
-            O::end(inode, pos, len, written, Flags(flags), &map)?;
+            let flags = Flags(flags);
+            if O::HAS_RELEASE_NEW && map.is_new() && !flags.contains(Flags::FAULT) {
+                // SAFETY: as above; `iomap` is the mapping in use.
+                unsafe { Self::release_unused(inode, pos, len, written, flags, iomap) };
+            }
+            if O::HAS_END {
+                O::end(inode, pos, len, written, flags, &map)?;
+            }
             Ok(0)
         })
+    }
+
+    /// Gives back the new blocks of `iomap` past what a write used, except
+    /// under dirty page cache (`iomap_write_delalloc_release`, as XFS's
+    /// `xfs_buffered_write_iomap_end`). Not for page faults: they run with
+    /// `invalidate_lock` held shared, and a fault that fails leaves nothing
+    /// dirty to lose.
+    ///
+    /// # Safety
+    ///
+    /// `iomap` is the mapping `begin` returned for `pos .. pos + len` of
+    /// `inode`, after a write (not a fault) processed `written` bytes.
+    unsafe fn release_unused(
+        inode: &INode<O::FileSystem>,
+        pos: u64,
+        len: u64,
+        written: u64,
+        flags: Flags,
+        iomap: *mut b::iomap,
+    ) {
+        let bs = 1u64 << inode.block_bits();
+        let round_up = |v: u64| v.checked_add(bs - 1).map(|v| v & !(bs - 1));
+        // The first block the write did not reach (all of them if none).
+        let start = if written == 0 { Some(pos & !(bs - 1)) } else { pos.checked_add(written).and_then(round_up) };
+        let end = pos.checked_add(len).and_then(round_up);
+        let (Some(start), Some(end)) = (start, end) else { return };
+        let (Ok(start), Ok(end)) = (i64::try_from(start), i64::try_from(end)) else { return };
+        if start >= end {
+            return;
+        }
+        let release = || {
+            // SAFETY: a referenced inode with `invalidate_lock` held
+            // exclusive; `iomap` is the mapping in use (caller).
+            unsafe {
+                b::iomap_write_delalloc_release(
+                    inode.as_ptr(),
+                    start,
+                    end,
+                    flags.bits(),
+                    iomap,
+                    Some(Self::release_range),
+                )
+            }
+        };
+        if flags.contains(Flags::ZERO) {
+            // Zeroing runs with `invalidate_lock` held already.
+            release();
+        } else {
+            let _inval = InvalidateLock::lock(inode);
+            release();
+        }
+    }
+
+    /// The `iomap_punch_t` of [`Self::release_unused`].
+    ///
+    /// # Safety
+    ///
+    /// Called by `iomap_write_delalloc_release` with the inode it was given
+    /// (referenced, `invalidate_lock` held) and a range of its mapping.
+    unsafe extern "C" fn release_range(
+        inode: *mut b::inode,
+        offset: b::loff_t,
+        length: b::loff_t,
+        _iomap: *mut b::iomap,
+    ) {
+        // SAFETY: per the caller.
+        let inode = unsafe { INodeView::<O::FileSystem>::from_raw(inode) };
+        if let Ok((offset, len)) = range(offset, length) {
+            O::release_new(inode, offset, len);
+        }
     }
 
     /// # Safety

@@ -171,6 +171,10 @@ impl<T: FileSystem> Tables<T> {
         llseek: Some(b::generic_file_llseek),
         read: Some(b::generic_read_dir),
         iterate_shared: Some(Self::iterate_shared),
+        // Entries live in metadata buffers and the directory's inode:
+        // fsync writes both and flushes, so the durable-create pattern
+        // (write, fsync the file, fsync its directory) works.
+        fsync: Some(super::file::fsync::<T>),
         ..pin_init::zeroed()
     };
 

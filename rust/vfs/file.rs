@@ -8,7 +8,7 @@
 //!
 //! The filesystem never sees a file operation: it answers iomap's mapping
 //! requests (the four iomap traits [`FileOperations`] names) and changes its
-//! block map when asked ([`FileOperations::truncate_blocks`],
+//! block map when asked ([`FileOperations::set_size`],
 //! [`FileOperations::allocate`], [`FileOperations::punch`]). These wrappers
 //! do the rest:
 //!
@@ -26,14 +26,15 @@
 //!   holds `i_rwsem`); shrinking zeroes the tail of the new last block
 //!   ([`truncate_page`]), growing zeroes from the old EOF ([`zero_range`]);
 //!   then `truncate_setsize` (which drops the page cache past EOF) and
-//!   [`FileOperations::truncate_blocks`].
+//!   [`FileOperations::set_size`].
 //! - `fallocate`: plain and `KEEP_SIZE` preallocation
 //!   ([`FileOperations::allocate`]: unwritten blocks), `PUNCH_HOLE | KEEP_SIZE`
 //!   and `ZERO_RANGE` (partial blocks zeroed with [`zero_range`]; whole
 //!   blocks dropped from the page cache and given to
 //!   [`FileOperations::punch`], then, for zero range, preallocated again).
-//! - `fsync`: writes and waits for the range, writes the inode
-//!   (`sync_inode_metadata`), writes the device's metadata buffers
+//! - `fsync` (files and directories): writes and waits for the range,
+//!   writes the inode (`sync_inode_metadata`; skipped by `fdatasync` when
+//!   only timestamps changed), writes the device's metadata buffers
 //!   (`sync_blockdev`) and flushes the device's cache.
 
 use super::{
@@ -54,7 +55,7 @@ use kernel::{error::{from_result, to_result}, prelude::*};
 /// `setattr` (truncate) and `fallocate` ask for.
 ///
 /// Entries not implemented stay `NULL` (or, inside a shared C entry, fail
-/// with `EOPNOTSUPP`): without [`Self::truncate_blocks`] a size change is
+/// with `EOPNOTSUPP`): without [`Self::set_size`] a size change is
 /// refused, without [`Self::allocate`] and [`Self::punch`] there is no
 /// `fallocate`.
 #[vtable]
@@ -74,9 +75,12 @@ pub trait FileOperations: Sized + 'static {
     /// Maps dirty ranges for writeback.
     type Writeback: WritebackOps<FileSystem = Self::FileSystem>;
 
-    /// Frees the blocks of `file` past `size` after the page cache was
-    /// truncated to it (truncate).
-    fn truncate_blocks(_file: &FileGuard<Self::FileSystem>, _size: u64) -> Result {
+    /// The size of `file` changed from `old` to `new` through `truncate`
+    /// or `fallocate` (not a write), and the page cache was truncated to
+    /// it: free the blocks past `new` when it shrank, and record `new` as
+    /// the size on disk (writes advance that size as their I/O completes,
+    /// [`WritebackOps::complete`]).
+    fn set_size(_file: &FileGuard<Self::FileSystem>, _old: u64, _new: u64) -> Result {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -107,7 +111,7 @@ pub(in crate::kfs) type WritebackOf<T> = <<T as FileSystem>::File as FileOperati
 /// A regular file whose `i_rwsem` and `invalidate_lock` the caller holds
 /// exclusive: nothing else changes its size, its mappings or its page
 /// cache. What needs that state ([`zero_range`], [`truncate_page`], the
-/// truncate and punch hooks) takes a `&FileGuard`; only the wrappers make
+/// size and punch hooks) takes a `&FileGuard`; only the wrappers make
 /// one, from the two lock guards they hold.
 ///
 /// # Invariants
@@ -142,7 +146,7 @@ impl<T: FileSystem> FileGuard<T> {
 /// Changes the size of regular file `inode`: zeroing through iomap, page
 /// cache, then the filesystem's blocks.
 fn set_size<T: FileSystem>(inode: &Locked<T>, new: u64) -> Result {
-    if !T::File::HAS_TRUNCATE_BLOCKS || !WriteOf::<T>::HAS_BEGIN {
+    if !T::File::HAS_SET_SIZE || !WriteOf::<T>::HAS_BEGIN {
         return Err(EOPNOTSUPP);
     }
     let old = u64::try_from(inode.size()).map_err(|_| EINVAL)?;
@@ -155,11 +159,44 @@ fn set_size<T: FileSystem>(inode: &Locked<T>, new: u64) -> Result {
     }
     // SAFETY: a referenced inode with `i_rwsem` and `invalidate_lock` held.
     unsafe { b::truncate_setsize(inode.as_ptr(), new as i64) };
-    if new < old {
-        T::File::truncate_blocks(file, new)?;
-    }
+    T::File::set_size(file, old, new)?;
     inode.mark_dirty();
     Ok(())
+}
+
+/// `fsync` of regular files and directories: writes and waits for the
+/// range's data, writes the inode unless only its timestamps changed and
+/// this is `fdatasync` (`I_DIRTY_DATASYNC` clear), writes the device's
+/// metadata buffers (the inode table, directory blocks, bitmaps, tree
+/// blocks) and flushes the device's cache.
+///
+/// # Safety
+///
+/// Called by `vfs_fsync_range` with an open file of a mounted `T` super
+/// block.
+pub(in crate::kfs) unsafe extern "C" fn fsync<T: FileSystem>(
+    file: *mut b::file,
+    start: b::loff_t,
+    end: b::loff_t,
+    datasync: kernel::ffi::c_int,
+) -> kernel::ffi::c_int {
+    let _nofs = NoFs::enter();
+    from_result(|| {
+        // SAFETY: the file is open, so its inode is referenced.
+        let inode = unsafe { INode::<T>::from_raw(b::kfs_helper_file_inode(file)) };
+        // SAFETY: an open file; waits for the range's writeback.
+        to_result(unsafe { b::file_write_and_wait_range(file, start, end) })?;
+        // SAFETY: a referenced inode; a `READ_ONCE` of its state bits.
+        let datasync_dirty = unsafe { b::kfs_helper_inode_dirty_datasync(inode.as_ptr()) };
+        if datasync == 0 || datasync_dirty {
+            // SAFETY: a referenced inode; calls `write_inode` if dirty.
+            to_result(unsafe { b::sync_inode_metadata(inode.as_ptr(), 1) })?;
+        }
+        inode.super_block().sync_device()?;
+        // SAFETY: an open file.
+        to_result(unsafe { b::file_check_and_advance_wb_err(file) })?;
+        Ok(0)
+    })
 }
 
 /// The file and mapping operation tables of regular files of `T`.
@@ -174,7 +211,7 @@ impl<T: FileSystem> Tables<T> {
         splice_read: Some(b::filemap_splice_read),
         splice_write: if WriteOf::<T>::HAS_BEGIN { Some(b::iter_file_splice_write) } else { None },
         mmap_prepare: Some(Self::mmap_prepare),
-        fsync: Some(Self::fsync),
+        fsync: Some(fsync::<T>),
         fallocate: if T::File::HAS_ALLOCATE || T::File::HAS_PUNCH { Some(Self::fallocate) } else { None },
         ..pin_init::zeroed()
     };
@@ -281,31 +318,6 @@ impl<T: FileSystem> Tables<T> {
         // SAFETY: paired with the start above.
         unsafe { b::kfs_helper_sb_end_pagefault(sb) };
         ret
-    }
-
-    /// # Safety
-    ///
-    /// Called by `vfs_fsync_range` with an open `T` file.
-    unsafe extern "C" fn fsync(
-        file: *mut b::file,
-        start: b::loff_t,
-        end: b::loff_t,
-        _datasync: kernel::ffi::c_int,
-    ) -> kernel::ffi::c_int {
-        let _nofs = NoFs::enter();
-        from_result(|| {
-            // SAFETY: an open file of a mounted `T` super block.
-            unsafe {
-                let inode = b::kfs_helper_file_inode(file);
-                let bdev = (*(*inode).i_sb).s_bdev;
-                to_result(b::file_write_and_wait_range(file, start, end))?;
-                to_result(b::sync_inode_metadata(inode, 1))?;
-                to_result(b::sync_blockdev(bdev))?;
-                to_result(b::blkdev_issue_flush(bdev))?;
-                to_result(b::file_check_and_advance_wb_err(file))?;
-            }
-            Ok(0)
-        })
     }
 
     /// # Safety

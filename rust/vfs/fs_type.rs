@@ -21,7 +21,8 @@
 //! No inode reference can be kept in the data: [`INode`] is `!Send`, the
 //! data `Send`.
 
-use super::{INode, NewSuperBlock, NoFs, SuperBlock, Timespec};
+use super::{file::WritebackOf, super_block::SbState, INode, NewSuperBlock, NoFs, SuperBlock, Timespec};
+use crate::kfs::iomap::{aops::EndIo, WritebackOps};
 use crate::kfs::bindings as b;
 use core::marker::PhantomData;
 use kernel::{
@@ -232,9 +233,15 @@ impl<T: FileSystem> Tables<T> {
             // SAFETY: `sb` is a new super block of filesystem `T`, exclusively
             // ours until `fill_super` returns (caller guarantee).
             let new = unsafe { NewSuperBlock::<T>::from_raw(sb) };
-            let data = KBox::new(T::fill_super(new)?, GFP_KERNEL)?;
+            let endio = if WritebackOf::<T>::HAS_COMPLETE {
+                Some(EndIo::new::<T>(new.id())?)
+            } else {
+                None
+            };
+            let data = T::fill_super(new)?;
+            let state = KBox::new(SbState::<T> { endio, data }, GFP_KERNEL)?;
             // SAFETY: still ours alone; `put_super` or `kill_sb` frees it.
-            unsafe { (*sb).s_fs_info = KBox::into_raw(data).cast() };
+            unsafe { (*sb).s_fs_info = KBox::into_raw(state).cast() };
             // SAFETY: the data is installed and `s_op` is ours: the type
             // invariants of `SuperBlock<T>` hold from here on.
             let sbr = unsafe { SuperBlock::<T>::from_raw(sb) };

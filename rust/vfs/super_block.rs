@@ -106,12 +106,23 @@ impl<T: FileSystem> NewSuperBlock<T> {
     }
 }
 
+/// What `s_fs_info` of a mounted `T` super block points at: the
+/// filesystem's data and the wrappers' own per-super-block state.
+pub(in crate::kfs) struct SbState<T: FileSystem> {
+    /// The writeback completion queue, when `T` completes writeback.
+    /// Dropped (drained) before the data, which completions use.
+    pub(in crate::kfs) endio: Option<crate::kfs::iomap::aops::EndIo>,
+    /// The filesystem's data.
+    pub(in crate::kfs) data: T::Data,
+}
+
 /// A mounted super block of filesystem `T`, with its data installed.
 ///
 /// # Invariants
 ///
-/// `s_fs_info` points at the `T::Data` installed after `fill_super`, valid
-/// until `kill_sb`, and `s_op` is the table of `T`.
+/// `s_fs_info` points at the `SbState<T>` installed after `fill_super`,
+/// valid until `put_super` (or `kill_sb` of a failed mount) drops it, after
+/// every inode and every operation is gone; `s_op` is the table of `T`.
 #[repr(transparent)]
 pub struct SuperBlock<T: FileSystem> {
     sb: Opaque<b::super_block>,
@@ -159,10 +170,26 @@ impl<T: FileSystem> SuperBlock<T> {
         self.sb.get()
     }
 
+    fn state(&self) -> &SbState<T> {
+        // SAFETY: type invariant: `s_fs_info` is the installed state.
+        unsafe { &*(*self.ptr()).s_fs_info.cast::<SbState<T>>() }
+    }
+
     /// The filesystem's data.
     pub fn data(&self) -> &T::Data {
-        // SAFETY: type invariant: `s_fs_info` is the installed `T::Data`.
-        unsafe { &*(*self.ptr()).s_fs_info.cast::<T::Data>() }
+        &self.state().data
+    }
+
+    /// The writeback completion queue, when `T` completes writeback.
+    pub(in crate::kfs) fn endio(&self) -> Option<&crate::kfs::iomap::aops::EndIo> {
+        self.state().endio.as_ref()
+    }
+
+    /// The device the filesystem is mounted from (`s_id`, e.g. `vdb`).
+    pub fn id(&self) -> &CStr {
+        // SAFETY: `s_id` is a NUL-terminated array set before `fill_super`
+        // and not changed while the super block lives.
+        unsafe { CStr::from_char_ptr((*self.ptr()).s_id.as_ptr()) }
     }
 
     /// The block size in bytes.
@@ -171,11 +198,18 @@ impl<T: FileSystem> SuperBlock<T> {
         unsafe { (*self.ptr()).s_blocksize as u32 }
     }
 
-    /// Writes the device's dirty metadata buffers out and waits
-    /// (`sync_blockdev`): what a hook recorded in them is then on the disk.
+    /// Writes the device's dirty metadata buffers out, waits
+    /// (`sync_blockdev`), and flushes the device's volatile cache
+    /// (`blkdev_issue_flush`, a no-op on a device without one): what a hook
+    /// recorded in them is then on stable storage.
     pub(in crate::kfs) fn sync_device(&self) -> Result {
-        // SAFETY: a mounted block-device super block has `s_bdev`.
-        kernel::error::to_result(unsafe { b::sync_blockdev((*self.ptr()).s_bdev) })
+        // SAFETY: a mounted block-device super block has `s_bdev`, open
+        // until `kill_block_super` releases it.
+        let bdev = unsafe { (*self.ptr()).s_bdev };
+        // SAFETY: as above.
+        kernel::error::to_result(unsafe { b::sync_blockdev(bdev) })?;
+        // SAFETY: as above.
+        kernel::error::to_result(unsafe { b::blkdev_issue_flush(bdev) })
     }
 
     /// The largest file size the filesystem supports (`s_maxbytes`).

@@ -9,7 +9,8 @@
 //! through [`SuperOperations`], and an entry it does not implement stays
 //! `NULL`, so the VFS's default applies.
 
-use super::{inode::INodeWithData, FileSystem, INodeView, NoFs, StatFs, SuperBlock};
+use super::{file::WritebackOf, inode::INodeWithData, super_block::SbState, FileSystem, INodeView, NoFs, StatFs, SuperBlock};
+use crate::kfs::iomap::WritebackOps;
 use crate::kfs::bindings as b;
 use core::marker::PhantomData;
 use kernel::{error::from_result, prelude::*};
@@ -42,8 +43,9 @@ pub trait SuperOperations: Sized + 'static {
     }
 
     /// Writes what the filesystem keeps only in memory (counts, state) to
-    /// the metadata buffers; the VFS then writes the device out
-    /// (`sync_fs`, called with `s_umount` held).
+    /// the metadata buffers (`sync_fs`, called with `s_umount` held). When
+    /// `wait` is set (`syncfs`, `sync`, unmount, freeze, remount read-only)
+    /// the wrapper then writes the device out and flushes its cache.
     fn sync_fs(_sb: &SuperBlock<Self::FileSystem>, _wait: bool) -> Result {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
@@ -63,8 +65,9 @@ pub trait SuperOperations: Sized + 'static {
     }
 
     /// The last step of unmounting, after every inode was evicted
-    /// (`put_super`): record a clean state. The wrapper drops the
-    /// filesystem's data right after this returns.
+    /// (`put_super`): record a clean state. The wrapper writes the device
+    /// out, flushes its cache and drops the filesystem's data right after
+    /// this returns.
     fn put_super(_sb: &SuperBlock<Self::FileSystem>) {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
@@ -85,11 +88,16 @@ pub(in crate::kfs) unsafe fn drop_data<T: FileSystem>(sb: *mut b::super_block) {
     // SAFETY: per the caller, nobody else touches `s_fs_info` now; it is
     // NULL or the box `fill_super` installed.
     unsafe {
-        let data = (*sb).s_fs_info.cast::<T::Data>();
-        if !data.is_null() {
-            (*sb).s_fs_info = core::ptr::null_mut();
-            drop(KBox::from_raw(data));
+        let state = (*sb).s_fs_info.cast::<SbState<T>>();
+        if state.is_null() {
+            return;
         }
+        // First drain the completion queue, while the data it uses and
+        // `s_fs_info` are still there (every writeback ended already, but
+        // the work may still be on its way out).
+        drop((*state).endio.take());
+        (*sb).s_fs_info = core::ptr::null_mut();
+        drop(KBox::from_raw(state));
     }
 }
 
@@ -216,7 +224,25 @@ impl<T: FileSystem> Tables<T> {
         let _nofs = NoFs::enter();
         // SAFETY: per the caller; the data is installed (a mounted sb).
         let sb = unsafe { SuperBlock::<T>::from_raw(sb) };
-        from_result(|| T::Super::sync_fs(sb, wait != 0).map(|()| 0))
+        from_result(|| {
+            if wait != 0 && WritebackOf::<T>::HAS_COMPLETE {
+                // Writeback completions dirty inodes (the on-disk size of
+                // a file grows as its writes complete). `sync(2)` writes
+                // inodes before waiting on their data, so write those out
+                // now that every write has completed.
+                // SAFETY: `s_umount` held (caller), as it requires.
+                unsafe { b::sync_inodes_sb(sb.ptr()) };
+            }
+            T::Super::sync_fs(sb, wait != 0)?;
+            if wait != 0 {
+                // The VFS writes the device out after this returns, but
+                // issues no cache flush: a non-journalling filesystem's
+                // `syncfs` would not reach stable storage. Write out and
+                // flush here (the VFS's write-out then finds nothing).
+                sb.sync_device()?;
+            }
+            Ok(0)
+        })
     }
 
     /// # Safety
@@ -253,9 +279,15 @@ impl<T: FileSystem> Tables<T> {
     /// after evicting every inode, before the device is released.
     unsafe extern "C" fn put_super(sb: *mut b::super_block) {
         let _nofs = NoFs::enter();
+        // SAFETY: per the caller; the data is still installed.
+        let sbr = unsafe { SuperBlock::<T>::from_raw(sb) };
         if T::Super::HAS_PUT_SUPER {
-            // SAFETY: per the caller; the data is still installed.
-            T::Super::put_super(unsafe { SuperBlock::<T>::from_raw(sb) });
+            T::Super::put_super(sbr);
+        }
+        // What `put_super` recorded (a clean state) reaches stable storage:
+        // `kill_block_super` writes the device out but does not flush.
+        if !sbr.is_read_only() && sbr.sync_device().is_err() {
+            pr_err!("{}: {}: writing out at unmount failed\n", T::NAME, sbr.id());
         }
         // SAFETY: every inode is gone (and none can be kept in the data:
         // `INode` is `!Send`); no operation runs on an unmounting sb.

@@ -32,6 +32,9 @@ pub(crate) struct Alloc {
     goal: u64,
     inode_goal: u64,
     next_generation: u32,
+    /// Free blocks promised to inodes (extent-tree growth a later
+    /// `write_inode` will need): not available to [`Self::alloc_blocks`].
+    reserved: u64,
 }
 
 /// Loads the bitmap of `region` (`nbits` bits) into one flat copy.
@@ -79,6 +82,7 @@ impl Alloc {
             goal: geo.data_start,
             inode_goal: 1,
             next_generation: crate::kfs::vfs::random_u32(),
+            reserved: 0,
         })
     }
 
@@ -109,9 +113,59 @@ impl Alloc {
         Ok(())
     }
 
+    /// Free blocks not promised to anyone.
+    pub(crate) fn available(&self) -> u64 {
+        self.sb.free_blocks.saturating_sub(self.reserved)
+    }
+
+    /// Promises `n` free blocks (see [`Self::alloc_reserved`]); `ENOSPC`
+    /// when fewer are available.
+    pub(crate) fn reserve(&mut self, n: u64) -> Result {
+        if self.available() < n {
+            return Err(ENOSPC);
+        }
+        self.reserved += n;
+        Ok(())
+    }
+
+    /// Takes back a promise of `n` blocks.
+    pub(crate) fn unreserve(&mut self, n: u64) {
+        self.reserved = self.reserved.saturating_sub(n);
+    }
+
     /// Allocates up to `max` contiguous blocks, the first at or after `goal`
-    /// if possible: `(first block, count)`, `ENOSPC` when none is free.
+    /// if possible: `(first block, count)`, `ENOSPC` when none is
+    /// available (reserved blocks are not).
     pub(crate) fn alloc_blocks(
+        &mut self,
+        sb: &SuperBlock<MapFs>,
+        geo: &Geometry,
+        seed: u32,
+        goal: Option<u64>,
+        max: u64,
+    ) -> Result<(u64, u64)> {
+        let max = max.min(self.available());
+        if max == 0 {
+            return Err(ENOSPC);
+        }
+        self.alloc_any(sb, geo, seed, goal, max)
+    }
+
+    /// Allocates one block out of `n` reserved ones (a promise made with
+    /// [`Self::reserve`]): it cannot fail for lack of space.
+    pub(crate) fn alloc_reserved(
+        &mut self,
+        sb: &SuperBlock<MapFs>,
+        geo: &Geometry,
+        seed: u32,
+        goal: Option<u64>,
+    ) -> Result<u64> {
+        let (b, _) = self.alloc_any(sb, geo, seed, goal, 1)?;
+        self.reserved = self.reserved.saturating_sub(1);
+        Ok(b)
+    }
+
+    fn alloc_any(
         &mut self,
         sb: &SuperBlock<MapFs>,
         geo: &Geometry,

@@ -23,9 +23,16 @@ impl FileOperations for File {
     type Report = ReportMap;
     type Writeback = WritebackMap;
 
-    fn truncate_blocks(file: &FileGuard<MapFs>, size: u64) -> Result {
+    fn set_size(file: &FileGuard<MapFs>, old: u64, new: u64) -> Result {
+        // Holes or unwritten blocks lie between the old and a larger new
+        // size, so the new size can go to disk at once (as XFS does).
+        file.data().map.lock().disk_size = new;
+        file.mark_dirty();
+        if new >= old {
+            return Ok(());
+        }
         let bits = file.block_bits();
-        let first = size.checked_add((1 << bits) - 1).ok_or(EFBIG)? >> bits;
+        let first = new.checked_add((1 << bits) - 1).ok_or(EFBIG)? >> bits;
         crate::inode::unmap(file, first, MAX_FILE_BLOCKS.saturating_sub(first))
     }
 

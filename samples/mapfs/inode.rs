@@ -30,6 +30,15 @@ pub(crate) struct FileMap {
     pub(crate) seq: u64,
     /// Blocks owned: data and tree blocks.
     pub(crate) blocks: u64,
+    /// Blocks promised (in the allocator) to this map's extent tree, so
+    /// that `write_inode` never fails for lack of space (see
+    /// [`reserve_tree`]).
+    pub(crate) tree_reserved: u64,
+    /// The size on disk of a regular file: how far completed writes (and
+    /// size changes by truncate or fallocate) reach. The inode is written
+    /// with this, never past it, so after a crash no file extends over
+    /// blocks whose data never reached the disk.
+    pub(crate) disk_size: u64,
     /// Creation time.
     pub(crate) crtime: Timestamp,
     /// Generation number.
@@ -79,6 +88,32 @@ impl FileMap {
             out.push((e.disk_block + (a - e.file_block), b - a), GFP_KERNEL)?;
         }
         Ok(out)
+    }
+}
+
+/// Makes sure the extent tree of `m` can grow to map `extra` more data
+/// blocks, whatever their fragmentation: a file has at most as many extents
+/// as data blocks, so the tree's blocks plus those reserved cover the tree
+/// of that many extents (`ENOSPC` when the filesystem cannot promise them).
+pub(crate) fn reserve_tree(inode: &INodeView<MapFs>, m: &mut FileMap, extra: u64) -> Result {
+    let sb = inode.super_block();
+    let d = sb.data();
+    let data_blocks = m.blocks.saturating_sub(m.tree_blocks.len() as u64).saturating_add(extra);
+    let n = usize::try_from(data_blocks).unwrap_or(usize::MAX);
+    let need = tree::plan(n, d.geo.block_size()).map(|p| p.blocks as u64).map_err(|_| EFBIG)?;
+    let have = (m.tree_blocks.len() as u64).saturating_add(m.tree_reserved);
+    if need > have {
+        d.reserve(need - have)?;
+        m.tree_reserved += need - have;
+    }
+    Ok(())
+}
+
+/// Gives the tree reservation of `m` back (the inode leaves memory).
+pub(crate) fn release_tree_reservation(inode: &INodeView<MapFs>, m: &mut FileMap) {
+    if m.tree_reserved != 0 {
+        inode.super_block().data().unreserve(m.tree_reserved);
+        m.tree_reserved = 0;
     }
 }
 
@@ -175,6 +210,7 @@ pub(crate) fn iget(sb: &SuperBlock<MapFs>, ino: u32) -> Result<ARef<INode<MapFs>
         m.extents = extents;
         m.tree_blocks = tree_blocks;
         m.blocks = raw.blocks;
+        m.disk_size = raw.size;
         m.crtime = raw.crtime;
         m.generation = raw.generation;
         m.flags = raw.flags;
@@ -249,8 +285,21 @@ fn stamp(t: crate::kfs::vfs::Timespec) -> Timestamp {
 }
 
 /// Writes `inode` into its inode table slot, and its extent tree blocks
-/// when the extents changed (fresh blocks when the tree's size changed).
+/// when the extents changed. A regular file is written with its on-disk
+/// size (see [`FileMap::disk_size`]). A tree that grows takes its new
+/// blocks from the inode's reservation ([`reserve_tree`]), so this does not
+/// fail for lack of space; one that shrinks keeps its first blocks and
+/// frees the rest only once the new tree is in the buffers. On an error the
+/// inode stays dirty.
 pub(crate) fn write_inode(inode: &INodeView<MapFs>) -> Result {
+    let res = write_inode_once(inode);
+    if res.is_err() {
+        inode.mark_dirty();
+    }
+    res
+}
+
+fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
     let sb = inode.super_block();
     let d = sb.data();
     if d.is_read_only() {
@@ -259,22 +308,27 @@ pub(crate) fn write_inode(inode: &INodeView<MapFs>) -> Result {
     let ino = u32::try_from(inode.ino()).map_err(|_| EINVAL)?;
     let a = inode.attrs();
     let bs = d.geo.block_size();
+    let size = u64::try_from(a.size).map_err(|_| EINVAL)?;
     let mut raw = Inode {
         mode: a.mode,
         uid: a.uid,
         gid: a.gid,
         nlink: a.nlink,
-        size: u64::try_from(a.size).map_err(|_| EINVAL)?,
+        size,
         atime: stamp(a.atime),
         mtime: stamp(a.mtime),
         ctime: stamp(a.ctime),
         ..Inode::default()
     };
+    let mut freed = KVec::new();
     {
         let mut m = inode.data().map.lock();
         raw.crtime = m.crtime;
         raw.generation = m.generation;
         raw.flags = m.flags;
+        if inode.is_reg() {
+            raw.size = size.min(m.disk_size);
+        }
         if let Some(inline) = m.inline {
             raw.data = inline;
         } else {
@@ -282,17 +336,29 @@ pub(crate) fn write_inode(inode: &INodeView<MapFs>) -> Result {
                 pr_err!("inode {}: extent tree: {:?}\n", ino, e);
                 EFBIG
             })?;
-            if plan.blocks != m.tree_blocks.len() {
-                while let Some(b) = m.tree_blocks.pop() {
-                    sb.forget_block(b);
-                    d.free_blocks(sb, b, 1)?;
-                    m.blocks -= 1;
-                }
+            if plan.blocks > m.tree_blocks.len() {
                 let goal = m.extents.first().map(|e| e.disk_block);
-                for _ in 0..plan.blocks {
-                    let (b, _) = d.alloc_blocks(sb, goal, 1)?;
+                while m.tree_blocks.len() < plan.blocks {
+                    let b = if m.tree_reserved > 0 {
+                        let b = d.alloc_reserved(sb, goal)?;
+                        m.tree_reserved -= 1;
+                        b
+                    } else {
+                        // Not reserved (a directory, or a map this mount
+                        // never grew): may fail, leaving the old tree.
+                        d.alloc_blocks(sb, goal, 1)?.0
+                    };
                     m.tree_blocks.push(b, GFP_KERNEL)?;
                     m.blocks += 1;
+                }
+                m.tree_dirty = true;
+                update_blocks(inode, &m);
+            } else if plan.blocks < m.tree_blocks.len() {
+                while m.tree_blocks.len() > plan.blocks {
+                    if let Some(b) = m.tree_blocks.pop() {
+                        freed.push(b, GFP_KERNEL)?;
+                        m.blocks -= 1;
+                    }
                 }
                 m.tree_dirty = true;
                 update_blocks(inode, &m);
@@ -320,7 +386,14 @@ pub(crate) fn write_inode(inode: &INodeView<MapFs>) -> Result {
         }
         raw.blocks = m.blocks;
     }
-    write_slot(sb, ino, &raw)
+    write_slot(sb, ino, &raw)?;
+    // The new tree and the slot pointing at it are in the buffers: the
+    // blocks the old tree needed beyond it can go.
+    for b in freed.iter() {
+        sb.forget_block(*b);
+        d.free_blocks(sb, *b, 1)?;
+    }
+    Ok(())
 }
 
 /// Encodes `raw` into inode `ino`'s slot of the inode table.

@@ -2,9 +2,13 @@
 
 //! Mapping file ranges for iomap, one type per purpose: reads, reporting
 //! and writeback see the extent map as it is ([`ReadMap`], [`ReportMap`],
-//! [`WritebackMap`]); writes and write faults allocate blocks for holes and
-//! convert unwritten extents ([`WriteMap`]), so dirty page cache is always
-//! backed by written extents when writeback comes.
+//! [`WritebackMap`]); writes and write faults allocate **unwritten** blocks
+//! for holes and leave unwritten extents unwritten ([`WriteMap`]). Blocks
+//! become written only when the data written to them is on the disk: the
+//! writeback completion ([`WritebackMap::complete`]) converts them, in
+//! process context, and advances the on-disk size. Until then every reader
+//! (and, after a crash, the disk) sees zeros there, never what the blocks
+//! held before, as on XFS.
 //!
 //! Every change of a file's map bumps its sequence number, which each
 //! mapping carries as its validity cookie: a buffered write (iomap checks
@@ -14,8 +18,8 @@
 #![forbid(unsafe_code)]
 
 use crate::format::extent::{lookup, Extent, Mapping as Found, MAX_EXTENT_LEN};
-use crate::inode::update_blocks;
-use crate::kfs::iomap::{map::Kind, Flags, Mapping, ReadOps, ReportOps, WriteOps, WritebackOps};
+use crate::inode::{reserve_tree, update_blocks};
+use crate::kfs::iomap::{Flags, Mapping, ReadOps, ReportOps, WriteOps, WritebackOps};
 use crate::kfs::vfs::{INode, INodeView};
 use crate::MapFs;
 use kernel::prelude::*;
@@ -50,7 +54,11 @@ fn current(inode: &INodeView<MapFs>, pos: u64) -> Result<Mapping> {
     Ok(map.with_cookie(m.seq))
 }
 
-/// Maps file blocks from `fb` on, at most `want` of them, for writing.
+/// Maps file blocks from `fb` on, at most `want` of them, for writing: a
+/// written extent as it is, an unwritten one as unwritten, a hole to new
+/// unwritten blocks. The extent tree's worst-case growth is reserved first
+/// (conversions split extents), so `ENOSPC` comes back here, from the
+/// write or the fault, never from writeback.
 fn for_write(inode: &INode<MapFs>, fb: u64, want: u64) -> Result<Mapping> {
     let bits = inode.block_bits();
     let sb = inode.super_block();
@@ -63,30 +71,59 @@ fn for_write(inode: &INode<MapFs>, fb: u64, want: u64) -> Result<Mapping> {
             return Ok(Mapping::mapped(offset, len << bits, disk_block << bits).with_cookie(m.seq));
         }
         Found::Mapped { disk_block, len, unwritten: true } => {
-            // Written from now on; the blocks the write covers only in part
-            // are zeroed by iomap (new blocks), and `end` converts back
-            // whatever a short write did not reach.
-            let n = len.min(want);
-            m.edit(|l| l.mark_written(fb, n))?;
-            Mapping::mapped(offset, n << bits, disk_block << bits).new_blocks().with_fs_flag()
+            reserve_tree(inode, &mut m, 0)?;
+            return Ok(Mapping::unwritten(offset, len << bits, disk_block << bits).with_cookie(m.seq));
         }
         Found::Hole { len, goal } => {
             let n = len.min(want);
+            reserve_tree(inode, &mut m, n)?;
             let (start, got) = d.alloc_blocks(sb, goal, n)?;
-            let ext = Extent { file_block: fb, disk_block: start, len: got as u32, unwritten: false };
+            let ext = Extent { file_block: fb, disk_block: start, len: got as u32, unwritten: true };
             if let Err(e) = m.edit(|l| l.insert(ext, |_| {})) {
                 let _ = d.free_blocks(sb, start, got);
                 return Err(e);
             }
             m.blocks += got;
             update_blocks(inode, &m);
-            Mapping::mapped(offset, got << bits, start << bits).new_blocks()
+            Mapping::unwritten(offset, got << bits, start << bits).new_blocks()
         }
     };
     let map = map.with_cookie(m.seq);
     drop(m);
     inode.mark_dirty();
     Ok(map)
+}
+
+/// Frees the unwritten blocks among file blocks `first .. first + count`
+/// (written ones stay: writeback completed there meanwhile).
+fn free_unwritten(inode: &INodeView<MapFs>, first: u64, count: u64) -> Result {
+    let sb = inode.super_block();
+    let d = sb.data();
+    let end = first.saturating_add(count);
+    let mut m = inode.data().map.lock();
+    let mut fb = first;
+    let mut changed = false;
+    while fb < end {
+        match lookup(&m.extents, fb) {
+            Found::Mapped { disk_block, len, unwritten } => {
+                let n = len.min(end - fb);
+                if unwritten {
+                    m.edit(|l| l.remove(fb, n, |_| {}))?;
+                    d.free_blocks(sb, disk_block, n)?;
+                    m.blocks -= n;
+                    changed = true;
+                }
+                fb += n;
+            }
+            Found::Hole { len, .. } => fb = fb.saturating_add(len.max(1)),
+        }
+    }
+    if changed {
+        update_blocks(inode, &m);
+        drop(m);
+        inode.mark_dirty();
+    }
+    Ok(())
 }
 
 #[vtable]
@@ -118,6 +155,34 @@ impl WritebackOps for WritebackMap {
     fn valid(inode: &INodeView<MapFs>, cookie: u64) -> bool {
         inode.data().map.lock().seq == cookie
     }
+
+    fn needs_completion(inode: &INodeView<MapFs>, offset: u64, len: u64, unwritten: bool) -> bool {
+        unwritten || offset.saturating_add(len) > inode.data().map.lock().disk_size
+    }
+
+    fn complete(inode: &INodeView<MapFs>, offset: u64, len: u64, error: Option<Error>) -> Result {
+        if error.is_some() {
+            // The blocks stay unwritten (they read as zeros); iomap
+            // reports the error to the next fsync.
+            return Ok(());
+        }
+        let bits = inode.block_bits();
+        let first = offset >> bits;
+        let end = offset.checked_add(len).ok_or(EIO)?.checked_add((1 << bits) - 1).ok_or(EIO)? >> bits;
+        let size = u64::try_from(inode.size()).unwrap_or(0);
+        {
+            let mut m = inode.data().map.lock();
+            if end > first {
+                m.edit(|l| l.mark_written(first, end - first))?;
+            }
+            let reached = (offset + len).min(size);
+            if reached > m.disk_size {
+                m.disk_size = reached;
+            }
+        }
+        inode.mark_dirty();
+        Ok(())
+    }
 }
 
 #[vtable]
@@ -135,37 +200,13 @@ impl WriteOps for WriteMap {
         for_write(inode, fb, last - fb + 1)
     }
 
-    fn end(inode: &INode<MapFs>, pos: u64, _len: u64, written: u64, flags: Flags, map: &Mapping) -> Result {
-        if !flags.contains(Flags::WRITE) || !map.is_new() {
-            return Ok(());
-        }
-        // Give back the new blocks the write did not reach: a block it
-        // wrote in part is kept (its folio is up to date and dirty).
+    fn release_new(inode: &INodeView<MapFs>, offset: u64, len: u64) {
         let bits = inode.block_bits();
-        let mask = (1u64 << bits) - 1;
-        let from = if written == 0 { pos >> bits } else { (pos + written + mask) >> bits };
-        let map_first = map.offset() >> bits;
-        let map_end = (map.offset() + map.length()) >> bits;
-        let from = from.max(map_first);
-        if from >= map_end {
-            return Ok(());
-        }
-        let Kind::Mapped { addr } = map.kind() else {
-            return Ok(());
-        };
-        if map.fs_flag() {
-            // Converted from unwritten in `begin`: unwritten again.
-            let ext = Extent {
-                file_block: from,
-                disk_block: (addr >> bits) + (from - map_first),
-                len: (map_end - from) as u32,
-                unwritten: true,
-            };
-            inode.data().map.lock().edit(|l| l.insert(ext, |_| {}))?;
-            inode.mark_dirty();
-            Ok(())
-        } else {
-            crate::inode::unmap(inode, from, map_end - from)
+        let first = offset >> bits;
+        let end = (offset + len + (1 << bits) - 1) >> bits;
+        if let Err(e) = free_unwritten(inode, first, end - first) {
+            pr_err!("inode {}: giving back blocks {}+{} failed: error {}\n",
+                inode.ino(), first, end - first, e.to_errno());
         }
     }
 
@@ -192,6 +233,7 @@ pub(crate) fn preallocate(inode: &INode<MapFs>, first: u64, count: u64) -> Resul
                 Found::Mapped { len, .. } => fb += len,
                 Found::Hole { len, goal } => {
                     let n = len.min(end - fb).min(u64::from(MAX_EXTENT_LEN));
+                    reserve_tree(inode, &mut m, n)?;
                     let (start, got) = d.alloc_blocks(sb, goal, n)?;
                     let ext = Extent { file_block: fb, disk_block: start, len: got as u32, unwritten: true };
                     if let Err(e) = m.edit(|l| l.insert(ext, |_| {})) {

@@ -63,6 +63,24 @@ impl MapfsSb {
         self.alloc.lock().alloc_blocks(sb, &self.geo, self.seed, goal, max)
     }
 
+    /// Promises `n` blocks to an inode's extent-tree growth.
+    pub(crate) fn reserve(&self, n: u64) -> Result {
+        if self.is_read_only() {
+            return Err(EROFS);
+        }
+        self.alloc.lock().reserve(n)
+    }
+
+    /// Takes back a promise of `n` blocks.
+    pub(crate) fn unreserve(&self, n: u64) {
+        self.alloc.lock().unreserve(n)
+    }
+
+    /// Allocates one of the blocks promised by [`Self::reserve`].
+    pub(crate) fn alloc_reserved(&self, sb: &SuperBlock<MapFs>, goal: Option<u64>) -> Result<u64> {
+        self.alloc.lock().alloc_reserved(sb, &self.geo, self.seed, goal)
+    }
+
     /// Frees blocks.
     pub(crate) fn free_blocks(&self, sb: &SuperBlock<MapFs>, start: u64, len: u64) -> Result {
         self.alloc.lock().free_blocks(sb, &self.geo, self.seed, start, len)

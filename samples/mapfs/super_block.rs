@@ -9,7 +9,7 @@ use crate::alloc::Alloc;
 use crate::format::{
     self, crc32c::fs_seed, super_block::{Superblock, STATE_CLEAN}, layout::SUPERBLOCK_SIZE,
 };
-use crate::inode::{delete_inode, write_inode};
+use crate::inode::{delete_inode, release_tree_reservation, write_inode};
 use crate::kfs::fmt::Shown;
 use crate::kfs::vfs::{Buffer, INodeView, NewSuperBlock, StatFs, SuperBlock, SuperOperations};
 use crate::{MapFs, MapfsSb};
@@ -78,9 +78,10 @@ impl SuperOperations for Super {
 
     fn statfs(sb: &SuperBlock<MapFs>) -> Result<StatFs> {
         let d = sb.data();
+        // Blocks promised to extent-tree growth are not free to use.
         let (free_blocks, free_inodes) = {
             let a = d.alloc.lock();
-            (a.sb.free_blocks, a.sb.free_inodes)
+            (a.available(), a.sb.free_inodes)
         };
         Ok(StatFs {
             block_size: d.geo.block_size(),
@@ -97,6 +98,7 @@ impl SuperOperations for Super {
     }
 
     fn evict_inode(inode: &INodeView<MapFs>, deleted: bool) {
+        release_tree_reservation(inode, &mut inode.data().map.lock());
         if deleted {
             delete_inode(inode);
         }
