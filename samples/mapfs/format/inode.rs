@@ -14,7 +14,7 @@
 //! | 76 | 4 | flags |
 //! | 80 | 8 | blocks allocated (data + extent tree blocks) |
 //! | 88 | 4 | rdev (device number for character/block devices) |
-//! | 92 | 4 | reserved (0) |
+//! | 92 | 4 | next inode on the orphan list (0: the last) |
 //! | 96 | 156 | data: extent tree root, or inline symlink target |
 //! | 252 | 4 | CRC32C of `uuid ‖ le64(ino) ‖ bytes 0..252` |
 //!
@@ -224,6 +224,9 @@ pub struct Inode {
     pub blocks: u64,
     /// Device number for character and block devices.
     pub rdev: u32,
+    /// The next inode on the orphan list (see the super block's
+    /// `orphan_head`); 0 at its end and for inodes not on it.
+    pub next_orphan: u32,
     /// Extent tree root or inline symlink target.
     pub data: [u8; INODE_DATA_SIZE],
 }
@@ -244,6 +247,7 @@ impl Default for Inode {
             flags: 0,
             blocks: 0,
             rdev: 0,
+            next_orphan: 0,
             data: [0; INODE_DATA_SIZE],
         }
     }
@@ -297,6 +301,7 @@ impl Inode {
             flags: get_u32(b, 76).unwrap_or(0),
             blocks: get_u64(b, 80).unwrap_or(0),
             rdev: get_u32(b, 88).unwrap_or(0),
+            next_orphan: get_u32(b, 92).unwrap_or(0),
             data: get_array(b, INODE_DATA_OFFSET).unwrap_or([0; INODE_DATA_SIZE]),
         })
     }
@@ -337,6 +342,7 @@ impl Inode {
         put_u32(b, 76, self.flags);
         put_u64(b, 80, self.blocks);
         put_u32(b, 88, self.rdev);
+        put_u32(b, 92, self.next_orphan);
         put_bytes(b, INODE_DATA_OFFSET, &self.data);
         let (_, computed) = Self::checksums(b, seed, ino)?;
         put_u32(b, INODE_CSUM_OFFSET, computed);

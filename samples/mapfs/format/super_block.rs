@@ -14,7 +14,7 @@
 //! | 40 | 4 | inode count |
 //! | 44 | 4 | free inodes |
 //! | 48 | 4 | root inode |
-//! | 52 | 4 | reserved (0) |
+//! | 52 | 4 | orphan list head: first inode unlinked while open (0: none) |
 //! | 56 | 8+8 | inode bitmap start, length |
 //! | 72 | 8+8 | block bitmap start, length |
 //! | 88 | 8+8 | inode table start, length |
@@ -70,6 +70,7 @@ mod off {
     pub(super) const INODE_COUNT: usize = 40;
     pub(super) const FREE_INODES: usize = 44;
     pub(super) const ROOT_INO: usize = 48;
+    pub(super) const ORPHAN_HEAD: usize = 52;
     pub(super) const IB_START: usize = 56;
     pub(super) const IB_LEN: usize = 64;
     pub(super) const BB_START: usize = 72;
@@ -219,6 +220,9 @@ pub struct Superblock {
     pub free_inodes: u32,
     /// Root directory inode number ([`ROOT_INO`]).
     pub root_ino: u32,
+    /// First inode of the orphan list (unlinked while still open, to be
+    /// freed at the next mount or by fsck); 0 when the list is empty.
+    pub orphan_head: u32,
     /// Inode bitmap location.
     pub inode_bitmap: Region,
     /// Block bitmap location.
@@ -262,6 +266,7 @@ impl Superblock {
             inode_count: g.inode_count,
             free_inodes: g.inode_count.saturating_sub(1),
             root_ino: ROOT_INO,
+            orphan_head: 0,
             inode_bitmap: g.inode_bitmap,
             block_bitmap: g.block_bitmap,
             inode_table: g.inode_table,
@@ -297,6 +302,7 @@ impl Superblock {
             inode_count: r32(off::INODE_COUNT),
             free_inodes: r32(off::FREE_INODES),
             root_ino: r32(off::ROOT_INO),
+            orphan_head: r32(off::ORPHAN_HEAD),
             inode_bitmap: Region {
                 start: r64(off::IB_START),
                 len: r64(off::IB_LEN),
@@ -360,6 +366,7 @@ impl Superblock {
         put_u32(b, off::INODE_COUNT, self.inode_count);
         put_u32(b, off::FREE_INODES, self.free_inodes);
         put_u32(b, off::ROOT_INO, self.root_ino);
+        put_u32(b, off::ORPHAN_HEAD, self.orphan_head);
         put_u64(b, off::IB_START, self.inode_bitmap.start);
         put_u64(b, off::IB_LEN, self.inode_bitmap.len);
         put_u64(b, off::BB_START, self.block_bitmap.start);

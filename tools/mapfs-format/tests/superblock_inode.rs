@@ -19,7 +19,7 @@ prop_compose! {
         Superblock {
             magic: SB_MAGIC, version: a.0, inode_size: a.1, feature_compat: a.2, feature_incompat: a.3,
             feature_ro_compat: a.4, log_block_size: a.5, block_count: a.6, free_blocks: a.7,
-            inode_count: b.0, free_inodes: b.1, root_ino: b.2, inode_bitmap: b.3, block_bitmap: b.4,
+            inode_count: b.0, free_inodes: b.1, root_ino: b.2, orphan_head: b.0 ^ b.2, inode_bitmap: b.3, block_bitmap: b.4,
             inode_table: b.5, data_start: b.6, uuid: c.0, label: c.1, create_time: c.2, mount_time: c.3,
             write_time: c.4, check_time: c.5, state: c.6, mount_count: c.7,
         }
@@ -40,7 +40,7 @@ prop_compose! {
         let mut d = [0u8; INODE_DATA_SIZE];
         d.copy_from_slice(&data);
         Inode {
-            mode, uid: a.0, gid: a.1, nlink: a.2, size: a.3, generation: a.4, flags: a.5, blocks: a.6, rdev: a.7,
+            mode, uid: a.0, gid: a.1, nlink: a.2, size: a.3, generation: a.4, flags: a.5, blocks: a.6, rdev: a.7, next_orphan: a.7 ^ a.2,
             atime: t.0, mtime: t.1, ctime: t.2, crtime: t.3, data: d,
         }
     }

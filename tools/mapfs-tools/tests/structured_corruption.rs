@@ -16,6 +16,11 @@
 //!
 //! 20 000 rounds per image with one to five changes each ran clean after
 //! that fix (see [`rounds`] for longer runs).
+//!
+//! `structured_corruption_orphans` starts from an image a crash left with
+//! files unlinked while open (an orphan list), so that the changes also
+//! land on the list (its head, the entries' links and link counts); the
+//! undamaged image already makes `-n` exit 4 (the orphans are reported).
 
 mod common;
 
@@ -32,7 +37,8 @@ use mapfs_tools::dev::MemDev;
 use mapfs_tools::mkfs::{mkfs, MkfsOptions};
 
 /// Superblock fields (offset, width): every field of the format table,
-/// reserved words included; the UUID and label in 8-byte pieces.
+/// reserved words included (52 is the orphan list head); the UUID and
+/// label in 8-byte pieces.
 const SB_FIELDS: &[(usize, usize)] = &[
     (0, 4),
     (4, 2),
@@ -67,7 +73,8 @@ const SB_FIELDS: &[(usize, usize)] = &[
     (200, 4),
 ];
 
-/// Inode fields before the data area (offset, width).
+/// Inode fields before the data area (offset, width); 92 is the next
+/// inode on the orphan list.
 const INODE_FIELDS: &[(usize, usize)] = &[
     (0, 2),
     (2, 2),
@@ -461,4 +468,14 @@ fn structured_corruption_1k() {
 fn structured_corruption_4k() {
     let (dev, _) = populate(mem_fs(8 << 20, 4096), 300);
     run(dev, 1_000_000, rounds(300));
+}
+
+/// An image with three files on the orphan list (one with a tree block):
+/// damage to the list's head, its links and the orphans' link counts.
+#[test]
+fn structured_corruption_orphans() {
+    let (dev, _) = populate(mem_fs(8 << 20, 1024), 60);
+    let (dev, chain) = add_orphans(dev, &[1, 0, 25]);
+    assert_eq!(chain.len(), 3);
+    run(dev, 2_000_000, rounds(300));
 }

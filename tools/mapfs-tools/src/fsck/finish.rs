@@ -118,7 +118,11 @@ impl<D: Device> Checker<D> {
         self.report_runs("inode", &inodes, &disk_inodes, "inode");
         let owned = self.owned.clone();
         self.report_runs("block", &owned, &disk_blocks, "block");
-        if inodes != disk_inodes || owned != disk_blocks || self.bitmap_damaged {
+        if inodes != disk_inodes
+            || owned != disk_blocks
+            || self.bitmap_damaged
+            || self.bitmaps_stale
+        {
             for (map, region) in [
                 (&inodes, self.fs.sb.inode_bitmap),
                 (&owned, self.fs.sb.block_bitmap),

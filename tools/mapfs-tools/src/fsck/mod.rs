@@ -9,6 +9,8 @@
 //! 1. superblock; bitmap block checksums and padding;
 //! 2. every inode slot: checksum, fields, extent tree (structure,
 //!    checksums, extent ranges and order), block ownership across files;
+//!    then the orphan list: the inodes on it (unlinked while open) are
+//!    freed, as the kernel frees them at mount;
 //! 3. directory blocks: checksums, records, names, `.`/`..`, entries
 //!    pointing at in-use inodes of the right type;
 //! 4. connectivity: every directory reachable from the root exactly once,
@@ -17,6 +19,7 @@
 
 mod dirs;
 mod finish;
+mod orphans;
 mod scan;
 
 use std::collections::{BTreeMap, HashMap};
@@ -102,6 +105,9 @@ pub(crate) struct Checker<D: Device> {
     pub(crate) disk_blocks: BitmapAlloc,
     /// Bitmap blocks whose checksum or padding is wrong.
     pub(crate) bitmap_damaged: bool,
+    /// Bits of the loaded bitmaps were changed to match a repair (orphans
+    /// freed): pass 5 rewrites the bitmap blocks that differ.
+    pub(crate) bitmaps_stale: bool,
     /// Blocks in use: metadata plus everything files own.
     pub(crate) owned: BitmapAlloc,
     /// In-use inodes.
@@ -137,6 +143,15 @@ impl<D: Device> Checker<D> {
         self.out.push(line);
     }
 
+    /// Records a problem whose report says what is to be done in a check
+    /// (`msg: pending`) and what was done in a repair (`msg: done`).
+    pub(crate) fn problem_pending(&mut self, msg: impl Into<String>, pending: &str, done: &str) {
+        let msg = msg.into();
+        self.problems += 1;
+        let tail = if self.opts.repair { done } else { pending };
+        self.out.push(format!("{msg}: {tail}"));
+    }
+
     pub(crate) fn verbose(&mut self, msg: impl Into<String>) {
         if self.opts.verbose {
             self.out.push(msg.into());
@@ -168,6 +183,7 @@ pub fn fsck<D: Device>(dev: D, opts: FsckOptions) -> io::Result<(FsckResult, D)>
         unfixed: res.unfixed,
         sb_dirty: res.problems > 0,
         bitmap_damaged: false,
+        bitmaps_stale: false,
         files: BTreeMap::new(),
         refs: HashMap::new(),
         subdirs: BTreeMap::new(),
@@ -178,6 +194,7 @@ pub fn fsck<D: Device>(dev: D, opts: FsckOptions) -> io::Result<(FsckResult, D)>
     };
     c.check_bitmaps()?;
     c.scan_inodes()?;
+    c.check_orphans()?;
     c.rewrite_trees()?;
     c.check_dirs()?;
     c.check_connectivity()?;

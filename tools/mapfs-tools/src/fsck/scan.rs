@@ -85,7 +85,14 @@ pub(super) fn open<D: Device>(dev: &mut D, opts: FsckOptions) -> io::Result<Open
         } else {
             msg
         });
-    } else if !opts.force && sb.state & STATE_CLEAN != 0 && sb.state & STATE_ERRORS == 0 {
+    } else if !opts.force
+        && sb.state & STATE_CLEAN != 0
+        && sb.state & STATE_ERRORS == 0
+        // A clean filesystem has an empty orphan list (the kernel empties
+        // it before the last unmount): one that is not gets checked, so
+        // that `-p` at boot frees what is listed, as e2fsck does.
+        && sb.orphan_head == 0
+    {
         res.exit = EXIT_OK;
         res.lines.push(format!(
             "clean, {}/{} files, {}/{} blocks",
@@ -159,13 +166,15 @@ impl<D: Device> Checker<D> {
         Ok(())
     }
 
-    /// Pass 2: every inode slot.
+    /// Pass 2: every inode slot (those on the orphan list last).
     pub(super) fn scan_inodes(&mut self) -> io::Result<()> {
         self.verbose("Pass 2: inodes, extent trees and block ownership");
         let g = self.fs.geo;
         let bs = self.bs();
         let per_block = bs / INODE_SIZE as u64;
         let chunk_blocks = (256 * 1024 / bs).max(1);
+        let orphans = self.orphan_candidates()?;
+        let mut later = Vec::new();
         let mut b = 0u64;
         while b < g.inode_table.len {
             let n = chunk_blocks.min(g.inode_table.len - b);
@@ -182,9 +191,17 @@ impl<D: Device> Checker<D> {
                 if raw.get(..2) == Some(&[0, 0]) {
                     continue;
                 }
+                if orphans.contains(&ino) {
+                    later.push((ino, raw.to_vec()));
+                    continue;
+                }
                 self.check_inode(ino, raw)?;
             }
             b += n;
+        }
+        // Orphans last: files in use keep the blocks they share with one.
+        for (ino, raw) in later {
+            self.check_inode(ino, &raw)?;
         }
         Ok(())
     }

@@ -203,6 +203,57 @@ pub fn edit_sb(mut dev: MemDev, f: impl FnOnce(&mut Superblock)) -> MemDev {
     dev
 }
 
+/// Removes the entry `name` from block 0 of directory `d`.
+pub fn unlink(dev: MemDev, d: u32, name: &str) -> MemDev {
+    let (dev, _, off) = entry_offset(dev, d, name);
+    edit_dir_block(dev, d, 0, |buf, seed| {
+        dir::remove(buf, seed, d, off).unwrap()
+    })
+}
+
+/// Makes `chain` (head first) the orphan list: each entry's `next_orphan`
+/// points at the next, the superblock's `orphan_head` at the first. Link
+/// counts are not touched.
+pub fn set_orphan_list(dev: MemDev, chain: &[u32]) -> MemDev {
+    let mut dev = dev;
+    for (i, &ino) in chain.iter().enumerate() {
+        let next = chain.get(i + 1).copied().unwrap_or(0);
+        dev = edit_inode(dev, ino, |inode| inode.next_orphan = next);
+    }
+    edit_sb(dev, |sb| {
+        sb.orphan_head = chain.first().copied().unwrap_or(0)
+    })
+}
+
+/// Adds files to `dev` and leaves them as a crash leaves files unlinked
+/// while open: each of `sizes` (in blocks; 0 for a fragmented file of 12
+/// extents, which needs a tree block) becomes a file in the root whose
+/// name is then removed, its link count 0, on the orphan list (the last
+/// one created at the head, as the kernel adds them). Returns the inodes,
+/// head first.
+pub fn add_orphans(dev: MemDev, sizes: &[u64]) -> (MemDev, Vec<u32>) {
+    let bs = block_size(&dev) as usize;
+    let mut b = Builder::open(dev).expect("open");
+    let mut made = Vec::new();
+    for (i, &n) in sizes.iter().enumerate() {
+        let name = format!("orphan{i}");
+        let ino = if n == 0 {
+            b.create_fragmented(ROOT_INO, &name, 12).unwrap()
+        } else {
+            let data: Vec<u8> = (0..n as usize * bs).map(|j| (j % 249) as u8).collect();
+            b.create_file(ROOT_INO, &name, &data).unwrap()
+        };
+        made.push((name, ino));
+    }
+    let mut dev = b.commit().unwrap();
+    for (name, ino) in &made {
+        dev = unlink(dev, ROOT_INO, name);
+        dev = edit_inode(dev, *ino, |i| i.nlink = 0);
+    }
+    let chain: Vec<u32> = made.iter().rev().map(|(_, i)| *i).collect();
+    (set_orphan_list(dev, &chain), chain)
+}
+
 /// Extents and tree blocks of a file.
 pub fn extents(dev: MemDev, ino: u32) -> (MemDev, Vec<Extent>, Vec<u64>) {
     let mut fs = open(dev);
