@@ -25,7 +25,7 @@ SHELL := /bin/bash
 
 .PHONY: all help deps kernel modules module tools install uninstall check \
 	check-host demo selftest-harness clean distclean kernel-path bench
-.PHONY: xfstests soak compile-fail
+.PHONY: xfstests soak compile-fail crash
 
 all: modules tools
 
@@ -41,6 +41,7 @@ help:
 	@echo '  make check-host  only the host tests (cargo test, script tests, compile-fail if the module is built): seconds'
 	@echo '  make compile-fail  the wrappers'"'"' compile-fail suite: each misuse must not compile (tools/tests/compile-fail)'
 	@echo '  make bench       mapfs vs XFS, ext4, ext2 in one VM boot (BENCH=quick: minutes; BENCH_SIZE, BENCH_REPS, BENCH_WORKLOADS, BENCH_FS; Documentation/benchmarks.rst)'
+	@echo '  make crash       crash-consistency rounds: writers, a reset without sync, fsck, byte checks (CRASH_ROUNDS=$(CRASH_ROUNDS), CRASH_SEED)'
 	@echo '  make soak        millions of mapfs-fsx operations, parallel, fsck between rounds (SOAK_OPS, SOAK_JOBS, SOAK_CASES, ...; hours)'
 	@echo '  make selftest-harness  prove the VM harness fails a run on KASAN/lockdep/WARNING splats'
 	@echo '  make xfstests    run a built xfstests tree in the VM: XFSTESTS=dir [TESTS="generic/001 ..."]'
@@ -96,6 +97,12 @@ check: modules tools
 
 compile-fail: modules
 	@tools/compile-fail
+
+# Crash rounds: mixed writers, a reset without sync, fsck and a byte check
+# after each (tools/crash). make check runs one round.
+CRASH_ROUNDS ?= 10
+crash: modules tools
+	@tools/crash --rounds $(CRASH_ROUNDS) $(if $(CRASH_SEED),--seed $(CRASH_SEED))
 
 demo: modules tools
 	@tools/demo

@@ -35,6 +35,10 @@ pub(crate) struct Alloc {
     /// Free blocks promised to inodes (extent-tree growth a later
     /// `write_inode` will need): not available to [`Self::alloc_blocks`].
     reserved: u64,
+    /// The orphan list (inodes unlinked while open) in memory, the head
+    /// last: entry `i` points at entry `i - 1` on disk, the first at
+    /// nothing. `sb.orphan_head` is the last entry.
+    orphans: KVec<u32>,
 }
 
 /// Loads the bitmap of `region` (`nbits` bits) into one flat copy.
@@ -55,7 +59,7 @@ fn load_bitmap<'a>(
             pr_err!("{} bitmap block {}: {}\n", what, disk, crate::kfs::fmt::Shown(e));
             EUCLEAN
         })?;
-        let bits = bitmap::block_bits(guard.data()).map_err(|_| EUCLEAN)?;
+        let bits = bitmap::block_bits(guard.data())?;
         out.extend_from_slice(bits, GFP_KERNEL)?;
     }
     Ok(out)
@@ -83,6 +87,7 @@ impl Alloc {
             inode_goal: 1,
             next_generation: crate::kfs::vfs::random_u32(),
             reserved: 0,
+            orphans: KVec::new(),
         })
     }
 
@@ -106,8 +111,8 @@ impl Alloc {
             let buf = sb.read_block(disk)?;
             let mut guard = buf.lock();
             let data = guard.data_mut();
-            bitmap::block_bits_mut(data).map_err(|_| EIO)?.copy_from_slice(src);
-            bitmap::set_block_csum(seed, disk, data).map_err(|_| EIO)?;
+            bitmap::block_bits_mut(data)?.copy_from_slice(src);
+            bitmap::set_block_csum(seed, disk, data)?;
             guard.mark_dirty();
         }
         Ok(())
@@ -182,7 +187,7 @@ impl Alloc {
             pr_err!("block bitmap: metadata block {} marked free\n", start);
             return Err(EUCLEAN);
         }
-        bitmap::set_bits(&mut self.blocks, start, len).map_err(|_| EIO)?;
+        bitmap::set_bits(&mut self.blocks, start, len)?;
         Self::write_through(sb, seed, &self.blocks, &geo.block_bitmap, start, len)?;
         self.sb.free_blocks = self.sb.free_blocks.saturating_sub(len);
         self.goal = start + len;
@@ -206,7 +211,7 @@ impl Alloc {
             pr_err!("freeing blocks {}+{}: some are already free\n", start, len);
             return Err(EUCLEAN);
         }
-        bitmap::clear_bits(&mut self.blocks, start, len).map_err(|_| EIO)?;
+        bitmap::clear_bits(&mut self.blocks, start, len)?;
         Self::write_through(sb, seed, &self.blocks, &geo.block_bitmap, start, len)?;
         self.sb.free_blocks += len;
         Ok(())
@@ -219,7 +224,7 @@ impl Alloc {
         if ino == 0 {
             return Err(EUCLEAN);
         }
-        bitmap::set_bits(&mut self.inodes, ino, 1).map_err(|_| EIO)?;
+        bitmap::set_bits(&mut self.inodes, ino, 1)?;
         Self::write_through(sb, seed, &self.inodes, &geo.inode_bitmap, ino, 1)?;
         self.sb.free_inodes = self.sb.free_inodes.saturating_sub(1);
         self.inode_goal = ino + 1;
@@ -234,10 +239,59 @@ impl Alloc {
             pr_err!("freeing inode {}: not in use\n", ino);
             return Err(EUCLEAN);
         }
-        bitmap::clear_bits(&mut self.inodes, ino, 1).map_err(|_| EIO)?;
+        bitmap::clear_bits(&mut self.inodes, ino, 1)?;
         Self::write_through(sb, seed, &self.inodes, &geo.inode_bitmap, ino, 1)?;
         self.sb.free_inodes += 1;
         Ok(())
+    }
+
+    /// Sets the orphan list as found on disk, `chain` in list order from
+    /// the head (the valid part of it: an entry past a bad one is dropped,
+    /// and the super block then points at the head of what is kept).
+    pub(crate) fn set_orphans(&mut self, chain: &[u32]) -> Result {
+        self.orphans.clear();
+        for ino in chain.iter().rev() {
+            self.orphans.push(*ino, GFP_KERNEL)?;
+        }
+        self.sb.orphan_head = chain.first().copied().unwrap_or(0);
+        Ok(())
+    }
+
+    /// Puts `ino` at the head of the orphan list: on disk, its slot points
+    /// at the old head (written by its `write_inode`: see
+    /// [`Self::orphan_next`]) and the super block at it.
+    pub(crate) fn orphan_add(&mut self, ino: u32) -> Result {
+        if self.orphans.contains(&ino) {
+            return Ok(());
+        }
+        self.orphans.push(ino, GFP_KERNEL)?;
+        self.sb.orphan_head = ino;
+        Ok(())
+    }
+
+    /// The inode that `ino`'s slot points at on the orphan list (0 at the
+    /// end, or when `ino` is not on it).
+    pub(crate) fn orphan_next(&self, ino: u32) -> u32 {
+        match self.orphans.iter().position(|&o| o == ino) {
+            Some(i) if i > 0 => self.orphans.get(i - 1).copied().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    /// Takes `ino` off the orphan list. Returns the inode whose slot must
+    /// now point elsewhere, and where: `(predecessor, new next)`; `None`
+    /// when `ino` was the head (the super block changes) or not listed.
+    pub(crate) fn orphan_remove(&mut self, ino: u32) -> Option<(u32, u32)> {
+        let i = self.orphans.iter().position(|&o| o == ino)?;
+        self.orphans.remove(i).ok()?;
+        let next = if i > 0 { self.orphans.get(i - 1).copied().unwrap_or(0) } else { 0 };
+        match self.orphans.get(i) {
+            Some(&pred) => Some((pred, next)),
+            None => {
+                self.sb.orphan_head = self.orphans.last().copied().unwrap_or(0);
+                None
+            }
+        }
     }
 
     /// Writes the super block (counters, times, `clean` state) to block 0,
@@ -254,7 +308,7 @@ impl Alloc {
         let buf = read(0)?;
         let mut guard = buf.lock();
         let dst = guard.data_mut().get_mut(..crate::format::layout::SUPERBLOCK_SIZE).ok_or(EIO)?;
-        self.sb.encode(dst).map_err(|_| EIO)?;
+        self.sb.encode(dst)?;
         guard.mark_dirty();
         Ok(())
     }

@@ -16,7 +16,7 @@
 use crate::format::{dir, extent::{lookup as map_block, Mapping}, inode::FileType, symlink};
 use crate::kfs::vfs::{BufferGuard, Created, DirEmitter, DirOperations, INode, INodeType, Locked, Lookup};
 use crate::MapFs;
-use kernel::{prelude::*, sync::aref::ARef};
+use kernel::{prelude::*, sync::aref::ARef, types::ScopeGuard};
 
 /// mapfs's directory operations.
 pub(crate) struct Dir;
@@ -41,15 +41,22 @@ impl DirOperations for Dir {
         add_entry(dir, name, inode)
     }
 
-    fn unlink(dir: &Locked<MapFs>, name: &[u8], _inode: &Locked<MapFs>) -> Result {
-        remove_entry(dir, name)
+    fn unlink(dir: &Locked<MapFs>, name: &[u8], inode: &Locked<MapFs>) -> Result {
+        remove_entry(dir, name)?;
+        // The wrapper drops the link count next: at zero the inode lives on
+        // only while open, so it goes on the orphan list.
+        if inode.nlink() <= 1 {
+            crate::inode::orphan_add(inode)?;
+        }
+        Ok(())
     }
 
     fn rmdir(dir: &Locked<MapFs>, name: &[u8], inode: &Locked<MapFs>) -> Result {
         if !is_empty(inode)? {
             return Err(ENOTEMPTY);
         }
-        remove_entry(dir, name)
+        remove_entry(dir, name)?;
+        crate::inode::orphan_add(inode)
     }
 
     fn rename(
@@ -324,6 +331,10 @@ fn rename(
                 return Err(ENOTEMPTY);
             }
             set_entry(new_dir, new_name, ino, ft)?;
+            // The wrapper drops the target's links next.
+            if t.is_dir() || t.nlink() <= 1 {
+                crate::inode::orphan_add(t)?;
+            }
         }
         None => insert(new_dir, new_name, ino, ft)?,
     }
@@ -391,11 +402,12 @@ fn create(dir: &Locked<MapFs>, name: &[u8], typ: INodeType<'_>, mode: u16) -> Re
             let (disk, _) = d.alloc_blocks(sb, goal, 1)?;
             {
                 let mut m = inode.data().map.lock();
-                let ext = crate::format::extent::Extent { file_block: 0, disk_block: disk, len: 1, unwritten: false };
-                if let Err(e) = m.edit(|l| l.insert(ext, |_| {})) {
+                let undo = ScopeGuard::new(|| {
                     let _ = d.free_blocks(sb, disk, 1);
-                    return Err(e);
-                }
+                });
+                let ext = crate::format::extent::Extent { file_block: 0, disk_block: disk, len: 1, unwritten: false };
+                m.edit(|l| l.insert(ext, |_| {}))?;
+                undo.dismiss();
                 m.blocks = 1;
                 crate::inode::update_blocks(&inode, &m);
             }

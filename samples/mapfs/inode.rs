@@ -329,6 +329,8 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
         if inode.is_reg() {
             raw.size = size.min(m.disk_size);
         }
+        // Lock order: the map, then the allocator.
+        raw.next_orphan = d.alloc.lock().orphan_next(ino);
         if let Some(inline) = m.inline {
             raw.data = inline;
         } else {
@@ -396,6 +398,117 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
     Ok(())
 }
 
+/// Decodes inode `ino`'s slot of the inode table.
+fn read_slot(sb: &SuperBlock<MapFs>, ino: u32) -> Result<Inode> {
+    let d = sb.data();
+    let (block, off) = d.geo.inode_location(ino).ok_or(EUCLEAN)?;
+    let buf = sb.read_block(block)?;
+    let guard = buf.lock();
+    let bytes = guard.data().get(off..off + INODE_SIZE).ok_or(EIO)?;
+    Inode::decode(bytes, d.seed, ino).map_err(|e| corrupt(ino.into(), format_args!("bad inode: {}", e)))
+}
+
+/// Points the on-disk slot of orphan `ino` at `next` (the inode after it on
+/// the orphan list), in place: `ino` may be in memory or not.
+fn set_next_orphan(sb: &SuperBlock<MapFs>, ino: u32, next: u32) -> Result {
+    let d = sb.data();
+    let (block, off) = d.geo.inode_location(ino).ok_or(EUCLEAN)?;
+    let buf = sb.read_block(block)?;
+    let mut guard = buf.lock();
+    let slot = guard.data_mut().get_mut(off..off + INODE_SIZE).ok_or(EIO)?;
+    let mut raw = Inode::decode(slot, d.seed, ino)
+        .map_err(|e| corrupt(ino.into(), format_args!("bad inode: {}", e)))?;
+    raw.next_orphan = next;
+    raw.encode(slot, d.seed, ino)?;
+    guard.mark_dirty();
+    Ok(())
+}
+
+/// Puts `inode`, which is losing its last link, on the orphan list: if the
+/// machine crashes while it is still open, the next mount (or fsck) frees
+/// it instead of leaking it.
+pub(crate) fn orphan_add(inode: &INodeView<MapFs>) -> Result {
+    let ino = u32::try_from(inode.ino()).map_err(|_| EINVAL)?;
+    let sb = inode.super_block();
+    {
+        // The new head goes to the super block's buffer at once, so that
+        // writeback takes it to the disk with the inode (there is no
+        // journal to order the two).
+        let mut a = sb.data().alloc.lock();
+        a.orphan_add(ino)?;
+        a.write_super(|b| sb.read_block(b), false)?;
+    }
+    inode.mark_dirty();
+    Ok(())
+}
+
+/// At a read-write mount: frees every inode of the on-disk orphan list, as
+/// their last close would have. The list is checked on the way (numbers in
+/// range, in use, no loop); at a bad entry it is cut there, with a dmesg
+/// line, and fsck.mapfs has the rest. An entry that still has links (the
+/// crash came between listing it and dropping its last link) leaves the
+/// list and is kept.
+pub(crate) fn process_orphans(sb: &SuperBlock<MapFs>) -> Result {
+    let d = sb.data();
+    if d.is_read_only() {
+        return Ok(());
+    }
+    let mut chain = KVec::new();
+    let mut linked = KVec::new();
+    let mut seen = 0u64;
+    let mut ino = d.alloc.lock().sb.orphan_head;
+    while ino != 0 {
+        seen += 1;
+        if seen > u64::from(d.geo.inode_count) || chain.contains(&ino) || linked.contains(&ino) {
+            pr_err!("{}: the orphan list loops at inode {}: cut there; run fsck.mapfs\n", sb.id(), ino);
+            break;
+        }
+        let raw = match read_slot(sb, ino) {
+            Ok(raw) if !raw.is_free() => raw,
+            _ => {
+                pr_err!("{}: orphan list entry {} is not an inode in use: cut there; run fsck.mapfs\n",
+                    sb.id(), ino);
+                break;
+            }
+        };
+        if raw.nlink == 0 && ino != crate::format::layout::ROOT_INO {
+            chain.push(ino, GFP_KERNEL)?;
+        } else {
+            // Put on the list as its last link went, written before the
+            // link count dropped, and then the machine stopped: it keeps
+            // its links, and leaves the list. (So does a damaged root.)
+            linked.push(ino, GFP_KERNEL)?;
+        }
+        ino = raw.next_orphan;
+    }
+    {
+        let mut a = d.alloc.lock();
+        a.set_orphans(&chain)?;
+        a.write_super(|b| sb.read_block(b), false)?;
+    }
+    // On disk the list becomes what is kept: each kept entry points at
+    // the next kept one, the others at nothing.
+    for (i, &o) in chain.iter().enumerate() {
+        set_next_orphan(sb, o, chain.get(i + 1).copied().unwrap_or(0))?;
+    }
+    for &o in linked.iter() {
+        set_next_orphan(sb, o, 0)?;
+    }
+    for &ino in chain.iter() {
+        // No link: the last reference's `iput` evicts it (the super block
+        // is not active yet) and `delete_inode` frees it.
+        match iget(sb, ino) {
+            Ok(inode) => drop(inode),
+            Err(e) => pr_err!("{}: orphan inode {}: error {}\n", sb.id(), ino, e.to_errno()),
+        }
+    }
+    if !chain.is_empty() {
+        pr_info!("{}: freed {} inode(s) unlinked while open before an unclean shutdown\n",
+            sb.id(), chain.len());
+    }
+    Ok(())
+}
+
 /// Encodes `raw` into inode `ino`'s slot of the inode table.
 fn write_slot(sb: &SuperBlock<MapFs>, ino: u32, raw: &Inode) -> Result {
     let d = sb.data();
@@ -403,7 +516,7 @@ fn write_slot(sb: &SuperBlock<MapFs>, ino: u32, raw: &Inode) -> Result {
     let buf = sb.read_block(block)?;
     let mut guard = buf.lock();
     let slot = guard.data_mut().get_mut(off..off + INODE_SIZE).ok_or(EIO)?;
-    raw.encode(slot, d.seed, ino).map_err(|_| EIO)?;
+    raw.encode(slot, d.seed, ino)?;
     guard.mark_dirty();
     Ok(())
 }
@@ -438,6 +551,19 @@ pub(crate) fn delete_inode(inode: &INodeView<MapFs>) {
         m.seq = m.seq.wrapping_add(1);
         drop(m);
         write_slot(sb, ino, &Inode::default())?;
+        // Off the orphan list: the inode that pointed at it points past it.
+        let relink = {
+            let mut a = d.alloc.lock();
+            let relink = a.orphan_remove(ino);
+            if relink.is_none() {
+                // It was the head (or not listed): the super block changes.
+                a.write_super(|b| sb.read_block(b), false)?;
+            }
+            relink
+        };
+        if let Some((pred, next)) = relink {
+            set_next_orphan(sb, pred, next)?;
+        }
         d.free_inode(sb, ino)
     })();
     if let Err(e) = res {

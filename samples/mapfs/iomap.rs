@@ -22,7 +22,7 @@ use crate::inode::{reserve_tree, update_blocks};
 use crate::kfs::iomap::{Flags, Mapping, ReadOps, ReportOps, WriteOps, WritebackOps};
 use crate::kfs::vfs::{INode, INodeView};
 use crate::MapFs;
-use kernel::prelude::*;
+use kernel::{prelude::*, types::ScopeGuard};
 
 /// Reads: the map as it is.
 pub(crate) struct ReadMap;
@@ -78,11 +78,13 @@ fn for_write(inode: &INode<MapFs>, fb: u64, want: u64) -> Result<Mapping> {
             let n = len.min(want);
             reserve_tree(inode, &mut m, n)?;
             let (start, got) = d.alloc_blocks(sb, goal, n)?;
-            let ext = Extent { file_block: fb, disk_block: start, len: got as u32, unwritten: true };
-            if let Err(e) = m.edit(|l| l.insert(ext, |_| {})) {
+            // Given back unless the extent map takes them.
+            let undo = ScopeGuard::new(|| {
                 let _ = d.free_blocks(sb, start, got);
-                return Err(e);
-            }
+            });
+            let ext = Extent { file_block: fb, disk_block: start, len: got as u32, unwritten: true };
+            m.edit(|l| l.insert(ext, |_| {}))?;
+            undo.dismiss();
             m.blocks += got;
             update_blocks(inode, &m);
             Mapping::unwritten(offset, got << bits, start << bits).new_blocks()
@@ -235,11 +237,12 @@ pub(crate) fn preallocate(inode: &INode<MapFs>, first: u64, count: u64) -> Resul
                     let n = len.min(end - fb).min(u64::from(MAX_EXTENT_LEN));
                     reserve_tree(inode, &mut m, n)?;
                     let (start, got) = d.alloc_blocks(sb, goal, n)?;
-                    let ext = Extent { file_block: fb, disk_block: start, len: got as u32, unwritten: true };
-                    if let Err(e) = m.edit(|l| l.insert(ext, |_| {})) {
+                    let undo = ScopeGuard::new(|| {
                         let _ = d.free_blocks(sb, start, got);
-                        return Err(e);
-                    }
+                    });
+                    let ext = Extent { file_block: fb, disk_block: start, len: got as u32, unwritten: true };
+                    m.edit(|l| l.insert(ext, |_| {}))?;
+                    undo.dismiss();
                     m.blocks += got;
                     update_blocks(inode, &m);
                     changed = true;

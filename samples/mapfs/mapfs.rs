@@ -24,6 +24,7 @@ pub mod format;
 
 mod alloc;
 mod dir;
+mod errors;
 mod file;
 mod inode;
 mod iomap;
@@ -115,6 +116,9 @@ impl FileSystem for MapFs {
     }
 
     fn root(sb: &SuperBlock<Self>) -> Result<ARef<INode<Self>>> {
+        if let Err(e) = inode::process_orphans(sb) {
+            pr_err!("{}: processing the orphan list: error {}\n", sb.id(), e.to_errno());
+        }
         inode::iget(sb, format::layout::ROOT_INO)
     }
 

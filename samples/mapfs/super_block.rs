@@ -141,6 +141,11 @@ pub(crate) fn reconfigure(sb: &SuperBlock<MapFs>, read_only: bool) -> Result {
         }
         begin_writing(&mut a, |b| sb.read_block(b))?;
         d.read_only.store(false, Relaxed);
+        drop(a);
+        // What a read-only mount left on the orphan list goes now.
+        if let Err(e) = crate::inode::process_orphans(sb) {
+            pr_err!("{}: processing the orphan list: error {}\n", sb.id(), e.to_errno());
+        }
     }
     Ok(())
 }
