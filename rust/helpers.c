@@ -305,8 +305,8 @@ void kfs_helper_inode_set_blocks(struct inode *inode, u64 sectors)
  * an ioend whose completion changes the filesystem (unwritten blocks to
  * convert, an on-disk size to advance) gets kfs_endio_bio as its bi_end_io.
  * That runs in interrupt context: it only queues the ioend on its super
- * block's list and the work. The work sorts and merges what is queued and
- * calls the Rust completion for each, which calls iomap_finish_ioends.
+ * block's list and the work. The work calls the Rust completion for each
+ * queued ioend, which calls iomap_finish_ioends.
  */
 struct kfs_endio {
 	struct workqueue_struct *wq;
@@ -327,10 +327,15 @@ static void kfs_endio_work(struct work_struct *work)
 	list_replace_init(&q->ioends, &tmp);
 	spin_unlock_irqrestore(&q->lock, flags);
 
-	iomap_sort_ioends(&tmp);
+	/*
+	 * No iomap_ioend_try_merge: the list holds the ioends of every inode
+	 * of the super block, and it would merge the ioends of two inodes that
+	 * happen to be contiguous in file offset and on disk (it checks
+	 * neither the inode nor io_private beyond equality), completing the
+	 * second inode's range as the first's. XFS keeps a list per inode.
+	 */
 	while ((ioend = list_first_entry_or_null(&tmp, struct iomap_ioend, io_list))) {
 		list_del_init(&ioend->io_list);
-		iomap_ioend_try_merge(ioend, &tmp);
 		q->complete(ioend);
 		cond_resched();
 	}
