@@ -235,16 +235,35 @@ pub(in crate::kfs) fn checked<T: FileSystem>(
     Ok(map)
 }
 
-/// Fills iomap's `struct iomap` from a `begin` trampoline.
+/// The body of every `iomap_begin` trampoline: asks `answer` for the
+/// mapping of the request, checks it ([`checked`]) and fills iomap's
+/// `struct iomap` with it, in a no-fs-reclaim scope.
 ///
 /// # Safety
 ///
-/// `iomap` must be valid for writes and `inode` be an inode of a mounted
-/// `T` super block.
-unsafe fn fill<T: FileSystem>(inode: &INodeView<T>, map: &Mapping, iomap: *mut b::iomap) {
-    // SAFETY: per the caller; `s_bdev` is the filesystem's device, open
-    // while it is mounted.
-    unsafe { map.fill(iomap, (*inode.super_block().ptr()).s_bdev) };
+/// `inode` must be a referenced inode of a mounted `T` super block and
+/// `iomap` valid for writes, for the duration of the call (what iomap
+/// guarantees to `iomap_begin`).
+unsafe fn begin_with<T: FileSystem>(
+    inode: *mut b::inode,
+    pos: b::loff_t,
+    length: b::loff_t,
+    flags: kernel::ffi::c_uint,
+    iomap: *mut b::iomap,
+    answer: impl FnOnce(&INode<T>, u64, u64, Flags) -> Result<Mapping>,
+) -> kernel::ffi::c_int {
+    let _nofs = NoFs::enter();
+    from_result(|| {
+        // SAFETY: per the caller.
+        let inode = unsafe { INode::<T>::from_raw(inode) };
+        let (pos, len) = range(pos, length)?;
+        let flags = Flags(flags);
+        let map = checked(inode, pos, flags, answer(inode, pos, len, flags)?)?;
+        // SAFETY: `iomap` is valid for writes (caller); `s_bdev` is the
+        // filesystem's device, open while it is mounted.
+        unsafe { map.fill(iomap, (*inode.super_block().ptr()).s_bdev) };
+        Ok(0)
+    })
 }
 
 /// Converts a C `iomap_begin` request's range.
@@ -273,16 +292,8 @@ impl<O: ReadOps> ReadTable<O> {
         iomap: *mut b::iomap,
         _srcmap: *mut b::iomap,
     ) -> kernel::ffi::c_int {
-        let _nofs = NoFs::enter();
-        from_result(|| {
-            // SAFETY: per the caller.
-            let inode = unsafe { INode::<O::FileSystem>::from_raw(inode) };
-            let (pos, len) = range(pos, length)?;
-            let map = checked(inode, pos, Flags(flags), O::begin(inode, pos, len)?)?;
-            // SAFETY: per the caller.
-            unsafe { fill(inode, &map, iomap) };
-            Ok(0)
-        })
+        // SAFETY: per the caller.
+        unsafe { begin_with(inode, pos, length, flags, iomap, |i, p, l, _| O::begin(i, p, l)) }
     }
 }
 
@@ -307,16 +318,8 @@ impl<O: ReportOps> ReportTable<O> {
         iomap: *mut b::iomap,
         _srcmap: *mut b::iomap,
     ) -> kernel::ffi::c_int {
-        let _nofs = NoFs::enter();
-        from_result(|| {
-            // SAFETY: per the caller.
-            let inode = unsafe { INode::<O::FileSystem>::from_raw(inode) };
-            let (pos, len) = range(pos, length)?;
-            let map = checked(inode, pos, Flags(flags), O::begin(inode, pos, len)?)?;
-            // SAFETY: per the caller.
-            unsafe { fill(inode, &map, iomap) };
-            Ok(0)
-        })
+        // SAFETY: per the caller.
+        unsafe { begin_with(inode, pos, length, flags, iomap, |i, p, l, _| O::begin(i, p, l)) }
     }
 }
 
@@ -347,17 +350,8 @@ impl<O: WriteOps> WriteTable<O> {
         iomap: *mut b::iomap,
         _srcmap: *mut b::iomap,
     ) -> kernel::ffi::c_int {
-        let _nofs = NoFs::enter();
-        from_result(|| {
-            // SAFETY: per the caller.
-            let inode = unsafe { INode::<O::FileSystem>::from_raw(inode) };
-            let (pos, len) = range(pos, length)?;
-            let flags = Flags(flags);
-            let map = checked(inode, pos, flags, O::begin(inode, pos, len, flags)?)?;
-            // SAFETY: per the caller.
-            unsafe { fill(inode, &map, iomap) };
-            Ok(0)
-        })
+        // SAFETY: per the caller.
+        unsafe { begin_with(inode, pos, length, flags, iomap, O::begin) }
     }
 
     /// # Safety
