@@ -329,25 +329,8 @@ pub fn read_dev(dev: &mut MemDev, off: u64, len: usize) -> Vec<u8> {
     v
 }
 
-/// splitmix64: small deterministic PRNG shared by the randomized tests
-/// (the format crate's own one is private to its unit tests).
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A value in `0..n` (0 when `n` is 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next() % n
-        }
-    }
-}
+/// splitmix64: the small deterministic PRNG of the randomized tests, the
+/// one the corrupter draws its changes from (the format crate's own one is
+/// private to its unit tests).
+#[allow(unused_imports)]
+pub use mapfs_tools::corrupt::Rng;
