@@ -272,6 +272,19 @@ void kfs_helper_touch_all_times(struct inode *inode)
 	inode_set_atime_to_ts(inode, now);
 }
 
+/* The FS_*_FL flags a chattr request asks for (FS_IOC_SETFLAGS, or
+ * FS_IOC_FSSETXATTR's common xflags, which the VFS translated). */
+unsigned int kfs_helper_fileattr_flags(const struct file_kattr *fa)
+{
+	return fa->flags;
+}
+
+/* Whether it also asks for fsxattr-only attributes (extent size, project). */
+bool kfs_helper_fileattr_has_fsx(const struct file_kattr *fa)
+{
+	return fileattr_has_fsx(fa);
+}
+
 struct file *kfs_helper_vmf_file(struct vm_fault *vmf)
 {
 	return vmf->vma->vm_file;

@@ -14,6 +14,7 @@
 #include <linux/sched/mm.h>
 #include <linux/iomap.h>
 #include <linux/workqueue.h>
+#include <linux/fileattr.h>
 
 loff_t kfs_helper_i_size_read(const struct inode *inode);
 void kfs_helper_i_size_write(struct inode *inode, loff_t size);
@@ -65,6 +66,8 @@ void kfs_helper_inode_set_blocks(struct inode *inode, u64 sectors);
 struct file *kfs_helper_vmf_file(struct vm_fault *vmf);
 void kfs_helper_touch_mtime_ctime(struct inode *inode);
 void kfs_helper_touch_all_times(struct inode *inode);
+unsigned int kfs_helper_fileattr_flags(const struct file_kattr *fa);
+bool kfs_helper_fileattr_has_fsx(const struct file_kattr *fa);
 void kfs_helper_sb_start_intwrite(struct super_block *sb);
 void kfs_helper_sb_end_intwrite(struct super_block *sb);
 

@@ -14,6 +14,7 @@
 #include <linux/mm.h>
 #include <linux/blkdev.h>
 #include <linux/falloc.h>
+#include <linux/fileattr.h>
 #include "../helpers.h"
 
 /*
@@ -24,3 +25,9 @@ const unsigned long KFS_CONST_SB_RDONLY = SB_RDONLY;
 const int KFS_CONST_IOCB_NOWAIT = IOCB_NOWAIT;
 const int KFS_CONST_SEEK_DATA = SEEK_DATA;
 const int KFS_CONST_SEEK_HOLE = SEEK_HOLE;
+const unsigned int KFS_CONST_S_IMMUTABLE = S_IMMUTABLE;
+const unsigned int KFS_CONST_S_APPEND = S_APPEND;
+const unsigned int KFS_CONST_S_NOATIME = S_NOATIME;
+const unsigned int KFS_CONST_FS_IMMUTABLE_FL = FS_IMMUTABLE_FL;
+const unsigned int KFS_CONST_FS_APPEND_FL = FS_APPEND_FL;
+const unsigned int KFS_CONST_FS_NOATIME_FL = FS_NOATIME_FL;

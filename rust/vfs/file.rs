@@ -39,7 +39,7 @@
 
 use super::{
     lock::{InodeLock, InodeLockShared, InvalidateLock, InvalidateLockShared},
-    FileSystem, INode, Locked, NoFs,
+    FileSystem, INode, INodeFlags, Locked, NoFs,
 };
 use crate::kfs::{
     bindings as b,
@@ -220,6 +220,8 @@ impl<T: FileSystem> Tables<T> {
         setattr: Some(Self::setattr),
         getattr: Some(super::inode::getattr::<T>),
         fiemap: Some(Self::fiemap),
+        fileattr_get: Some(Self::fileattr_get),
+        fileattr_set: if T::HAS_SET_FLAGS { Some(Self::fileattr_set) } else { None },
         ..pin_init::zeroed()
     };
 
@@ -506,6 +508,59 @@ impl<T: FileSystem> Tables<T> {
             }
             // SAFETY: checked by `setattr_prepare`, `i_rwsem` held.
             unsafe { b::setattr_copy(idmap, inode.as_ptr(), attr) };
+            inode.mark_dirty();
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`vfs_fileattr_get`: `lsattr`, `FS_IOC_GETFLAGS`)
+    /// with a positive dentry of a `T` inode and a valid `fa`.
+    pub(in crate::kfs) unsafe extern "C" fn fileattr_get(
+        dentry: *mut b::dentry,
+        fa: *mut kernel::bindings::file_kattr,
+    ) -> kernel::ffi::c_int {
+        // `kernel::bindings` knows `file_kattr` only as an opaque stub; ours
+        // is the full definition of the same C type.
+        let fa = fa.cast::<b::file_kattr>();
+        // SAFETY: per the caller; `i_flags` is read once (a racing
+        // `chattr` gives the old or the new flags).
+        unsafe {
+            let inode = b::kfs_helper_d_inode(dentry);
+            let flags = INodeFlags::from_i_flags(core::ptr::read_volatile(&raw const (*inode).i_flags));
+            b::fileattr_fill_flags(fa, flags.to_fs_fl());
+        }
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`vfs_fileattr_set`: `chattr`) with a positive
+    /// dentry of a `T` inode, `i_rwsem` held, the change checked by
+    /// `fileattr_set_prepare`, and a valid `fa`.
+    pub(in crate::kfs) unsafe extern "C" fn fileattr_set(
+        _idmap: *mut b::mnt_idmap,
+        dentry: *mut b::dentry,
+        fa: *mut kernel::bindings::file_kattr,
+    ) -> kernel::ffi::c_int {
+        let fa = fa.cast::<b::file_kattr>();
+        let _nofs = NoFs::enter();
+        from_result(|| {
+            // SAFETY: `fa` is valid (caller).
+            let (bits, fsx) = unsafe { (b::kfs_helper_fileattr_flags(fa), b::kfs_helper_fileattr_has_fsx(fa)) };
+            let flags = INodeFlags::from_fs_fl(bits).filter(|_| !fsx).ok_or(EOPNOTSUPP)?;
+            // SAFETY: a positive dentry of a `T` inode, `i_rwsem` held by
+            // the VFS (caller).
+            let inode = unsafe { Locked::<T>::from_raw(b::kfs_helper_d_inode(dentry)) };
+            T::set_flags(inode, flags)?;
+            let mask = INodeFlags { immutable: true, append: true, noatime: true }.to_i_flags();
+            // SAFETY: the inode is referenced; `inode_set_flags` updates
+            // `i_flags` atomically against other flag changes.
+            unsafe {
+                b::inode_set_flags(inode.as_ptr(), flags.to_i_flags(), mask);
+                b::inode_set_ctime_current(inode.as_ptr());
+            }
             inode.mark_dirty();
             Ok(0)
         })

@@ -21,7 +21,7 @@
 //! No inode reference can be kept in the data: [`INode`] is `!Send`, the
 //! data `Send`.
 
-use super::{file::WritebackOf, super_block::SbState, INode, NewSuperBlock, NoFs, SuperBlock, Timespec};
+use super::{file::WritebackOf, super_block::SbState, INode, Locked, NewSuperBlock, NoFs, SuperBlock, Timespec};
 use crate::kfs::iomap::{aops::EndIo, WritebackOps};
 use crate::kfs::bindings as b;
 use core::marker::PhantomData;
@@ -50,6 +50,11 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
 
     /// The magic number `statfs(2)` reports.
     const MAGIC: u32;
+
+    /// The largest link count (`s_max_links`): `link`, `mkdir` and
+    /// `rename` into a directory fail with `EMLINK` rather than go past it,
+    /// so a count read from disk can never wrap, whatever its value.
+    const MAX_LINKS: u32 = u32::MAX;
 
     /// Per-super-block data, made by [`Self::fill_super`] and dropped after
     /// every inode was evicted, while the super block and its device are
@@ -95,6 +100,18 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
     /// When `inode` was created, for `statx` (`STATX_BTIME`); `None` if the
     /// filesystem does not know. Called from `getattr` of every inode type.
     fn birth_time(_inode: &INode<Self>) -> Option<Timespec> {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Records new flags of `inode` so that they persist (`chattr`:
+    /// `FS_IOC_SETFLAGS`, `FS_IOC_FSSETXATTR`). The VFS checked the
+    /// caller's right to change them (`CAP_LINUX_IMMUTABLE` for immutable
+    /// and append-only, ownership for the rest) and holds `i_rwsem`; any
+    /// other flag was refused with `EOPNOTSUPP`. After this returns `Ok`
+    /// the wrapper sets them in `i_flags`, where the VFS enforces them, and
+    /// updates ctime. Without this entry `chattr` fails with `ENOTTY` and
+    /// `lsattr` still shows the flags the inode was read with.
+    fn set_flags(_inode: &Locked<Self>, _flags: super::INodeFlags) -> Result {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 }
@@ -229,6 +246,7 @@ impl<T: FileSystem> Tables<T> {
                 (*sb).s_op = super::super_ops::table::<T>();
                 (*sb).s_magic = T::MAGIC as kernel::ffi::c_ulong;
                 (*sb).s_time_gran = 1;
+                (*sb).s_max_links = T::MAX_LINKS;
             }
             // SAFETY: `sb` is a new super block of filesystem `T`, exclusively
             // ours until `fill_super` returns (caller guarantee).

@@ -374,6 +374,71 @@ pub struct Attrs {
     pub ctime: Timespec,
 }
 
+/// Inode flags that the VFS itself enforces (`S_IMMUTABLE`, `S_APPEND`,
+/// `S_NOATIME` in `i_flags`): set from disk, they hold without any check
+/// in the filesystem.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct INodeFlags {
+    /// No change at all: no write, truncate, link, unlink, rename or
+    /// attribute change (`EPERM`).
+    pub immutable: bool,
+    /// Writes only at the end (`O_APPEND`), no truncate, unlink or rename.
+    pub append: bool,
+    /// Reads do not update the access time.
+    pub noatime: bool,
+}
+
+impl INodeFlags {
+    /// The flags in `i_flags` bits.
+    pub(in crate::kfs) fn to_i_flags(self) -> u32 {
+        let mut f = 0;
+        if self.immutable {
+            f |= b::KFS_CONST_S_IMMUTABLE;
+        }
+        if self.append {
+            f |= b::KFS_CONST_S_APPEND;
+        }
+        if self.noatime {
+            f |= b::KFS_CONST_S_NOATIME;
+        }
+        f
+    }
+
+    /// The flags of `i_flags` bits.
+    pub(in crate::kfs) fn from_i_flags(f: u32) -> Self {
+        Self {
+            immutable: f & b::KFS_CONST_S_IMMUTABLE != 0,
+            append: f & b::KFS_CONST_S_APPEND != 0,
+            noatime: f & b::KFS_CONST_S_NOATIME != 0,
+        }
+    }
+
+    /// The flags in `FS_*_FL` bits (`FS_IOC_GETFLAGS`).
+    pub(in crate::kfs) fn to_fs_fl(self) -> u32 {
+        let mut f = 0;
+        if self.immutable {
+            f |= b::KFS_CONST_FS_IMMUTABLE_FL;
+        }
+        if self.append {
+            f |= b::KFS_CONST_FS_APPEND_FL;
+        }
+        if self.noatime {
+            f |= b::KFS_CONST_FS_NOATIME_FL;
+        }
+        f
+    }
+
+    /// The flags of `FS_*_FL` bits, `None` if any other bit is set.
+    pub(in crate::kfs) fn from_fs_fl(f: u32) -> Option<Self> {
+        let known = b::KFS_CONST_FS_IMMUTABLE_FL | b::KFS_CONST_FS_APPEND_FL | b::KFS_CONST_FS_NOATIME_FL;
+        (f & !known == 0).then_some(Self {
+            immutable: f & b::KFS_CONST_FS_IMMUTABLE_FL != 0,
+            append: f & b::KFS_CONST_FS_APPEND_FL != 0,
+            noatime: f & b::KFS_CONST_FS_NOATIME_FL != 0,
+        })
+    }
+}
+
 /// Seconds and nanoseconds since the epoch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Timespec {
@@ -415,6 +480,8 @@ pub struct INodeParams<'a> {
     pub mtime: Timespec,
     /// Last status change.
     pub ctime: Timespec,
+    /// Inode flags the VFS enforces.
+    pub flags: INodeFlags,
 }
 
 /// A new, locked (`I_NEW`) inode from the inode cache, to be filled from disk.
@@ -469,6 +536,7 @@ impl<T: FileSystem> NewINode<T> {
             b::set_nlink(inode, params.nlink);
             b::kfs_helper_i_size_write(inode, params.size);
             (*inode).i_blocks = params.blocks;
+            (*inode).i_flags |= params.flags.to_i_flags();
             b::kfs_helper_inode_set_times(
                 inode,
                 params.atime.sec,

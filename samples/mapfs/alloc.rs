@@ -118,6 +118,17 @@ impl Alloc {
         Ok(())
     }
 
+    /// Whether the bitmap marks every block of `start .. start + len` in
+    /// use (false for a range outside it).
+    pub(crate) fn blocks_in_use(&self, start: u64, len: u64) -> bool {
+        bitmap::all_set(&self.blocks, start, len).unwrap_or(false)
+    }
+
+    /// Whether the bitmap marks inode `ino` in use.
+    pub(crate) fn inode_in_use(&self, ino: u32) -> bool {
+        bitmap::all_set(&self.inodes, u64::from(ino), 1).unwrap_or(false)
+    }
+
     /// Free blocks not promised to anyone.
     pub(crate) fn available(&self) -> u64 {
         self.sb.free_blocks.saturating_sub(self.reserved)

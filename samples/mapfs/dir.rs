@@ -270,7 +270,7 @@ fn insert(dir: &Locked<MapFs>, name: &[u8], ino: u32, ft: u8) -> Result {
         let mut m = dir.data().map.lock();
         let ext = crate::format::extent::Extent { file_block: blocks, disk_block: disk, len: 1, unwritten: false };
         m.edit(|l| l.insert(ext, |_| {}))?;
-        m.blocks += 1;
+        m.add_blocks(1);
         crate::inode::update_blocks(dir, &m);
         Ok(())
     })();
@@ -359,6 +359,20 @@ fn create(dir: &Locked<MapFs>, name: &[u8], typ: INodeType<'_>, mode: u16) -> Re
             return Err(ENAMETOOLONG);
         }
     }
+    let target: &[u8] = match typ {
+        INodeType::Symlink(t) => t,
+        _ => &[],
+    };
+    // Everything that can fail on the arguments alone fails before an
+    // inode number is taken.
+    let inline = match typ {
+        INodeType::Symlink(t) if symlink::is_inline_len(t.len()) => {
+            let mut raw = crate::format::inode::Inode::default();
+            symlink::set_inline(&mut raw, t).map_err(|_| EINVAL)?;
+            Some(raw.data)
+        }
+        _ => None,
+    };
     let (ino, generation) = d.alloc_inode(sb)?;
     let new = match sb.get_inode(u64::from(ino)) {
         Ok(Lookup::New(new)) => new,
@@ -377,20 +391,22 @@ fn create(dir: &Locked<MapFs>, name: &[u8], typ: INodeType<'_>, mode: u16) -> Re
         INodeType::Dir => 1,
         INodeType::Symlink(_) => 2,
     };
-    let target: &[u8] = match typ {
-        INodeType::Symlink(t) => t,
-        _ => &[],
-    };
-    if kind == 2 && symlink::is_inline_len(target.len()) {
-        let mut raw = crate::format::inode::Inode::default();
-        symlink::set_inline(&mut raw, target).map_err(|_| EINVAL)?;
+    if inline.is_some() {
         let mut m = new.data().map.lock();
-        m.inline = Some(raw.data);
+        m.inline = inline;
         m.flags |= crate::format::inode::FLAG_INLINE;
     }
     // From here on, a failure drops `inode`, which drops its links: its
     // eviction frees whatever it got.
-    let inode = new.init_created(dir, typ, mode)?;
+    let inode = match new.init_created(dir, typ, mode) {
+        Ok(inode) => inode,
+        Err(e) => {
+            // The inode was marked bad and evicted (not deleted: it never
+            // had a link): its number is free again.
+            let _ = d.free_inode(sb, ino);
+            return Err(e);
+        }
+    };
     {
         // Birth time: the creation's own timestamp, to the nanosecond.
         let c = inode.attrs().ctime;

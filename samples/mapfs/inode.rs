@@ -6,13 +6,14 @@
 #![forbid(unsafe_code)]
 
 use crate::format::{
+    check, dir,
     extent::{Extent, ExtentError, ExtentList},
-    inode::{FileType, Inode, Timestamp, INODE_DATA_SIZE},
-    layout::INODE_SIZE,
+    inode::{FileType, Inode, Timestamp, FLAG_APPEND, FLAG_IMMUTABLE, FLAG_INLINE, FLAG_NOATIME, INODE_DATA_SIZE},
+    layout::{INODE_SIZE, ROOT_INO},
     symlink,
     tree::{self, TreeCtx, TreeItem, WalkError},
 };
-use crate::kfs::vfs::{INode, INodeParams, INodeType, INodeView, Lookup, SuperBlock, Timespec};
+use crate::kfs::vfs::{INode, INodeFlags, INodeParams, INodeType, INodeView, Lookup, SuperBlock, Timespec};
 use crate::MapFs;
 use kernel::{new_mutex, prelude::*, sync::aref::ARef, sync::Mutex};
 
@@ -72,6 +73,24 @@ impl FileMap {
             pr_err!("extent map edit failed: {:?}\n", e);
             EUCLEAN
         })
+    }
+
+    /// Counts `n` more blocks owned (bounded by the device's block count,
+    /// so saturating never loses anything real).
+    pub(crate) fn add_blocks(&mut self, n: u64) {
+        self.blocks = self.blocks.saturating_add(n);
+    }
+
+    /// Counts `n` blocks fewer. `iget` checked the count against the map,
+    /// so this cannot go below zero unless memory and disk disagree: then
+    /// it is `EUCLEAN` with a dmesg line, never a wrapped count (or, with
+    /// overflow checks, a kernel BUG).
+    pub(crate) fn sub_blocks(&mut self, n: u64) -> Result {
+        self.blocks = self.blocks.checked_sub(n).ok_or_else(|| {
+            pr_err!("block count {} of a file that frees {} blocks\n", self.blocks, n);
+            EUCLEAN
+        })?;
+        Ok(())
     }
 
     /// The disk ranges mapped in file blocks `start .. end`, as
@@ -165,6 +184,20 @@ fn read_into(sb: &SuperBlock<MapFs>, block: u64, out: &mut [u8]) -> Result {
 
 /// Returns inode `ino`, from the inode cache or read from disk.
 pub(crate) fn iget(sb: &SuperBlock<MapFs>, ino: u32) -> Result<ARef<INode<MapFs>>> {
+    iget_checked(sb, ino, false)
+}
+
+/// Returns inode `ino` of the orphan list, which has no link left.
+fn iget_orphan(sb: &SuperBlock<MapFs>, ino: u32) -> Result<ARef<INode<MapFs>>> {
+    iget_checked(sb, ino, true)
+}
+
+/// Reads inode `ino` (unless cached) and checks it whole before anything
+/// trusts it: fields, extent tree, then the relations between them
+/// ([`check::check_inode`]), no block claimed twice, every block and the
+/// inode itself in use in the bitmaps, and a directory's `.` and `..`. A
+/// link count of 0 is only right for an orphan (`unlinked`).
+fn iget_checked(sb: &SuperBlock<MapFs>, ino: u32, unlinked: bool) -> Result<ARef<INode<MapFs>>> {
     let new = match sb.get_inode(u64::from(ino))? {
         Lookup::Cached(inode) => return Ok(inode),
         Lookup::New(new) => new,
@@ -189,10 +222,21 @@ pub(crate) fn iget(sb: &SuperBlock<MapFs>, ino: u32) -> Result<ARef<INode<MapFs>
     let ft = raw
         .validate(bs)
         .map_err(|e| corrupt(ino64, format_args!("invalid inode: {}", e)))?;
+    if ino == ROOT_INO && ft != FileType::Directory {
+        return Err(corrupt(ino64, format_args!("the root is not a directory")));
+    }
     let mut extents = KVec::new();
     let mut tree_blocks = KVec::new();
     if raw.has_extents() {
         load_extents(sb, ino, &raw, &mut extents, &mut tree_blocks)?;
+    }
+    check::check_inode(&raw, ft, &extents, &tree_blocks, bs, unlinked)
+        .map_err(|e| corrupt(ino64, format_args!("{}", e)))?;
+    check_blocks(sb, ino, &extents, &tree_blocks)?;
+    if ft == FileType::Directory {
+        // The first block maps (check_inode: whole blocks from 0).
+        let first = extents.first().map(|e| e.disk_block).ok_or(EUCLEAN)?;
+        check_dots(sb, ino, first)?;
     }
     let mut target = KVec::new();
     let typ = match ft {
@@ -206,7 +250,7 @@ pub(crate) fn iget(sb: &SuperBlock<MapFs>, ino: u32) -> Result<ARef<INode<MapFs>
     };
     {
         let mut m = new.data().map.lock();
-        m.inline = (raw.flags & crate::format::inode::FLAG_INLINE != 0).then_some(raw.data);
+        m.inline = (raw.flags & FLAG_INLINE != 0).then_some(raw.data);
         m.extents = extents;
         m.tree_blocks = tree_blocks;
         m.blocks = raw.blocks;
@@ -226,7 +270,64 @@ pub(crate) fn iget(sb: &SuperBlock<MapFs>, ino: u32) -> Result<ARef<INode<MapFs>
         atime: ts(raw.atime),
         mtime: ts(raw.mtime),
         ctime: ts(raw.ctime),
+        flags: INodeFlags {
+            immutable: raw.flags & FLAG_IMMUTABLE != 0,
+            append: raw.flags & FLAG_APPEND != 0,
+            noatime: raw.flags & FLAG_NOATIME != 0,
+        },
     })
+}
+
+/// Records the flags `chattr` set (written with the inode).
+pub(crate) fn set_flags(inode: &INode<MapFs>, flags: INodeFlags) -> Result {
+    let mut m = inode.data().map.lock();
+    let mut f = m.flags & !(FLAG_IMMUTABLE | FLAG_APPEND | FLAG_NOATIME);
+    for (on, bit) in [(flags.immutable, FLAG_IMMUTABLE), (flags.append, FLAG_APPEND), (flags.noatime, FLAG_NOATIME)] {
+        if on {
+            f |= bit;
+        }
+    }
+    m.flags = f;
+    Ok(())
+}
+
+/// Checks that no block of inode `ino` (extents and tree blocks) is
+/// claimed twice within it, and that the bitmaps mark the inode and every
+/// one of its blocks in use: a block the bitmap calls free would be handed
+/// out again while this file still maps it.
+fn check_blocks(sb: &SuperBlock<MapFs>, ino: u32, extents: &[Extent], tree_blocks: &[u64]) -> Result {
+    let ino64 = u64::from(ino);
+    let mut ranges = KVec::with_capacity(extents.len() + tree_blocks.len(), GFP_KERNEL)?;
+    for e in extents {
+        ranges.push((e.disk_block, u64::from(e.len)), GFP_KERNEL)?;
+    }
+    for &b in tree_blocks {
+        ranges.push((b, 1), GFP_KERNEL)?;
+    }
+    check::check_claims(&mut ranges).map_err(|e| corrupt(ino64, format_args!("{}", e)))?;
+    let a = sb.data().alloc.lock();
+    if !a.inode_in_use(ino) {
+        return Err(corrupt(ino64, format_args!("in use, but free in the inode bitmap")));
+    }
+    if let Some(&(start, len)) = ranges.iter().find(|&&(start, len)| !a.blocks_in_use(start, len)) {
+        return Err(corrupt(ino64, format_args!("blocks {}+{} mapped, but free in the block bitmap", start, len)));
+    }
+    Ok(())
+}
+
+/// Checks the `.` and `..` entries of directory `ino`, whose first block
+/// is disk block `first`; the root is its own parent.
+fn check_dots(sb: &SuperBlock<MapFs>, ino: u32, first: u64) -> Result {
+    let d = sb.data();
+    let buf = sb.read_block(first)?;
+    let guard = buf.lock();
+    let bad = |e| corrupt(u64::from(ino), format_args!("directory block 0: {}", e));
+    dir::verify_csum(guard.data(), d.seed, ino).map_err(bad)?;
+    let parent = dir::check_dots(guard.data(), ino, d.geo.inode_count).map_err(bad)?;
+    if (ino == ROOT_INO) != (parent == ino) {
+        return Err(bad(dir::DirError::BadDots));
+    }
+    Ok(())
 }
 
 /// Walks the extent tree of `raw` into `out`.
@@ -351,7 +452,7 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
                         d.alloc_blocks(sb, goal, 1)?.0
                     };
                     m.tree_blocks.push(b, GFP_KERNEL)?;
-                    m.blocks += 1;
+                    m.add_blocks(1);
                 }
                 m.tree_dirty = true;
                 update_blocks(inode, &m);
@@ -359,7 +460,7 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
                 while m.tree_blocks.len() > plan.blocks {
                     if let Some(b) = m.tree_blocks.pop() {
                         freed.push(b, GFP_KERNEL)?;
-                        m.blocks -= 1;
+                        m.sub_blocks(1)?;
                     }
                 }
                 m.tree_dirty = true;
@@ -471,7 +572,7 @@ pub(crate) fn process_orphans(sb: &SuperBlock<MapFs>) -> Result {
                 break;
             }
         };
-        if raw.nlink == 0 && ino != crate::format::layout::ROOT_INO {
+        if raw.nlink == 0 && ino != ROOT_INO {
             chain.push(ino, GFP_KERNEL)?;
         } else {
             // Put on the list as its last link went, written before the
@@ -497,7 +598,7 @@ pub(crate) fn process_orphans(sb: &SuperBlock<MapFs>) -> Result {
     for &ino in chain.iter() {
         // No link: the last reference's `iput` evicts it (the super block
         // is not active yet) and `delete_inode` frees it.
-        match iget(sb, ino) {
+        match iget_orphan(sb, ino) {
             Ok(inode) => drop(inode),
             Err(e) => pr_err!("{}: orphan inode {}: error {}\n", sb.id(), ino, e.to_errno()),
         }
@@ -587,7 +688,7 @@ pub(crate) fn unmap(inode: &INodeView<MapFs>, first: u64, count: u64) -> Result 
     m.edit(|l| l.remove(first, count, |_| {}))?;
     for (disk, len) in ranges.iter() {
         d.free_blocks(sb, *disk, *len)?;
-        m.blocks -= *len;
+        m.sub_blocks(*len)?;
     }
     update_blocks(inode, &m);
     drop(m);

@@ -85,7 +85,7 @@ fn for_write(inode: &INode<MapFs>, fb: u64, want: u64) -> Result<Mapping> {
             let ext = Extent { file_block: fb, disk_block: start, len: got as u32, unwritten: true };
             m.edit(|l| l.insert(ext, |_| {}))?;
             undo.dismiss();
-            m.blocks += got;
+            m.add_blocks(got);
             update_blocks(inode, &m);
             Mapping::unwritten(offset, got << bits, start << bits).new_blocks()
         }
@@ -112,7 +112,7 @@ fn free_unwritten(inode: &INodeView<MapFs>, first: u64, count: u64) -> Result {
                 if unwritten {
                     m.edit(|l| l.remove(fb, n, |_| {}))?;
                     d.free_blocks(sb, disk_block, n)?;
-                    m.blocks -= n;
+                    m.sub_blocks(n)?;
                     changed = true;
                 }
                 fb += n;
@@ -243,7 +243,7 @@ pub(crate) fn preallocate(inode: &INode<MapFs>, first: u64, count: u64) -> Resul
                     let ext = Extent { file_block: fb, disk_block: start, len: got as u32, unwritten: true };
                     m.edit(|l| l.insert(ext, |_| {}))?;
                     undo.dismiss();
-                    m.blocks += got;
+                    m.add_blocks(got);
                     update_blocks(inode, &m);
                     changed = true;
                     fb += got;

@@ -30,7 +30,7 @@ mod inode;
 mod iomap;
 mod super_block;
 
-use kfs::vfs::{FileSystem, INode, NewSuperBlock, SuperBlock, Timespec};
+use kfs::vfs::{FileSystem, INode, INodeFlags, Locked, NewSuperBlock, SuperBlock, Timespec};
 
 /// The mapfs filesystem type. Its C tables are implemented where they
 /// belong: super block operations in [`super_block`], directories in
@@ -105,6 +105,7 @@ impl MapfsSb {
 impl FileSystem for MapFs {
     const NAME: &'static CStr = c"mapfs";
     const MAGIC: u32 = format::super_block::SB_MAGIC;
+    const MAX_LINKS: u32 = format::check::MAX_LINKS;
     type Data = MapfsSb;
     type INodeData = inode::MapfsInode;
     type Super = super_block::Super;
@@ -133,6 +134,10 @@ impl FileSystem for MapFs {
     fn birth_time(inode: &INode<Self>) -> Option<Timespec> {
         let t = inode.data().map.lock().crtime;
         Some(Timespec { sec: t.sec, nsec: t.nsec })
+    }
+
+    fn set_flags(inode: &Locked<Self>, flags: INodeFlags) -> Result {
+        inode::set_flags(inode, flags)
     }
 }
 

@@ -55,6 +55,9 @@ pub enum DirError {
     NoEntry,
     /// The block has no room for the entry.
     NoRoom,
+    /// The first block does not start with `.` naming the directory and
+    /// `..` naming an inode in range.
+    BadDots,
 }
 
 impl core::fmt::Display for DirError {
@@ -73,6 +76,7 @@ impl core::fmt::Display for DirError {
             Self::BadName => write!(f, "invalid name"),
             Self::NoEntry => write!(f, "no entry at that offset"),
             Self::NoRoom => write!(f, "no room in block"),
+            Self::BadDots => write!(f, "bad '.' or '..' entry"),
         }
     }
 }
@@ -438,6 +442,29 @@ pub fn set_entry(
     put_u32(buf, offset, ino);
     put_u8(buf, offset + 7, file_type);
     set_csum(buf, seed, dir_ino)
+}
+
+/// Checks that `buf`, the first block of directory `dir_ino`, starts with
+/// `.` naming the directory and `..` naming an inode in
+/// `1..inode_count`, both typed as directories; returns the parent.
+pub fn check_dots(buf: &[u8], dir_ino: u32, inode_count: u32) -> Result<u32, DirError> {
+    let dir = super::inode::FileType::Directory.dirent_type();
+    let mut it = iter_from(buf, 0);
+    let dot = it.next().ok_or(DirError::BadDots)??;
+    let dotdot = it.next().ok_or(DirError::BadDots)??;
+    let ok = dot.offset == 0
+        && dot.name == b"."
+        && dot.ino == dir_ino
+        && dot.file_type == dir
+        && dotdot.name == b".."
+        && dotdot.ino != 0
+        && dotdot.ino < inode_count
+        && dotdot.file_type == dir;
+    if ok {
+        Ok(dotdot.ino)
+    } else {
+        Err(DirError::BadDots)
+    }
 }
 
 /// Whether the block has no live entries other than `.` and `..`.

@@ -14,12 +14,15 @@
 //! - [`inode`] holds inodes,
 //! - [`extent`] holds extents and in-memory extent-map editing,
 //! - [`tree`] holds the on-disk extent tree (walk and encode),
+//! - [`check`] holds the checks of an inode as a whole (block count, link
+//!   count, shape, blocks claimed twice),
 //! - [`dir`] holds directory blocks,
 //! - [`symlink`] holds symbolic link targets.
 
 #![forbid(unsafe_code)]
 
 pub mod bitmap;
+pub mod check;
 pub mod crc32c;
 pub mod dir;
 pub mod extent;

@@ -170,3 +170,33 @@ fn dir_basics() {
     assert!(dir::is_empty(&b).unwrap());
     assert_eq!(dir::remove(&mut b, SEED, DIR, 0), Err(DirError::NoEntry));
 }
+
+#[test]
+fn dots_of_a_first_block() {
+    let mut b = vec![0u8; 2048];
+    dir::init_first_block(&mut b, SEED, DIR, 7).unwrap();
+    assert_eq!(dir::check_dots(&b, DIR, 100), Ok(7));
+    // Another directory's block, a parent out of range or 0.
+    assert_eq!(dir::check_dots(&b, DIR + 1, 100), Err(DirError::BadDots));
+    assert_eq!(dir::check_dots(&b, DIR, 7), Err(DirError::BadDots));
+    dir::init_first_block(&mut b, SEED, DIR, 0).unwrap();
+    assert_eq!(dir::check_dots(&b, DIR, 100), Err(DirError::BadDots));
+    // `.` naming inode 0, `.` and `..` swapped, `.` removed.
+    dir::init_first_block(&mut b, SEED, 0, 7).unwrap();
+    assert_eq!(dir::check_dots(&b, DIR, 100), Err(DirError::BadDots));
+    dir::init_first_block(&mut b, SEED, DIR, 7).unwrap();
+    let dotdot = dir::find(&b, b"..").unwrap().unwrap().offset;
+    dir::set_entry(&mut b, SEED, DIR, 0, 7, 2).unwrap();
+    dir::set_entry(&mut b, SEED, DIR, dotdot, DIR, 2).unwrap();
+    assert_eq!(dir::check_dots(&b, DIR, 100), Err(DirError::BadDots));
+    dir::init_first_block(&mut b, SEED, DIR, 7).unwrap();
+    dir::remove(&mut b, SEED, DIR, 0).unwrap();
+    assert_eq!(dir::check_dots(&b, DIR, 100), Err(DirError::BadDots));
+    // A `..` typed as a regular file.
+    dir::init_first_block(&mut b, SEED, DIR, 7).unwrap();
+    dir::set_entry(&mut b, SEED, DIR, dotdot, 7, 1).unwrap();
+    assert_eq!(dir::check_dots(&b, DIR, 100), Err(DirError::BadDots));
+    // An empty block.
+    dir::init_block(&mut b, SEED, DIR).unwrap();
+    assert_eq!(dir::check_dots(&b, DIR, 100), Err(DirError::BadDots));
+}
