@@ -25,7 +25,7 @@ SHELL := /bin/bash
 
 .PHONY: all help deps kernel modules module tools install uninstall check \
 	check-host demo selftest-harness clean distclean kernel-path bench
-.PHONY: xfstests soak compile-fail crash
+.PHONY: xfstests soak compile-fail crash fuzz-mount
 
 all: modules tools
 
@@ -42,6 +42,7 @@ help:
 	@echo '  make compile-fail  the wrappers'"'"' compile-fail suite: each misuse must not compile (tools/tests/compile-fail)'
 	@echo '  make bench       mapfs vs XFS, ext4, ext2 in one VM boot (BENCH=quick: minutes; BENCH_SIZE, BENCH_REPS, BENCH_WORKLOADS, BENCH_FS; Documentation/benchmarks.rst)'
 	@echo '  make crash       crash-consistency rounds: writers, a reset without sync, fsck, byte checks (CRASH_ROUNDS=$(CRASH_ROUNDS), CRASH_SEED)'
+	@echo '  make fuzz-mount  crafted images (valid checksums) mounted, walked, written in one VM boot (FUZZ_IMAGES=$(FUZZ_IMAGES) per block size, FUZZ_SEED)'
 	@echo '  make soak        millions of mapfs-fsx operations, parallel, fsck between rounds (SOAK_OPS, SOAK_JOBS, SOAK_CASES, ...; hours)'
 	@echo '  make selftest-harness  prove the VM harness fails a run on KASAN/lockdep/WARNING splats'
 	@echo '  make xfstests    run a built xfstests tree in the VM: XFSTESTS=dir [TESTS="generic/001 ..."]'
@@ -103,6 +104,12 @@ compile-fail: modules
 CRASH_ROUNDS ?= 10
 crash: modules tools
 	@tools/crash --rounds $(CRASH_ROUNDS) $(if $(CRASH_SEED),--seed $(CRASH_SEED))
+
+# Crafted-image rounds in one boot (tools/fuzz-mount). make check runs a
+# short run (the guest test fuzz-mount).
+FUZZ_IMAGES ?= 1000
+fuzz-mount: modules tools
+	@tools/fuzz-mount --images $(FUZZ_IMAGES) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 
 demo: modules tools
 	@tools/demo

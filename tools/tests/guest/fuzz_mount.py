@@ -1,0 +1,367 @@
+#!/usr/bin/env python3
+# In-kernel fuzz-mount harness (runs in the guest; make fuzz-mount, and a
+# short run as the guest test fuzz-mount in make check).
+#
+# For each block size it builds a base image on tmpfs (mkfs.mapfs, the known
+# tree of mapfs-populate, then files, a deep extent tree and directories the
+# kernel itself writes), and for each seed:
+#   1. copies the base and lets mapfs-corrupt make 1-3 structure-aware
+#      changes with recomputed checksums (so they reach the filesystem logic);
+#   2. runs fsck.mapfs -n -f on the copy (it must not crash: exit 0 or 4);
+#   3. attaches it to a loop device, mounts it, walks it (stat, read every
+#      file, readlink, readdir), writes (create, write, fallocate, a shared
+#      mapping store, mkdir, rename, unlink, truncate, link, chmod), syncs,
+#      walks again and unmounts; each image's work runs in a child process
+#      with a time limit;
+#   4. reads the kernel log records the image caused.
+# The run fails on a kernel splat (KASAN, lockdep, BUG, WARNING, Oops, Rust
+# panic, ...), a hang (the child or a mount/umount past its limit), an fsck
+# crash, or an image the kernel refused (EUCLEAN/EIO or a mapfs error line)
+# that fsck -n called clean. Images neither noticed are counted (most touch
+# fields nothing checks, such as timestamps). Every failure names its block
+# size and seed; the base images stay in OUT/fuzz so that
+#   cp OUT/fuzz/base-BS.img x.img; mapfs-corrupt x.img --seed S --changes C
+# rebuilds the image.
+#
+# Environment: FUZZ_IMAGES (per block size), FUZZ_SEED (first seed),
+# FUZZ_BS (block sizes), MAPFS_TOP, MAPFS_OUT.
+import errno
+import mmap
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+TOP = os.environ["MAPFS_TOP"]
+OUT = os.path.join(os.environ["MAPFS_OUT"], "fuzz")
+TOOLS = os.path.join(TOP, "tools/target/release")
+IMAGES = int(os.environ.get("FUZZ_IMAGES", "15"))
+FIRST = int(os.environ.get("FUZZ_SEED", "1"))
+BLOCK_SIZES = [int(b) for b in os.environ.get("FUZZ_BS", "1024 2048 4096").split()]
+IMAGE_MB = 8
+# Time limits: hang detectors, not speed checks (an image takes ~3 s).
+CHILD_LIMIT = 180
+CMD_LIMIT = 120
+
+SPLAT = re.compile(
+    r"^(BUG: |WARNING: |INFO: task .* blocked for more than|Oops|Kernel panic|"
+    r"kernel BUG at|general protection fault|UBSAN: |KFENCE: |watchdog: BUG|"
+    r"rcu: INFO: .*detected stall|.*panicked at |Unable to handle kernel|"
+    r"stack segment: |divide error: |invalid opcode: |possible circular locking|"
+    r"============================================)"
+)
+NOTICED_ERRNOS = {errno.EUCLEAN, errno.EIO}
+
+
+def tool(name):
+    return os.path.join(TOOLS, name)
+
+
+PHASES = {}
+
+
+def timed(phase, t0):
+    PHASES[phase] = PHASES.get(phase, 0.0) + time.monotonic() - t0
+
+
+def run(cmd, limit=CMD_LIMIT, check=False):
+    """Runs cmd; returns (exit status, output). A time-out is a hang: 124."""
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=limit)
+    except subprocess.TimeoutExpired:
+        return 124, "timed out after %ds" % limit
+    out = p.stdout.decode(errors="replace")
+    timed(os.path.basename(cmd[0]), t0)
+    if check and p.returncode != 0:
+        raise SystemExit("%s: exit %d\n%s" % (" ".join(cmd), p.returncode, out))
+    return p.returncode, out
+
+
+class Kmsg:
+    """The kernel log records since the last call."""
+
+    def __init__(self):
+        self.fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+        os.lseek(self.fd, 0, os.SEEK_END)
+
+    def read(self):
+        recs = []
+        while True:
+            try:
+                r = os.read(self.fd, 8192)
+            except BlockingIOError:
+                break
+            except OSError as e:
+                if e.errno == errno.EPIPE:  # overwritten records: skip on
+                    continue
+                raise
+            head, _, msg = r.decode(errors="replace").partition(";")
+            level = int(head.split(",")[0]) & 7
+            recs.append((level, msg.split("\n")[0]))
+        return recs
+
+
+def kernel_writes(mnt, bs):
+    """Structures the kernel writes itself: a fragmented file (a deep extent
+    tree at 1 KiB blocks), a preallocated one, a directory of many entries,
+    nested directories and symlinks."""
+    os.makedirs(os.path.join(mnt, "k/a/b/c"))
+    fd = os.open(os.path.join(mnt, "k/frag"), os.O_CREAT | os.O_WRONLY, 0o644)
+    for i in range(0, 400):
+        os.pwrite(fd, bytes([i % 251]) * 100, 2 * i * bs)
+    os.close(fd)
+    fd = os.open(os.path.join(mnt, "k/prealloc"), os.O_CREAT | os.O_WRONLY, 0o600)
+    os.posix_fallocate(fd, 0, 64 * bs)
+    os.pwrite(fd, b"x" * bs, 8 * bs)
+    os.close(fd)
+    for i in range(60):
+        with open(os.path.join(mnt, "k/a/n%03d" % i), "wb") as f:
+            f.write(b"k" * (i * 37))
+    os.symlink("../hello.txt", os.path.join(mnt, "k/link"))
+    os.symlink("t" * 400, os.path.join(mnt, "k/a/b/longlink"))
+
+
+def make_base(bs, path, mnt):
+    with open(path, "wb") as f:
+        f.truncate(IMAGE_MB << 20)
+    run([tool("mkfs.mapfs"), "-q", "-f", "-b", str(bs), path], check=True)
+    run([tool("mapfs-populate"), path], check=True)
+    loop = run(["losetup", "-f", "--show", path], check=True)[1].strip()
+    run(["mount", "-t", "mapfs", loop, mnt], check=True)
+    try:
+        kernel_writes(mnt, bs)
+    finally:
+        run(["umount", mnt], check=True)
+        run(["losetup", "-d", loop], check=True)
+    rc, out = run([tool("fsck.mapfs"), "-n", "-f", path])
+    if rc != 0:
+        raise SystemExit("base image %d is not clean (fsck exit %d):\n%s" % (bs, rc, out))
+
+
+def exercise(mnt, seed):
+    """The work on one mounted image; returns the errnos seen."""
+    seen = set()
+
+    def do(f, *a):
+        try:
+            return f(*a)
+        except OSError as e:
+            seen.add(e.errno)
+            return None
+
+    def walk():
+        files, dirs = [], []
+        for root, ds, fs in os.walk(mnt, onerror=lambda e: seen.add(e.errno)):
+            for name in ds + fs:
+                p = os.path.join(root, name)
+                st = do(os.lstat, p)
+                if st is None:
+                    continue
+                if os.path.islink(p):
+                    do(os.readlink, p)
+                elif name in fs and os.path.isfile(p):
+                    files.append(p)
+                    def read_all(p=p):
+                        with open(p, "rb") as f:
+                            while f.read(1 << 20):
+                                pass
+                    do(read_all)
+                elif name in ds:
+                    dirs.append(p)
+        return files, dirs
+
+    files, dirs = walk()
+    new = os.path.join(mnt, "fz-new")
+
+    def write_new():
+        fd = os.open(new, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            os.pwrite(fd, b"n" * 65536, 0)
+            os.pwrite(fd, b"m" * 5000, 1 << 20)
+            os.posix_fallocate(fd, 2 << 20, 100000)
+            os.ftruncate(fd, (2 << 20) + 200000)
+            m = mmap.mmap(fd, 8192)
+            m[100:200] = b"s" * 100
+            m.flush()
+            m.close()
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    do(write_new)
+    do(os.mkdir, os.path.join(mnt, "fz-dir"))
+    pick = lambda k: files[(seed + k) % len(files)] if files else None
+    f0, f1, f2, f3, f4 = (pick(k) for k in range(5))
+    if f0:
+        do(os.rename, f0, os.path.join(mnt, "fz-dir/moved"))
+    if f1 and f1 != f0:
+        do(os.unlink, f1)
+    if f2 and f2 not in (f0, f1):
+        st = do(os.stat, f2)
+        if st:
+            do(os.truncate, f2, st.st_size // 2)
+
+    def append(p):
+        with open(p, "ab") as f:
+            f.write(b"a" * 5000)
+
+    if f3 and f3 not in (f0, f1, f2):
+        do(append, f3)
+    if f4 and f4 not in (f0, f1):
+        do(os.link, f4, os.path.join(mnt, "fz-link"))
+        do(os.chmod, f4, 0o600)
+    if dirs:
+        d = dirs[seed % len(dirs)]
+        do(os.rename, d, os.path.join(mnt, "fz-dir/d"))
+        do(os.mkdir, os.path.join(mnt, "fz-dir/d/sub"))
+        do(os.rmdir, os.path.join(mnt, "fz-dir/d/sub"))
+    do(os.sync)
+    walk()
+    return seen
+
+
+def in_child(fn, *args):
+    """Runs fn in a child process with CHILD_LIMIT; returns (result, hung)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            res = fn(*args)
+            os.write(w, repr(sorted(res)).encode())
+            os._exit(0)
+        except BaseException as e:  # noqa: B902 - report anything
+            os.write(w, ("error: %r" % e).encode())
+            os._exit(1)
+    os.close(w)
+    deadline = time.monotonic() + CHILD_LIMIT
+    while time.monotonic() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            data = os.read(r, 65536).decode()
+            os.close(r)
+            return data, False
+        time.sleep(0.05)
+    os.close(r)
+    return None, True
+
+
+def sysrq_w():
+    try:
+        with open("/proc/sysrq-trigger", "w") as f:
+            f.write("w")
+    except OSError:
+        pass
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    mnt = "/tmp/fuzz-mnt"
+    os.makedirs(mnt, exist_ok=True)
+    run(["sh", "-c", "grep -qw mapfs /proc/modules || insmod %s/mapfs.ko" % TOP], check=True)
+    kmsg = Kmsg()
+    totals = dict(images=0, mount_refused=0, op_refused=0, fsck_found=0,
+                  fsck_missed=0, neither=0, splats=0, hangs=0, fsck_crash=0)
+    failures = []
+    t0 = time.monotonic()
+    for bs in BLOCK_SIZES:
+        base = os.path.join(OUT, "base-%d.img" % bs)
+        make_base(bs, base, mnt)
+        kmsg.read()
+        tally = dict(images=0, mount_refused=0, op_refused=0, fsck_found=0,
+                     fsck_missed=0, neither=0)
+        img = "/tmp/fuzz.img"
+        for seed in range(FIRST, FIRST + IMAGES):
+            changes = 1 + seed % 3
+            tag = "bs %d seed %d changes %d" % (bs, seed, changes)
+            shutil.copyfile(base, img)
+            rc, what = run([tool("mapfs-corrupt"), img, "--seed", str(seed),
+                            "--changes", str(changes)])
+            if rc != 0:
+                failures.append("%s: mapfs-corrupt exit %d: %s" % (tag, rc, what.strip()))
+                continue
+            what = "; ".join(what.strip().splitlines())
+            tally["images"] += 1
+            frc, fout = run([tool("fsck.mapfs"), "-n", "-f", img])
+            if frc not in (0, 4):
+                totals["fsck_crash"] += 1
+                failures.append("%s (%s): fsck -n exit %d:\n%s" % (tag, what, frc, fout[-2000:]))
+            rc, loop = run(["losetup", "-f", "--show", img])
+            if rc != 0:
+                failures.append("%s: losetup: %s" % (tag, loop))
+                break
+            loop = loop.strip()
+            noticed = False
+            hung = False
+            mrc, mout = run(["mount", "-t", "mapfs", loop, mnt])
+            if mrc == 124:
+                hung = True
+            elif mrc != 0:
+                tally["mount_refused"] += 1
+                noticed = True
+            else:
+                t1 = time.monotonic()
+                res, hung = in_child(exercise, mnt, seed)
+                timed("work", t1)
+                if not hung:
+                    if res and res.startswith("error"):
+                        failures.append("%s (%s): harness %s" % (tag, what, res))
+                    elif res and any(int(x) in NOTICED_ERRNOS for x in re.findall(r"\d+", res)):
+                        tally["op_refused"] += 1
+                        noticed = True
+                    urc, uout = run(["umount", mnt])
+                    if urc == 124:
+                        hung = True
+                    elif urc != 0:
+                        failures.append("%s (%s): umount: %s" % (tag, what, uout.strip()))
+                        run(["umount", "-l", mnt])
+            if hung:
+                totals["hangs"] += 1
+                sysrq_w()
+                failures.append("%s (%s): HANG (mount, work or umount past its limit)" % (tag, what))
+                break
+            run(["losetup", "-d", loop])
+            recs = kmsg.read()
+            splats = [m for lvl, m in recs if SPLAT.match(m)]
+            if splats:
+                totals["splats"] += 1
+                failures.append("%s (%s): kernel splat: %s" % (tag, what, " | ".join(splats[:3])))
+            if any(lvl <= 3 and m.startswith("mapfs") for lvl, m in recs):
+                noticed = True
+            if frc == 4:
+                tally["fsck_found"] += 1
+            elif frc == 0 and noticed:
+                tally["fsck_missed"] += 1
+                lines = [m for lvl, m in recs if lvl <= 3][:3]
+                failures.append("%s (%s): the kernel refused it, fsck -n called it clean: %s"
+                                % (tag, what, " | ".join(lines) or "errno only"))
+            elif frc == 0:
+                tally["neither"] += 1
+        print("block size %d: %d images, mount refused %d, an operation refused %d, "
+              "fsck -n found damage in %d, missed what the kernel refused in %d, "
+              "neither noticed %d" % (bs, tally["images"], tally["mount_refused"],
+                                      tally["op_refused"], tally["fsck_found"],
+                                      tally["fsck_missed"], tally["neither"]), flush=True)
+        for k in tally:
+            totals[k] += tally[k]
+        if totals["hangs"]:
+            break
+    os.remove("/tmp/fuzz.img") if os.path.exists("/tmp/fuzz.img") else None
+    print("fuzz-mount: %d images in %ds, seeds %d..%d; %d splat(s), %d hang(s), "
+          "%d fsck crash(es), %d fsck miss(es)" % (
+              totals["images"], time.monotonic() - t0, FIRST, FIRST + IMAGES - 1,
+              totals["splats"], totals["hangs"], totals["fsck_crash"], totals["fsck_missed"]))
+    print("time per phase (s): " + ", ".join("%s %.0f" % kv for kv in sorted(PHASES.items())))
+    for f in failures[:50]:
+        print("FAIL: " + f)
+    if failures:
+        print("(base images in %s; rebuild one: cp base-BS.img x.img; "
+              "mapfs-corrupt x.img --seed S --changes C)" % OUT)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
