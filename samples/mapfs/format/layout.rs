@@ -5,7 +5,9 @@
 //! inode bitmap       inode_bitmap.len blocks
 //! block bitmap       block_bitmap.len blocks
 //! inode table        inode_table.len blocks
-//! data area          data_start .. block_count
+//! data area          data_start .. block_count; with the compat feature
+//!                    COMPAT_BACKUP_SB its last block holds the backup
+//!                    superblock (super_block::backup_sb_block)
 //! ```
 
 /// Byte offset of the superblock on the device (independent of block size).

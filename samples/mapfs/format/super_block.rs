@@ -30,6 +30,12 @@
 //! | 196 | 4 | mount count |
 //! | 200 | 820 | reserved (0) |
 //! | 1020 | 4 | CRC32C of bytes 0..1020 |
+//!
+//! With the compat feature [`COMPAT_BACKUP_SB`], a copy of the superblock
+//! made at mkfs time (the backup superblock) starts the last block of the
+//! filesystem ([`backup_sb_block`]). Only its static fields (those that
+//! never change after mkfs, see [`StaticField`]) are authoritative: the
+//! kernel does not update it.
 
 use super::crc32c::crc32c;
 use super::layout::{
@@ -42,8 +48,11 @@ use super::le::*;
 pub const SB_MAGIC: u32 = u32::from_le_bytes(*b"MAPF");
 /// On-disk format version this code implements.
 pub const SB_VERSION: u16 = 1;
-/// Compat features this code knows (none defined yet).
-pub const COMPAT_SUPPORTED: u32 = 0;
+/// Compat feature: a backup superblock is kept at the start of the last
+/// block of the filesystem (see [`backup_sb_block`]).
+pub const COMPAT_BACKUP_SB: u32 = 0x1;
+/// Compat features this code knows.
+pub const COMPAT_SUPPORTED: u32 = COMPAT_BACKUP_SB;
 /// Incompat features this code knows (none defined yet).
 pub const INCOMPAT_SUPPORTED: u32 = 0;
 /// Ro-compat features this code knows (none defined yet).
@@ -191,6 +200,112 @@ impl core::fmt::Display for SbError {
             Self::RegionOverlap(a, b) => write!(f, "{} overlaps {}", a, b),
         }
     }
+}
+
+/// A superblock field that never changes after mkfs: what a backup
+/// superblock is authoritative for ([`Superblock::static_difference`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StaticField {
+    /// The magic number.
+    Magic,
+    /// The format version.
+    Version,
+    /// The inode size.
+    InodeSize,
+    /// The compat, incompat or ro_compat feature bits.
+    Features,
+    /// log2 of the block size.
+    BlockSize,
+    /// The block count.
+    BlockCount,
+    /// The inode count.
+    InodeCount,
+    /// The root inode number.
+    RootIno,
+    /// The inode bitmap location.
+    InodeBitmap,
+    /// The block bitmap location.
+    BlockBitmap,
+    /// The inode table location.
+    InodeTable,
+    /// The first block of the data area.
+    DataStart,
+    /// The UUID.
+    Uuid,
+    /// The volume label.
+    Label,
+}
+
+impl core::fmt::Display for StaticField {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Magic => "magic number",
+            Self::Version => "version",
+            Self::InodeSize => "inode size",
+            Self::Features => "feature flags",
+            Self::BlockSize => "block size",
+            Self::BlockCount => "block count",
+            Self::InodeCount => "inode count",
+            Self::RootIno => "root inode",
+            Self::InodeBitmap => "inode bitmap location",
+            Self::BlockBitmap => "block bitmap location",
+            Self::InodeTable => "inode table location",
+            Self::DataStart => "data area start",
+            Self::Uuid => "UUID",
+            Self::Label => "label",
+        })
+    }
+}
+
+/// Why a block does not hold a usable backup superblock
+/// ([`Superblock::decode_backup`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackupError {
+    /// It does not decode (magic, checksum) or does not validate.
+    Sb(SbError),
+    /// It does not have the [`COMPAT_BACKUP_SB`] feature.
+    NoBackupFeature,
+    /// Its block size is not the one it was looked for with (its log2).
+    WrongBlockSize(u32),
+    /// It says the filesystem has `block_count` blocks, so its backup is
+    /// not at the block where it was found.
+    WrongLocation {
+        /// Its block count.
+        block_count: u64,
+    },
+}
+
+impl core::fmt::Display for BackupError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Sb(e) => write!(f, "{}", e),
+            Self::NoBackupFeature => write!(f, "no backup superblock feature"),
+            Self::WrongBlockSize(l) => write!(
+                f,
+                "its filesystem has {}-byte blocks",
+                block_size_from_log(*l).unwrap_or(0)
+            ),
+            Self::WrongLocation { block_count } => write!(
+                f,
+                "its filesystem has {} blocks, so its backup is at block {}",
+                block_count,
+                block_count.saturating_sub(1)
+            ),
+        }
+    }
+}
+
+/// The block holding the backup superblock of the filesystem `sb`
+/// describes: the last block, `block_count - 1`, when `sb` has the
+/// [`COMPAT_BACKUP_SB`] feature; `None` without it. The backup is a copy
+/// of the 1024-byte superblock at the start of that block (the rest of the
+/// block is zero); the block lies in the data area, is marked in use in
+/// the block bitmap and belongs to no file.
+pub fn backup_sb_block(sb: &Superblock) -> Option<u64> {
+    if sb.feature_compat & COMPAT_BACKUP_SB == 0 {
+        return None;
+    }
+    sb.block_count.checked_sub(1)
 }
 
 /// The decoded superblock.
@@ -412,6 +527,82 @@ impl Superblock {
             .position(|&c| c == 0)
             .unwrap_or(LABEL_SIZE);
         self.label.get(..n).unwrap_or(&[])
+    }
+
+    /// The first field that never changes after mkfs (see [`StaticField`])
+    /// in which `self` and `other` differ, if any: a backup superblock must
+    /// agree with the primary on all of them.
+    pub fn static_difference(&self, other: &Superblock) -> Option<StaticField> {
+        let a = self;
+        let b = other;
+        let diffs = [
+            (a.magic != b.magic, StaticField::Magic),
+            (a.version != b.version, StaticField::Version),
+            (a.inode_size != b.inode_size, StaticField::InodeSize),
+            (
+                a.feature_compat != b.feature_compat
+                    || a.feature_incompat != b.feature_incompat
+                    || a.feature_ro_compat != b.feature_ro_compat,
+                StaticField::Features,
+            ),
+            (a.log_block_size != b.log_block_size, StaticField::BlockSize),
+            (a.block_count != b.block_count, StaticField::BlockCount),
+            (a.inode_count != b.inode_count, StaticField::InodeCount),
+            (a.root_ino != b.root_ino, StaticField::RootIno),
+            (a.inode_bitmap != b.inode_bitmap, StaticField::InodeBitmap),
+            (a.block_bitmap != b.block_bitmap, StaticField::BlockBitmap),
+            (a.inode_table != b.inode_table, StaticField::InodeTable),
+            (a.data_start != b.data_start, StaticField::DataStart),
+            (a.uuid != b.uuid, StaticField::Uuid),
+            (a.label != b.label, StaticField::Label),
+        ];
+        diffs.iter().find(|(d, _)| *d).map(|(_, f)| *f)
+    }
+
+    /// `self` with every static field (see [`StaticField`]) taken from
+    /// `other`; the counters, orphan list head, times, state and mount
+    /// count stay `self`'s.
+    pub fn with_static_fields_of(&self, other: &Superblock) -> Superblock {
+        Superblock {
+            free_blocks: self.free_blocks,
+            free_inodes: self.free_inodes,
+            orphan_head: self.orphan_head,
+            create_time: self.create_time,
+            mount_time: self.mount_time,
+            write_time: self.write_time,
+            check_time: self.check_time,
+            state: self.state,
+            mount_count: self.mount_count,
+            ..*other
+        }
+    }
+
+    /// Checks that `buf`, read at the start of block `block` for a block
+    /// size of `1 << log_block_size` bytes, is a usable backup superblock
+    /// of a filesystem on a device of `device_bytes` bytes: it decodes
+    /// (magic, checksum) and validates, has [`COMPAT_BACKUP_SB`], has that
+    /// block size, and its filesystem's last block is `block`. Returns it
+    /// with its geometry.
+    pub fn decode_backup(
+        buf: &[u8],
+        block: u64,
+        log_block_size: u32,
+        device_bytes: u64,
+    ) -> Result<(Self, Geometry), BackupError> {
+        let sb = Self::decode(buf).map_err(BackupError::Sb)?;
+        let geo = sb.validate(device_bytes).map_err(BackupError::Sb)?;
+        if sb.log_block_size != log_block_size {
+            return Err(BackupError::WrongBlockSize(sb.log_block_size));
+        }
+        if backup_sb_block(&sb).is_none() {
+            return Err(BackupError::NoBackupFeature);
+        }
+        if backup_sb_block(&sb) != Some(block) {
+            return Err(BackupError::WrongLocation {
+                block_count: sb.block_count,
+            });
+        }
+        Ok((sb, geo))
     }
 
     /// Checks every field for consistency, and that the filesystem fits in a

@@ -6,7 +6,7 @@ use mapfs_format::dir;
 use mapfs_format::extent::{Extent, ExtentList};
 use mapfs_format::inode::Inode;
 use mapfs_format::layout::{Geometry, INODE_SIZE};
-use mapfs_format::super_block::Superblock;
+use mapfs_format::super_block::{backup_sb_block, Superblock};
 use mapfs_format::symlink;
 use mapfs_format::tree::{self, NodeKind, TreeCtx};
 
@@ -120,8 +120,15 @@ fn exercise(rng: &mut Rng, buf: &[u8], others: &[Vec<u8>], geo: &Geometry) {
         let _ = sb.validate(rng.next());
         let _ = sb.validate(u64::MAX);
         let _ = sb.label_bytes();
+        let _ = backup_sb_block(&sb);
+        let other = Superblock::decode_raw(rng.pick(others).as_slice()).unwrap_or(sb);
+        let _ = sb.static_difference(&other);
+        let _ = sb.with_static_fields_of(&other).validate(rng.next());
     }
     let _ = Superblock::decode(buf);
+    // Backup superblock candidates: any block, any block size.
+    let _ = Superblock::decode_backup(buf, rng.next(), rng.below(16) as u32, rng.next());
+    let _ = Superblock::decode_backup(buf, rng.next() >> 40, 10 + rng.below(3) as u32, u64::MAX);
     // Inode.
     if let Ok(i) = Inode::decode_raw(buf) {
         let _ = i.validate(geo.block_size());

@@ -1,6 +1,7 @@
 //! Small command-line parser shared by the two programs: short options,
 //! bundled flags (`-fq`), values attached or separate (`-b4096`, `-b 4096`),
-//! `--help`, `--` and one positional argument.
+//! `--help`, long spellings of short options (`--backup 8191`,
+//! `--backup=8191`), `--` and one positional argument.
 
 /// One parsed item.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,6 +17,17 @@ pub enum Arg {
 /// Parses `args` (without the program name). `with_value` lists the
 /// options that take a value.
 pub fn parse(args: &[String], with_value: &str) -> Result<Vec<Arg>, String> {
+    parse_long(args, with_value, &[])
+}
+
+/// [`parse`] with long options: each `(name, c)` of `long` makes `--name`
+/// another spelling of `-c` (`--name VALUE` or `--name=VALUE` when `c`
+/// takes a value).
+pub fn parse_long(
+    args: &[String],
+    with_value: &str,
+    long: &[(&str, char)],
+) -> Result<Vec<Arg>, String> {
     let mut out = Vec::new();
     let mut it = args.iter();
     let mut only_pos = false;
@@ -32,8 +44,29 @@ pub fn parse(args: &[String], with_value: &str) -> Result<Vec<Arg>, String> {
             out.push(Arg::Help);
             continue;
         }
-        if a.starts_with("--") {
-            return Err(format!("unknown option '{a}'"));
+        if let Some(rest) = a.strip_prefix("--") {
+            let (name, inline) = match rest.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (rest, None),
+            };
+            let Some(&(_, c)) = long.iter().find(|(n, _)| *n == name) else {
+                return Err(format!("unknown option '{a}'"));
+            };
+            if with_value.contains(c) {
+                let v = match inline {
+                    Some(v) => v,
+                    None => it
+                        .next()
+                        .cloned()
+                        .ok_or_else(|| format!("option '--{name}' needs a value"))?,
+                };
+                out.push(Arg::Opt(c, Some(v)));
+            } else if inline.is_some() {
+                return Err(format!("option '--{name}' takes no value"));
+            } else {
+                out.push(Arg::Opt(c, None));
+            }
+            continue;
         }
         for (i, c) in a[1..].char_indices() {
             if with_value.contains(c) {

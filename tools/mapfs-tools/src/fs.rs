@@ -9,7 +9,7 @@ use mapfs_format::dir;
 use mapfs_format::extent::{Extent, ExtentList};
 use mapfs_format::inode::{FileType, Inode, InodeError, INODE_DATA_SIZE};
 use mapfs_format::layout::{Geometry, Region, INODE_SIZE, SUPERBLOCK_SIZE};
-use mapfs_format::super_block::{SbError, Superblock};
+use mapfs_format::super_block::{backup_sb_block, SbError, Superblock};
 use mapfs_format::tree::{self, TreeCtx, TreeItem, WalkError};
 
 use crate::dev::Device;
@@ -176,6 +176,21 @@ impl<D: Device> Fs<D> {
             .encode(&mut buf)
             .map_err(|e| io::Error::other(e.to_string()))?;
         self.dev.write_at(0, &buf)
+    }
+
+    /// Writes the superblock as it is in memory (with fresh checksum) to
+    /// the backup superblock block, the rest of the block zeroed; nothing
+    /// when the filesystem has no backup superblock. Returns the block.
+    pub fn write_backup_sb(&mut self) -> io::Result<Option<u64>> {
+        let Some(b) = backup_sb_block(&self.sb) else {
+            return Ok(None);
+        };
+        let mut buf = vec![0u8; self.bs];
+        self.sb
+            .encode(&mut buf)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        self.write_block(b, &buf)?;
+        Ok(Some(b))
     }
 
     fn inode_off(&self, ino: u32) -> io::Result<u64> {

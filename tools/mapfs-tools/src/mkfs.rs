@@ -4,9 +4,10 @@ use std::io;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mapfs_format::layout::{
-    Geometry, INODE_SIZE, LOST_FOUND_INO, MAX_BLOCK_COUNT, MIN_BLOCK_COUNT, MIN_INODE_COUNT,
+    Geometry, INODE_SIZE, LOST_FOUND_INO, MAX_BLOCK_COUNT, MIN_BLOCK_COUNT, MIN_DATA_BLOCKS,
+    MIN_INODE_COUNT,
 };
-use mapfs_format::super_block::{Superblock, LABEL_SIZE};
+use mapfs_format::super_block::{backup_sb_block, Superblock, COMPAT_BACKUP_SB, LABEL_SIZE};
 
 use crate::builder::Builder;
 use crate::dev::{Device, FileDev};
@@ -153,14 +154,27 @@ pub fn plan(dev_size: u64, opts: &MkfsOptions) -> Result<Geometry, String> {
     } else {
         inodes
     };
-    Geometry::compute(log, blocks, inodes).map_err(|e| match e {
-        mapfs_format::layout::LayoutError::TooSmall { needed, have } => format!(
+    let too_small = |needed: u64, have: u64| {
+        format!(
             "{what} too small: {inodes} inodes and {blocks} blocks of {bs} bytes need at least {needed} blocks, the {} has {have}",
             if opts.size.is_some() { "filesystem" } else { "device" }
-        ),
+        )
+    };
+    let g = Geometry::compute(log, blocks, inodes).map_err(|e| match e {
+        mapfs_format::layout::LayoutError::TooSmall { needed, have } => too_small(needed, have),
         e => e.to_string(),
-    })
+    })?;
+    // The backup superblock takes the last data block: the root directory
+    // and lost+found need two more.
+    let needed = g.data_start + MIN_DATA_BLOCKS + BACKUP_SB_BLOCKS;
+    if needed > g.block_count {
+        return Err(too_small(needed, g.block_count));
+    }
+    Ok(g)
 }
+
+/// Data blocks the backup superblock takes (the last block).
+pub const BACKUP_SB_BLOCKS: u64 = 1;
 
 /// Zeroes `len` blocks at `start`, skipping chunks that already read as
 /// zeros (a fresh sparse image costs nothing).
@@ -182,8 +196,8 @@ fn zero_blocks<D: Device>(dev: &mut D, bs: u64, start: u64, len: u64) -> io::Res
 }
 
 /// Creates a filesystem on `dev`: superblock, bitmaps, zeroed inode table,
-/// root directory (mode 0755) and `/lost+found` (mode 0700). Returns the
-/// superblock written.
+/// root directory (mode 0755), `/lost+found` (mode 0700) and the backup
+/// superblock in the last block. Returns the superblock written.
 pub fn mkfs<D: Device>(mut dev: D, opts: &MkfsOptions) -> Result<(D, Superblock), FsError> {
     let g = plan(dev.size(), opts).map_err(FsError::Other)?;
     let uuid = match opts.uuid {
@@ -205,16 +219,22 @@ pub fn mkfs<D: Device>(mut dev: D, opts: &MkfsOptions) -> Result<(D, Superblock)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0)
     });
-    let sb = Superblock::new(&g, uuid, label, now);
+    let mut sb = Superblock::new(&g, uuid, label, now);
+    sb.feature_compat |= COMPAT_BACKUP_SB;
+    let backup = backup_sb_block(&sb).ok_or(FsError::Other("no backup superblock block".into()))?;
+    sb.free_blocks = sb.free_blocks.saturating_sub(BACKUP_SB_BLOCKS);
     let bs = u64::from(g.block_size());
     zero_blocks(&mut dev, bs, g.inode_table.start, g.inode_table.len)?;
-    // Invalidate any old superblock first, write it last.
+    // Invalidate any old superblock and backup first, write them last.
     dev.write_at(0, &[0u8; 1024])?;
+    dev.write_at(backup * bs, &vec![0u8; bs as usize])?;
     let mut fs = Fs::with_superblock(dev, sb, g);
     let mut inodes = BitmapAlloc::new(u64::from(g.inode_count));
     inodes.set_range(0, 1, true);
     let mut blocks = BitmapAlloc::new(g.block_count);
     blocks.set_range(0, g.data_start, true);
+    // The backup superblock's block is never given to a file.
+    blocks.set_range(backup, 1, true);
     fs.write_bitmap(&inodes, g.inode_bitmap)?;
     fs.write_bitmap(&blocks, g.block_bitmap)?;
     fs.write_sb()?;
@@ -226,7 +246,10 @@ pub fn mkfs<D: Device>(mut dev: D, opts: &MkfsOptions) -> Result<(D, Superblock)
         return Err(FsError::Other(format!("lost+found got inode {lf}")));
     }
     let dev = b.commit()?;
-    let fs = Fs::open(dev)?;
+    // The backup: the same bytes as the final primary superblock.
+    let mut fs = Fs::open(dev)?;
+    fs.write_backup_sb()?;
+    fs.dev.sync()?;
     Ok((fs.dev, fs.sb))
 }
 
@@ -260,7 +283,7 @@ pub fn summary(target: &str, sb: &Superblock) -> String {
          \x20 inodes:       {} ({} bytes each), {} free\n\
          \x20 UUID:         {}\n\
          \x20 label:        {}\n\
-         \x20 layout:       superblock 0, inode bitmap {}, block bitmap {}, inode table {}, data {}\n",
+         \x20 layout:       superblock 0, inode bitmap {}, block bitmap {}, inode table {}, data {}{}\n",
         sb.block_count,
         human(sb.block_count * bs),
         sb.free_blocks,
@@ -273,6 +296,10 @@ pub fn summary(target: &str, sb: &Superblock) -> String {
         r(sb.block_bitmap.start, sb.block_bitmap.len),
         r(sb.inode_table.start, sb.inode_table.len),
         r(sb.data_start, sb.block_count - sb.data_start),
+        match backup_sb_block(sb) {
+            Some(b) => format!(", backup superblock {b}"),
+            None => String::new(),
+        },
     )
 }
 

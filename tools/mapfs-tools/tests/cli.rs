@@ -60,6 +60,7 @@ fn help_and_version() {
         "-y ",
         "-f ",
         "-v ",
+        "-b BLOCK, --backup BLOCK",
         "the default",
         "16  usage",
     ] {
@@ -261,7 +262,14 @@ fn mkfs_size_option() {
         let mut buf = [0u8; 4];
         use std::os::unix::fs::FileExt;
         f.read_exact_at(&mut buf, file_size - 4).unwrap();
-        assert_eq!(&buf, b"END!");
+        // A filesystem as large as the image ends with the backup
+        // superblock's block, which covers the marker.
+        if blocks * bs < file_size {
+            assert_eq!(&buf, b"END!");
+        }
+        // The backup superblock starts the last block of the filesystem.
+        f.read_exact_at(&mut buf, (blocks - 1) * bs).unwrap();
+        assert_eq!(&buf, b"MAPF", "mkfs {a:?}: no backup superblock");
         if blocks * bs <= 40 << 20 {
             f.read_exact_at(&mut buf, 40 << 20).unwrap();
             assert_eq!(&buf, b"TAIL", "mkfs {a:?} wrote past the filesystem");
@@ -295,5 +303,80 @@ fn mkfs_size_option() {
         "{}",
         text(&o)
     );
+    let _ = std::fs::remove_file(p);
+}
+
+/// The backup superblock from the command line: mkfs names its block, fsck
+/// restores a zeroed primary from the end of the image, or from `-b` /
+/// `--backup` for a filesystem smaller than the image.
+#[test]
+fn fsck_backup_superblock() {
+    let p = image("backup", 16 << 20);
+    let ps = p.to_str().unwrap();
+    let o = run(MKFS, &["-f", "-b", "2048", "-s", "10M", ps]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(
+        text(&o).contains(", backup superblock 5119\n"),
+        "{}",
+        text(&o)
+    );
+    write_at(&p, 0, &[0u8; 1024]);
+    // Not at the end of the image: not found.
+    let o = run(FSCK, &["-n", ps]);
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(
+        text(&o).contains("no backup superblock found"),
+        "{}",
+        text(&o)
+    );
+    for args in [
+        &["-n", "-b", "5119", ps][..],
+        &["-n", "-b5119", ps],
+        &["-n", "--backup", "5119", ps],
+        &["-n", "--backup=5119", ps],
+    ] {
+        let o = run(FSCK, args);
+        assert_eq!(code(&o), 4, "fsck {args:?}: {}", text(&o));
+        assert!(
+            text(&o).contains("a good backup is at block 5119 (-y restores it)"),
+            "fsck {args:?}: {}",
+            text(&o)
+        );
+    }
+    for args in [
+        &["-n", "-b", "x", ps][..],
+        &["-n", "--backup=-1", ps],
+        &["-n", "--backup", ps],
+        &["-n", ps, "-b"],
+        &["-n", "--backup-superblock=1", ps],
+    ] {
+        let o = run(FSCK, args);
+        assert_eq!(code(&o), 16, "fsck {args:?}: {}", text(&o));
+    }
+    let o = run(FSCK, &["-y", "--backup=5119", ps]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(
+        text(&o).contains("restored from the backup superblock at block 5119"),
+        "{}",
+        text(&o)
+    );
+    let o = run(FSCK, &["-f", "-n", ps]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    // A valid primary: -b is not used, with a warning on stderr.
+    let o = run(FSCK, &["-b", "5119", ps]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not used"),
+        "{}",
+        text(&o)
+    );
+    // The whole image: found at its end without -b.
+    let o = run(MKFS, &["-f", "-q", ps]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    write_at(&p, 0, &[0u8; 1024]);
+    let o = run(FSCK, &["-p", ps]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let o = run(FSCK, &[ps]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
     let _ = std::fs::remove_file(p);
 }

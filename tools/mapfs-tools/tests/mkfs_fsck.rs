@@ -80,6 +80,7 @@ fn large_sparse_images() {
                 repair: false,
                 force: true,
                 verbose: false,
+                backup: None,
             },
         )
         .unwrap();
@@ -263,6 +264,7 @@ fn size_on_larger_image_passes_fsck() {
                 repair: false,
                 force: true,
                 verbose: false,
+                backup: None,
             },
         )
         .unwrap();

@@ -171,11 +171,13 @@ const CHECK: FsckOptions = FsckOptions {
     repair: false,
     force: true,
     verbose: false,
+    backup: None,
 };
 const REPAIR: FsckOptions = FsckOptions {
     repair: true,
     force: true,
     verbose: false,
+    backup: None,
 };
 
 #[test]

@@ -514,6 +514,7 @@ fn orphan_list_on_clean_filesystem() {
                 repair,
                 force: false,
                 verbose: false,
+                backup: None,
             },
         )
         .unwrap()

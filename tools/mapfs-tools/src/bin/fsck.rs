@@ -6,7 +6,7 @@ use mapfs_tools::cli::{self, Arg};
 use mapfs_tools::fsck::{self, FsckOptions, EXIT_USAGE};
 
 const HELP: &str = "\
-Usage: fsck.mapfs [-n|-p|-a|-y] [-f] [-v] TARGET
+Usage: fsck.mapfs [-n|-p|-a|-y] [-f] [-v] [-b BLOCK] TARGET
 
 Check a mapfs filesystem on TARGET (a block device or image file), and
 optionally repair it. A mounted filesystem is not repaired (exit 8); it
@@ -19,11 +19,20 @@ Options:
   -y          repair automatically (answer yes to every question)
   -f          check even if the filesystem is marked clean
   -v          verbose: print each pass
+  -b BLOCK, --backup BLOCK
+              if the primary superblock is damaged, take the backup
+              superblock from block BLOCK (in filesystem blocks, as
+              mkfs.mapfs prints it) instead of looking for it at the
+              end of TARGET: for a filesystem smaller than TARGET
   -V          print the version and exit
   -h, --help  print this help and exit
 
 Without -f, a filesystem whose superblock is valid and marked clean is
 not checked further.
+
+A damaged primary superblock is restored (-y, -p, -a) from the backup
+superblock mkfs.mapfs keeps in the last block of the filesystem, which
+fsck looks for at the end of TARGET (or at -b BLOCK); -n reports it.
 
 Exit status (as fsck(8)):
   0   no errors
@@ -40,7 +49,7 @@ fn main() -> ExitCode {
         eprintln!("fsck.mapfs: {msg}\nTry 'fsck.mapfs --help'.");
         ExitCode::from(EXIT_USAGE as u8)
     };
-    let parsed = match cli::parse(&argv, "") {
+    let parsed = match cli::parse_long(&argv, "b", &[("backup", 'b')]) {
         Ok(p) => p,
         Err(e) => return usage(e),
     };
@@ -61,6 +70,10 @@ fn main() -> ExitCode {
             Arg::Opt('p' | 'a' | 'y', None) => opts.repair = true,
             Arg::Opt('f', None) => opts.force = true,
             Arg::Opt('v', None) => opts.verbose = true,
+            Arg::Opt('b', Some(v)) => match v.parse::<u64>() {
+                Ok(b) => opts.backup = Some(b),
+                Err(_) => return usage(format!("invalid backup superblock block '{v}'")),
+            },
             Arg::Opt(c, _) => return usage(format!("unknown option '-{c}'")),
             Arg::Pos(p) => {
                 if target.replace(p).is_some() {

@@ -145,7 +145,7 @@ impl<D: Device> Checker<D> {
         let free_blocks = self.owned.count_free();
         let free_inodes = self.final_inodes.as_ref().map_or(0, |m| m.count_free());
         let free_inodes = u32::try_from(free_inodes).unwrap_or(u32::MAX);
-        if self.fs.sb.free_blocks != free_blocks {
+        if self.fs.sb.free_blocks != free_blocks && !self.counts_stale {
             self.problem(
                 format!(
                     "superblock: free block count {}, should be {free_blocks}",
@@ -154,7 +154,7 @@ impl<D: Device> Checker<D> {
                 Some("fixed"),
             );
         }
-        if self.fs.sb.free_inodes != free_inodes {
+        if self.fs.sb.free_inodes != free_inodes && !self.counts_stale {
             self.problem(
                 format!(
                     "superblock: free inode count {}, should be {free_inodes}",

@@ -6,7 +6,9 @@
 //! one line naming the object, followed in a repair run by what was done.
 //!
 //! Passes:
-//! 1. superblock; bitmap block checksums and padding;
+//! 1. superblock (restored from the backup superblock if it is unusable
+//!    and a good backup exists); bitmap block checksums and padding; the
+//!    backup superblock against the primary;
 //! 2. every inode slot: checksum, fields, extent tree (structure,
 //!    checksums, extent ranges and order), block ownership across files;
 //!    then the orphan list: the inodes on it (unlinked while open) are
@@ -17,6 +19,7 @@
 //!    `..` correct, unreachable inodes moved to `/lost+found`;
 //! 5. link counts, bitmaps against reality, superblock free counts.
 
+mod backup;
 mod dirs;
 mod finish;
 mod orphans;
@@ -52,6 +55,11 @@ pub struct FsckOptions {
     pub force: bool,
     /// Print progress.
     pub verbose: bool,
+    /// Where to look for the backup superblock if the primary is unusable
+    /// (`-b`): a block number in filesystem blocks, tried at each block
+    /// size. `None`: where the primary says, or the last block of the
+    /// device.
+    pub backup: Option<u64>,
 }
 
 /// Result of a check.
@@ -124,6 +132,13 @@ pub(crate) struct Checker<D: Device> {
     pub(crate) lost_found: Option<u32>,
     /// The inode bitmap as it should be (set by pass 5).
     pub(crate) final_inodes: Option<BitmapAlloc>,
+    /// The backup superblock's block, if the filesystem has one.
+    pub(crate) backup_block: Option<u64>,
+    /// The backup superblock must be rewritten from the primary.
+    pub(crate) backup_dirty: bool,
+    /// The superblock was restored from the backup: its free counts are
+    /// the backup's stale ones, recomputed without a report.
+    pub(crate) counts_stale: bool,
 }
 
 impl<D: Device> Checker<D> {
@@ -168,9 +183,11 @@ impl<D: Device> Checker<D> {
 /// result with its exit code.
 pub fn fsck<D: Device>(dev: D, opts: FsckOptions) -> io::Result<(FsckResult, D)> {
     let mut overlay = Overlay::new(dev);
-    let (mut res, fs) = match scan::open(&mut overlay, opts)? {
+    let (mut res, fs, restored) = match scan::open(&mut overlay, opts)? {
         scan::Opened::Done(res) => return Ok((res, overlay.into_inner())),
-        scan::Opened::Fs(res, sb, geo) => (res, Fs::with_superblock(overlay, *sb, geo)),
+        scan::Opened::Fs(res, sb, geo, restored) => {
+            (res, Fs::with_superblock(overlay, *sb, geo), restored)
+        }
     };
     let mut c = Checker {
         disk_inodes: BitmapAlloc::new(0),
@@ -191,8 +208,12 @@ pub fn fsck<D: Device>(dev: D, opts: FsckOptions) -> io::Result<(FsckResult, D)>
         parent: HashMap::new(),
         lost_found: None,
         final_inodes: None,
+        backup_block: None,
+        backup_dirty: false,
+        counts_stale: restored,
     };
     c.check_bitmaps()?;
+    c.check_backup_sb()?;
     c.scan_inodes()?;
     c.check_orphans()?;
     c.rewrite_trees()?;
@@ -201,12 +222,13 @@ pub fn fsck<D: Device>(dev: D, opts: FsckOptions) -> io::Result<(FsckResult, D)>
     c.check_link_counts()?;
     c.check_bitmaps_against_use()?;
     c.check_superblock_counts()?;
+    c.write_backup_sb()?;
     let res = FsckResult {
         exit: 0,
         lines: std::mem::take(&mut c.out),
         problems: c.problems,
         unfixed: c.unfixed,
-        warnings: Vec::new(),
+        warnings: std::mem::take(&mut res.warnings),
     };
     let mut overlay = c.fs.dev;
     let mut res = res;

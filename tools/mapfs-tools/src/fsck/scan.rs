@@ -10,19 +10,22 @@ use mapfs_format::inode::{FileType, Inode, FLAG_INLINE};
 use mapfs_format::layout::{
     bits_per_bitmap_block, Geometry, Region, INODE_SIZE, ROOT_INO, SUPERBLOCK_SIZE,
 };
-use mapfs_format::super_block::{Superblock, SB_MAGIC, STATE_CLEAN, STATE_ERRORS};
+use mapfs_format::super_block::{SbError, Superblock, SB_MAGIC, STATE_CLEAN, STATE_ERRORS};
 use mapfs_format::symlink::{max_symlink_len, INLINE_SYMLINK_MAX};
 use mapfs_format::tree::{self, NodeKind};
 
-use super::{Checker, FileInfo, FsckOptions, FsckResult, EXIT_OK, EXIT_UNCORRECTED};
+use super::{backup, Checker, FileInfo, FsckOptions, FsckResult, EXIT_OK, EXIT_UNCORRECTED};
 use crate::dev::Device;
 
 pub(super) enum Opened {
     /// Nothing more to do (clean and not forced, or the superblock is
     /// unusable).
     Done(FsckResult),
-    /// Go on with this superblock; the result holds problems so far.
-    Fs(FsckResult, Box<Superblock>, Geometry),
+    /// Go on with this superblock; the result holds problems so far. The
+    /// flag: the superblock was restored from the backup, whose free
+    /// counts are stale (they are recomputed without a report of their
+    /// own).
+    Fs(FsckResult, Box<Superblock>, Geometry, bool),
 }
 
 fn fatal(mut res: FsckResult, msg: String) -> Opened {
@@ -33,7 +36,18 @@ fn fatal(mut res: FsckResult, msg: String) -> Opened {
     Opened::Done(res)
 }
 
-/// Pass 1a: the superblock.
+/// Writes `sb` (fresh checksum) as the primary superblock.
+fn put_primary<D: Device>(dev: &mut D, sb: &Superblock) -> io::Result<()> {
+    let mut buf = vec![0u8; SUPERBLOCK_SIZE];
+    sb.encode(&mut buf)
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    dev.write_at(0, &buf)
+}
+
+/// Pass 1a: the superblock. An unusable primary superblock is replaced by
+/// a good backup superblock if there is one (see [`backup::find`]); a
+/// primary with a bad checksum takes the fields that never change after
+/// mkfs from a good backup that disagrees with it.
 pub(super) fn open<D: Device>(dev: &mut D, opts: FsckOptions) -> io::Result<Opened> {
     let mut res = FsckResult::default();
     if dev.size() < SUPERBLOCK_SIZE as u64 {
@@ -44,48 +58,132 @@ pub(super) fn open<D: Device>(dev: &mut D, opts: FsckOptions) -> io::Result<Open
     }
     let mut buf = vec![0u8; SUPERBLOCK_SIZE];
     dev.read_at(0, &mut buf)?;
-    let Ok(sb) = Superblock::decode_raw(&buf) else {
+    let Ok(primary) = Superblock::decode_raw(&buf) else {
         return Ok(fatal(res, "superblock: unreadable".into()));
     };
-    if sb.magic != SB_MAGIC {
-        return Ok(fatal(
-            res,
-            format!("superblock: bad magic number {:#010x} (not a mapfs filesystem, or its superblock is destroyed)", sb.magic),
-        ));
+    if opts.verbose {
+        res.lines.push("Pass 1: superblock and bitmaps".into());
     }
     let (stored, computed) = Superblock::checksums(&buf).unwrap_or((0, 1));
     let csum_ok = stored == computed;
-    let unknown_ro = sb.unknown_ro_compat();
-    let geo = match sb.validate(dev.size()) {
-        Ok(g) => g,
-        Err(e) => {
+    let csum_msg = format!("bad checksum (stored {stored:#010x}, computed {computed:#010x})");
+    // The primary's geometry, or why it cannot be used: (short reason,
+    // full message, whether a backup may replace it).
+    let checked = if primary.magic != SB_MAGIC {
+        Err((
+            format!("bad magic number {:#010x}", primary.magic),
+            format!("superblock: bad magic number {:#010x} (not a mapfs filesystem, or its superblock is destroyed)", primary.magic),
+            true,
+        ))
+    } else {
+        primary.validate(dev.size()).map_err(|e| {
             let extra = if csum_ok {
                 String::new()
             } else {
-                format!("; bad checksum (stored {stored:#010x}, computed {computed:#010x})")
+                format!("; {csum_msg}")
             };
-            return Ok(fatal(res, format!("superblock: {e}{extra}")));
+            // An intact superblock of a newer format is no damage for a
+            // backup to undo.
+            let newer =
+                csum_ok && matches!(e, SbError::BadVersion(_) | SbError::UnknownIncompat(_));
+            (
+                format!("{e}{extra}"),
+                format!("superblock: {e}{extra}"),
+                !newer,
+            )
+        })
+    };
+    // Whether the superblock was repaired here (then it is checked whatever
+    // its state).
+    let mut fixed = false;
+    let mut restored = false;
+    let (sb, geo) = match checked {
+        Ok(geo) => (primary, geo),
+        Err((_, msg, false)) => return Ok(fatal(res, msg)),
+        Err((why, msg, true)) => match backup::find(dev, &buf, None, opts.backup)? {
+            Err(none) => return Ok(fatal(res, format!("{msg}; {none}"))),
+            Ok(found) => {
+                // The backup as it is: its counters and state are stale,
+                // which the check then fixes.
+                let mut sb = found.sb;
+                sb.state &= !STATE_CLEAN;
+                put_primary(dev, &sb)?;
+                res.problems += 1;
+                res.lines.push(if opts.repair {
+                    format!(
+                        "superblock: primary superblock damaged ({why}): restored from the backup superblock at block {}",
+                        found.block
+                    )
+                } else {
+                    format!(
+                        "superblock: primary superblock damaged ({why}); a good backup is at block {} (-y restores it)",
+                        found.block
+                    )
+                });
+                fixed = true;
+                restored = true;
+                (sb, found.geo)
+            }
+        },
+    };
+    let (sb, geo) = if fixed || csum_ok {
+        (sb, geo)
+    } else {
+        // A bad checksum: some bytes changed, though every field validates.
+        // A good backup that disagrees on a field that never changes after
+        // mkfs is right about those fields (a changed UUID alone would
+        // fail every other checksum of the filesystem).
+        fixed = true;
+        res.problems += 1;
+        let found = match backup::find(dev, &buf, Some(&sb), opts.backup)? {
+            Ok(found) => sb.static_difference(&found.sb).map(|f| (f, found)),
+            Err(_) => None,
+        };
+        match found {
+            None => {
+                res.lines.push(if opts.repair {
+                    format!("superblock: {csum_msg}: recomputed")
+                } else {
+                    format!("superblock: {csum_msg}")
+                });
+                (sb, geo)
+            }
+            Some((field, found)) => {
+                let merged = sb.with_static_fields_of(&found.sb);
+                let (mut merged, g) = match merged.validate(dev.size()) {
+                    Ok(g) => (merged, g),
+                    // The counters do not fit the backup's geometry.
+                    Err(_) => (found.sb, found.geo),
+                };
+                merged.state &= !STATE_CLEAN;
+                put_primary(dev, &merged)?;
+                let msg = format!(
+                    "superblock: {csum_msg}; its {field} differs from the backup superblock at block {}",
+                    found.block
+                );
+                res.lines.push(if opts.repair {
+                    format!("{msg}: fields that never change after mkfs taken from the backup")
+                } else {
+                    msg
+                });
+                (merged, g)
+            }
         }
     };
+    let unknown_ro = sb.unknown_ro_compat();
     if unknown_ro != 0 {
         return Ok(fatal(
             res,
             format!("superblock: unknown read-only-compatible features {unknown_ro:#x}; this fsck cannot check this filesystem"),
         ));
     }
-    if opts.verbose {
-        res.lines.push("Pass 1: superblock and bitmaps".into());
+    if let Some(b) = opts.backup.filter(|_| csum_ok && !fixed) {
+        res.warnings.push(format!(
+            "fsck.mapfs: the primary superblock is valid; the backup superblock given with -b {b} is not used"
+        ));
     }
-    if !csum_ok {
-        res.problems += 1;
-        let msg =
-            format!("superblock: bad checksum (stored {stored:#010x}, computed {computed:#010x})");
-        res.lines.push(if opts.repair {
-            format!("{msg}: recomputed")
-        } else {
-            msg
-        });
-    } else if !opts.force
+    if !fixed
+        && !opts.force
         && sb.state & STATE_CLEAN != 0
         && sb.state & STATE_ERRORS == 0
         // A clean filesystem has an empty orphan list (the kernel empties
@@ -105,7 +203,7 @@ pub(super) fn open<D: Device>(dev: &mut D, opts: FsckOptions) -> io::Result<Open
         ));
         return Ok(Opened::Done(res));
     }
-    Ok(Opened::Fs(res, Box::new(sb), geo))
+    Ok(Opened::Fs(res, Box::new(sb), geo, restored))
 }
 
 /// A node still to visit in the lenient tree scan.
@@ -506,6 +604,9 @@ impl<D: Device> Checker<D> {
     fn owner_desc(&self, b: u64, ino: u32) -> String {
         if b < self.fs.geo.data_start {
             return "filesystem metadata".into();
+        }
+        if Some(b) == self.backup_block {
+            return "the backup superblock".into();
         }
         match self.owner_of(b, ino) {
             Some(o) => format!("inode {o}"),

@@ -108,6 +108,7 @@ pub fn check(dev: MemDev) -> (FsckResult, MemDev) {
             repair: false,
             force: true,
             verbose: false,
+            backup: None,
         },
     )
     .expect("fsck -n")
@@ -120,6 +121,7 @@ pub fn repair(dev: MemDev) -> (FsckResult, MemDev) {
             repair: true,
             force: true,
             verbose: false,
+            backup: None,
         },
     )
     .expect("fsck -y")
