@@ -74,13 +74,20 @@ impl<D: Device> Checker<D> {
             );
             rebuild = true;
         } else if fb == 0 {
-            let first: Vec<(u32, Vec<u8>)> = dir::records(&buf)
+            // As the kernel checks them (dir::check_dots): both typed as
+            // directories.
+            let dir_type = FileType::Directory.dirent_type();
+            let first: Vec<(u32, Vec<u8>, u8)> = dir::records(&buf)
                 .take(2)
                 .filter_map(Result::ok)
-                .map(|e| (e.ino, e.name.to_vec()))
+                .map(|e| (e.ino, e.name.to_vec(), e.file_type))
                 .collect();
-            let dot_ok = first.first().is_some_and(|(i, n)| *i == d && n == b".");
-            let dotdot_ok = first.get(1).is_some_and(|(i, n)| *i != 0 && n == b"..");
+            let dot_ok = first
+                .first()
+                .is_some_and(|(i, n, t)| *i == d && n == b"." && *t == dir_type);
+            let dotdot_ok = first
+                .get(1)
+                .is_some_and(|(i, n, t)| *i != 0 && n == b".." && *t == dir_type);
             if !dot_ok || !dotdot_ok {
                 self.problem(
                     format!("{at}: does not start with '.' and '..'"),
