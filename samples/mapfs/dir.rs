@@ -116,7 +116,7 @@ fn verify(dir: &INode<MapFs>, fb: u64, guard: &mut BufferGuard<'_>) -> Result {
 
 /// A corrupt directory block: logged, `EUCLEAN`.
 fn bad_block(dir: &INode<MapFs>, fb: u64, e: dir::DirError) -> Error {
-    crate::inode::corrupt(dir.ino(), format_args!("directory block {}: {}", fb, e))
+    crate::inode::corrupt(dir.super_block(), dir.ino(), format_args!("directory block {}: {}", fb, e))
 }
 
 /// `ENAMETOOLONG` or `EINVAL` for a name no entry can have.
@@ -173,7 +173,7 @@ fn read_dir(dir: &INode<MapFs>, emitter: &mut DirEmitter) -> Result {
 fn dir_block(dir: &INode<MapFs>, fb: u64) -> Result<u64> {
     match map_block(&dir.data().map.lock().extents, fb) {
         Mapping::Mapped { disk_block, unwritten: false, .. } => Ok(disk_block),
-        _ => Err(crate::inode::corrupt(dir.ino(), format_args!("directory block {} is not mapped", fb))),
+        _ => Err(crate::inode::corrupt(dir.super_block(), dir.ino(), format_args!("directory block {} is not mapped", fb))),
     }
 }
 

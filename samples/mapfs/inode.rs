@@ -15,16 +15,18 @@ use crate::format::{
 };
 use crate::kfs::vfs::{INode, INodeFlags, INodeParams, INodeType, INodeView, Lookup, SuperBlock, Timespec};
 use crate::MapFs;
-use kernel::{new_mutex, prelude::*, sync::aref::ARef, sync::Mutex};
+use kernel::{alloc::KVVec, new_mutex, prelude::*, sync::aref::ARef, sync::Mutex};
 
 /// The in-memory extent map of a file or directory, and the on-disk inode
 /// fields the VFS does not keep.
 #[derive(Default)]
 pub(crate) struct FileMap {
-    /// Sorted, non-overlapping extents.
-    pub(crate) extents: KVec<Extent>,
+    /// Sorted, non-overlapping extents. A `KVVec` (vmalloc beyond a few
+    /// pages): a file of a million extents needs 24 MB here, far past what
+    /// kmalloc can give in one piece.
+    pub(crate) extents: KVVec<Extent>,
     /// The extent tree's blocks on disk (none while the root holds it all).
-    pub(crate) tree_blocks: KVec<u64>,
+    pub(crate) tree_blocks: KVVec<u64>,
     /// Whether the extents changed since the tree was last written.
     pub(crate) tree_dirty: bool,
     /// Bumped by every change of the map: the validity cookie of mappings.
@@ -95,8 +97,8 @@ impl FileMap {
 
     /// The disk ranges mapped in file blocks `start .. end`, as
     /// `(disk block, count)`.
-    fn ranges_in(&self, start: u64, end: u64) -> Result<KVec<(u64, u64)>> {
-        let mut out = KVec::new();
+    fn ranges_in(&self, start: u64, end: u64) -> Result<KVVec<(u64, u64)>> {
+        let mut out = KVVec::new();
         let i = self.extents.partition_point(|e| e.end() <= start);
         for e in self.extents.get(i..).unwrap_or(&[]) {
             if e.file_block >= end {
@@ -164,9 +166,13 @@ fn ts(t: Timestamp) -> Timespec {
 }
 
 /// A corrupt on-disk structure: logged with what and where, `EUCLEAN` to the
-/// caller (what ext4 and XFS return as `EFSCORRUPTED`).
-pub(crate) fn corrupt(ino: u64, what: core::fmt::Arguments<'_>) -> Error {
-    pr_err!("inode {}: {}\n", ino, what);
+/// caller (what ext4 and XFS return as `EFSCORRUPTED`). The super block
+/// records the error: its `ERRORS` state reaches the disk with the next
+/// super block write (sync, unmount), so fsck checks it even when the
+/// filesystem is later unmounted cleanly.
+pub(crate) fn corrupt(sb: &SuperBlock<MapFs>, ino: u64, what: core::fmt::Arguments<'_>) -> Error {
+    pr_err!("{}: inode {}: {}\n", sb.id(), ino, what);
+    sb.data().errors.store(true, kernel::sync::atomic::Relaxed);
     EUCLEAN
 }
 
@@ -207,31 +213,31 @@ fn iget_checked(sb: &SuperBlock<MapFs>, ino: u32, unlinked: bool) -> Result<ARef
     let (block, off) = d
         .geo
         .inode_location(ino)
-        .ok_or_else(|| corrupt(ino64, format_args!("inode number out of range")))?;
+        .ok_or_else(|| corrupt(sb, ino64, format_args!("inode number out of range")))?;
     let raw = {
         let buf = sb.read_block(block)?;
         let guard = buf.lock();
         let bytes = guard.data().get(off..off + INODE_SIZE).ok_or(EIO)?;
         Inode::decode(bytes, d.seed, ino)
-            .map_err(|e| corrupt(ino64, format_args!("bad inode: {}", e)))?
+            .map_err(|e| corrupt(sb, ino64, format_args!("bad inode: {}", e)))?
     };
     if raw.is_free() {
-        return Err(corrupt(ino64, format_args!("a directory entry refers to a free inode")));
+        return Err(corrupt(sb, ino64, format_args!("a directory entry refers to a free inode")));
     }
     let bs = d.geo.block_size();
     let ft = raw
         .validate(bs)
-        .map_err(|e| corrupt(ino64, format_args!("invalid inode: {}", e)))?;
+        .map_err(|e| corrupt(sb, ino64, format_args!("invalid inode: {}", e)))?;
     if ino == ROOT_INO && ft != FileType::Directory {
-        return Err(corrupt(ino64, format_args!("the root is not a directory")));
+        return Err(corrupt(sb, ino64, format_args!("the root is not a directory")));
     }
-    let mut extents = KVec::new();
-    let mut tree_blocks = KVec::new();
+    let mut extents = KVVec::new();
+    let mut tree_blocks = KVVec::new();
     if raw.has_extents() {
         load_extents(sb, ino, &raw, &mut extents, &mut tree_blocks)?;
     }
     check::check_inode(&raw, ft, &extents, &tree_blocks, bs, unlinked)
-        .map_err(|e| corrupt(ino64, format_args!("{}", e)))?;
+        .map_err(|e| corrupt(sb, ino64, format_args!("{}", e)))?;
     check_blocks(sb, ino, &extents, &tree_blocks)?;
     if ft == FileType::Directory {
         // The first block maps (check_inode: whole blocks from 0).
@@ -246,7 +252,7 @@ fn iget_checked(sb: &SuperBlock<MapFs>, ino: u32, unlinked: bool) -> Result<ARef
             read_symlink(sb, &raw, &extents, &mut target)?;
             INodeType::Symlink(&target)
         }
-        _ => return Err(corrupt(ino64, format_args!("special files are not supported"))),
+        _ => return Err(corrupt(sb, ino64, format_args!("special files are not supported"))),
     };
     {
         let mut m = new.data().map.lock();
@@ -297,20 +303,25 @@ pub(crate) fn set_flags(inode: &INode<MapFs>, flags: INodeFlags) -> Result {
 /// out again while this file still maps it.
 fn check_blocks(sb: &SuperBlock<MapFs>, ino: u32, extents: &[Extent], tree_blocks: &[u64]) -> Result {
     let ino64 = u64::from(ino);
-    let mut ranges = KVec::with_capacity(extents.len() + tree_blocks.len(), GFP_KERNEL)?;
+    let mut ranges = KVVec::with_capacity(extents.len() + tree_blocks.len(), GFP_KERNEL)?;
     for e in extents {
         ranges.push((e.disk_block, u64::from(e.len)), GFP_KERNEL)?;
     }
     for &b in tree_blocks {
         ranges.push((b, 1), GFP_KERNEL)?;
     }
-    check::check_claims(&mut ranges).map_err(|e| corrupt(ino64, format_args!("{}", e)))?;
+    check::check_claims(&mut ranges).map_err(|e| corrupt(sb, ino64, format_args!("{}", e)))?;
     let a = sb.data().alloc.lock();
     if !a.inode_in_use(ino) {
-        return Err(corrupt(ino64, format_args!("in use, but free in the inode bitmap")));
+        return Err(corrupt(sb, ino64, format_args!("in use, but free in the inode bitmap")));
     }
     if let Some(&(start, len)) = ranges.iter().find(|&&(start, len)| !a.blocks_in_use(start, len)) {
-        return Err(corrupt(ino64, format_args!("blocks {}+{} mapped, but free in the block bitmap", start, len)));
+        return Err(corrupt(sb, ino64, format_args!("blocks {}+{} mapped, but free in the block bitmap", start, len)));
+    }
+    if let Some(b) = crate::format::super_block::backup_sb_block(&a.sb) {
+        if ranges.iter().any(|&(start, len)| start <= b && b - start < len) {
+            return Err(corrupt(sb, ino64, format_args!("maps block {}, the backup super block", b)));
+        }
     }
     Ok(())
 }
@@ -321,7 +332,7 @@ fn check_dots(sb: &SuperBlock<MapFs>, ino: u32, first: u64) -> Result {
     let d = sb.data();
     let buf = sb.read_block(first)?;
     let guard = buf.lock();
-    let bad = |e| corrupt(u64::from(ino), format_args!("directory block 0: {}", e));
+    let bad = |e| corrupt(sb, u64::from(ino), format_args!("directory block 0: {}", e));
     dir::verify_csum(guard.data(), d.seed, ino).map_err(bad)?;
     let parent = dir::check_dots(guard.data(), ino, d.geo.inode_count).map_err(bad)?;
     if (ino == ROOT_INO) != (parent == ino) {
@@ -335,13 +346,13 @@ fn load_extents(
     sb: &SuperBlock<MapFs>,
     ino: u32,
     raw: &Inode,
-    out: &mut KVec<Extent>,
-    nodes: &mut KVec<u64>,
+    out: &mut KVVec<Extent>,
+    nodes: &mut KVVec<u64>,
 ) -> Result {
     let d = sb.data();
     let bs = d.geo.block_size() as usize;
     let depth = tree::root_depth(&raw.data)
-        .map_err(|e| corrupt(ino.into(), format_args!("extent tree root: {}", e)))?;
+        .map_err(|e| corrupt(sb, ino.into(), format_args!("extent tree root: {}", e)))?;
     let mut scratch = KVec::from_elem(0u8, bs * usize::from(depth), GFP_KERNEL)?;
     let ctx = TreeCtx { geo: &d.geo, ino, seed: d.seed };
     let res = tree::walk(
@@ -361,9 +372,12 @@ fn load_extents(
     match res {
         Ok(()) => Ok(()),
         Err(WalkError::Io(e)) => Err(e),
-        Err(WalkError::Corrupt { block, error }) => Err(corrupt(ino.into(),
-            format_args!("extent tree block {:?}: {}", block, error),
-        )),
+        Err(WalkError::Corrupt { block: Some(b), error }) => {
+            Err(corrupt(sb, ino.into(), format_args!("extent tree block {}: {}", b, error)))
+        }
+        Err(WalkError::Corrupt { block: None, error }) => {
+            Err(corrupt(sb, ino.into(), format_args!("extent tree root: {}", error)))
+        }
     }
 }
 
@@ -421,7 +435,7 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
         ctime: stamp(a.ctime),
         ..Inode::default()
     };
-    let mut freed = KVec::new();
+    let mut freed = KVVec::new();
     {
         let mut m = inode.data().map.lock();
         raw.crtime = m.crtime;
@@ -482,7 +496,7 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
                 Ok(()) => {}
                 Err(WalkError::Io(e)) => return Err(e),
                 Err(WalkError::Corrupt { error, .. }) => {
-                    return Err(corrupt(inode.ino(), format_args!("cannot encode the extent tree: {:?}", error)));
+                    return Err(corrupt(sb, inode.ino(), format_args!("cannot encode the extent tree: {:?}", error)));
                 }
             }
             m.tree_dirty = false;
@@ -506,7 +520,7 @@ fn read_slot(sb: &SuperBlock<MapFs>, ino: u32) -> Result<Inode> {
     let buf = sb.read_block(block)?;
     let guard = buf.lock();
     let bytes = guard.data().get(off..off + INODE_SIZE).ok_or(EIO)?;
-    Inode::decode(bytes, d.seed, ino).map_err(|e| corrupt(ino.into(), format_args!("bad inode: {}", e)))
+    Inode::decode(bytes, d.seed, ino).map_err(|e| corrupt(sb, ino.into(), format_args!("bad inode: {}", e)))
 }
 
 /// Points the on-disk slot of orphan `ino` at `next` (the inode after it on
@@ -518,7 +532,7 @@ fn set_next_orphan(sb: &SuperBlock<MapFs>, ino: u32, next: u32) -> Result {
     let mut guard = buf.lock();
     let slot = guard.data_mut().get_mut(off..off + INODE_SIZE).ok_or(EIO)?;
     let mut raw = Inode::decode(slot, d.seed, ino)
-        .map_err(|e| corrupt(ino.into(), format_args!("bad inode: {}", e)))?;
+        .map_err(|e| corrupt(sb, ino.into(), format_args!("bad inode: {}", e)))?;
     raw.next_orphan = next;
     raw.encode(slot, d.seed, ino)?;
     guard.mark_dirty();

@@ -47,6 +47,9 @@ pub(crate) struct MapfsSb {
     pub(crate) alloc: Pin<KBox<Mutex<alloc::Alloc>>>,
     /// Mounted read-only: nothing is written (changes on remount).
     pub(crate) read_only: Atomic<bool>,
+    /// A corrupt structure was found: the super block is written with
+    /// `STATE_ERRORS`, which only fsck clears.
+    pub(crate) errors: Atomic<bool>,
 }
 
 impl MapfsSb {

@@ -7,7 +7,7 @@
 
 use crate::alloc::Alloc;
 use crate::format::{
-    self, crc32c::fs_seed, super_block::{Superblock, STATE_CLEAN}, layout::SUPERBLOCK_SIZE,
+    self, crc32c::fs_seed, super_block::{Superblock, STATE_CLEAN, STATE_ERRORS}, layout::SUPERBLOCK_SIZE,
 };
 use crate::inode::{delete_inode, release_tree_reservation, write_inode};
 use crate::kfs::fmt::Shown;
@@ -66,10 +66,13 @@ pub(crate) fn fill_super(sb: &mut NewSuperBlock<MapFs>) -> Result<MapfsSb> {
         if disk.state & STATE_CLEAN == 0 {
             pr_warn!("{}: was not cleanly unmounted: run fsck.mapfs\n", id);
         }
+        if disk.state & STATE_ERRORS != 0 {
+            pr_warn!("{}: corruption was found on this filesystem: run fsck.mapfs\n", id);
+        }
         begin_writing(&mut alloc, |b| sb.read_block(b))?;
     }
     let alloc = KBox::pin_init(new_mutex!(alloc, "mapfs_alloc"), GFP_KERNEL)?;
-    Ok(MapfsSb { geo, seed, alloc, read_only: Atomic::new(read_only) })
+    Ok(MapfsSb { geo, seed, alloc, read_only: Atomic::new(read_only), errors: Atomic::new(false) })
 }
 
 #[vtable]
@@ -167,5 +170,9 @@ fn record_state(sb: &SuperBlock<MapFs>, clean: bool) -> Result {
     if d.is_read_only() {
         return Ok(());
     }
-    d.alloc.lock().write_super(|b| sb.read_block(b), clean)
+    let mut a = d.alloc.lock();
+    if d.errors.load(kernel::sync::atomic::Relaxed) {
+        a.sb.state |= STATE_ERRORS;
+    }
+    a.write_super(|b| sb.read_block(b), clean)
 }

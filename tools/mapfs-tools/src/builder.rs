@@ -220,6 +220,45 @@ impl<D: Device> Builder<D> {
         Ok(ino)
     }
 
+    /// Creates a regular file of `n` one-block extents at consecutive file
+    /// and disk blocks, alternately written (even file blocks) and
+    /// unwritten (odd ones), so that none merge: the most extents `n`
+    /// blocks can hold. Every block holds `k % 251` on disk (`k` its file
+    /// block), so an unwritten block that did not read as zeros shows.
+    /// Blocks are written in runs, one write per run.
+    pub fn create_striped(&mut self, parent: u32, name: &str, n: u64) -> Result<u32, FsError> {
+        let (ino, mut inode) = self.new_inode(FileType::Regular, 0o644)?;
+        let runs = self.alloc_extents(0, n, self.fs.geo.data_start)?;
+        let bs = self.fs.bs;
+        let mut ext = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+        for run in &runs {
+            for k in 0..u64::from(run.len) {
+                let fb = run.file_block + k;
+                ext.push(Extent {
+                    file_block: fb,
+                    disk_block: run.disk_block + k,
+                    len: 1,
+                    unwritten: fb % 2 == 1,
+                });
+            }
+            // One write per 4096 blocks of the run.
+            let mut k = 0u64;
+            while k < u64::from(run.len) {
+                let m = (u64::from(run.len) - k).min(4096);
+                let mut buf = vec![0u8; m as usize * bs];
+                for (j, block) in buf.chunks_mut(bs).enumerate() {
+                    block.fill(((run.file_block + k + j as u64) % 251) as u8);
+                }
+                self.fs.write_block(run.disk_block + k, &buf)?;
+                k += m;
+            }
+        }
+        inode.size = n * bs as u64;
+        self.finish_inode(ino, &mut inode, &ext)?;
+        self.link_into(parent, name, ino, FileType::Regular)?;
+        Ok(ino)
+    }
+
     /// Creates a symbolic link (inline when short, else in one block).
     pub fn symlink(&mut self, parent: u32, name: &str, target: &str) -> Result<u32, FsError> {
         let (ino, mut inode) = self.new_inode(FileType::Symlink, 0o777)?;

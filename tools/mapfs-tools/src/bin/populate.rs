@@ -13,6 +13,10 @@
 //! - `/dir/f000` .. `/dir/f199`: `file N\n`
 //! - `/sub/deeper/file.txt`: `nested\n`
 //! - `/link-short` -> `hello.txt` (inline), `/link-long` -> 300 x `a` (in a block)
+//!
+//! `mapfs-populate DEVICE --many N` makes only `/many`, a file of `N`
+//! one-block extents, alternately written and unwritten (block `k` holds
+//! `k % 251` on disk; the unwritten ones read as zeros).
 
 use mapfs_tools::builder::Builder;
 use mapfs_tools::dev::FileDev;
@@ -20,17 +24,36 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    let [_, path] = args.as_slice() else {
-        eprintln!("usage: mapfs-populate DEVICE");
-        return ExitCode::from(16);
+    let res = match args.as_slice() {
+        [_, path] => populate(path).map_err(|e| (path, e)),
+        [_, path, opt, n] if opt == "--many" => match n.parse() {
+            Ok(n) => many(path, n).map_err(|e| (path, e)),
+            Err(_) => return usage(),
+        },
+        _ => return usage(),
     };
-    match populate(path) {
+    match res {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err((path, e)) => {
             eprintln!("mapfs-populate: {path}: {e}");
             ExitCode::from(1)
         }
     }
+}
+
+fn usage() -> ExitCode {
+    eprintln!("usage: mapfs-populate DEVICE | mapfs-populate DEVICE --many N");
+    ExitCode::from(16)
+}
+
+/// `--many N`: only `/many`, a file of `N` one-block extents (see
+/// `Builder::create_striped`).
+fn many(path: &str, n: u64) -> Result<(), Box<dyn std::error::Error>> {
+    let dev = FileDev::open(std::path::Path::new(path), true)?;
+    let mut b = Builder::open(dev)?;
+    b.create_striped(mapfs_format::layout::ROOT_INO, "many", n)?;
+    b.commit()?;
+    Ok(())
 }
 
 fn populate(path: &str) -> Result<(), Box<dyn std::error::Error>> {
