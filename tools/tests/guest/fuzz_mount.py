@@ -37,7 +37,7 @@ import time
 TOP = os.environ["MAPFS_TOP"]
 OUT = os.path.join(os.environ["MAPFS_OUT"], "fuzz")
 TOOLS = os.path.join(TOP, "tools/target/release")
-IMAGES = int(os.environ.get("FUZZ_IMAGES", "8"))
+IMAGES = int(os.environ.get("FUZZ_IMAGES", "6"))
 FIRST = int(os.environ.get("FUZZ_SEED", "1"))
 BLOCK_SIZES = [int(b) for b in os.environ.get("FUZZ_BS", "1024 2048 4096").split()]
 IMAGE_MB = 8
