@@ -554,11 +554,10 @@ impl<T: FileSystem> Tables<T> {
             // the VFS (caller).
             let inode = unsafe { Locked::<T>::from_raw(b::kfs_helper_d_inode(dentry)) };
             T::set_flags(inode, flags)?;
-            let mask = INodeFlags { immutable: true, append: true, noatime: true }.to_i_flags();
             // SAFETY: the inode is referenced; `inode_set_flags` updates
             // `i_flags` atomically against other flag changes.
             unsafe {
-                b::inode_set_flags(inode.as_ptr(), flags.to_i_flags(), mask);
+                b::inode_set_flags(inode.as_ptr(), flags.to_i_flags(), INodeFlags::I_FLAGS_MASK);
                 b::inode_set_ctime_current(inode.as_ptr());
             }
             inode.mark_dirty();

@@ -389,53 +389,48 @@ pub struct INodeFlags {
 }
 
 impl INodeFlags {
+    /// The bits of `immutable`, `append` and `noatime` in `i_flags`.
+    const I_FLAGS: [u32; 3] = [b::KFS_CONST_S_IMMUTABLE, b::KFS_CONST_S_APPEND, b::KFS_CONST_S_NOATIME];
+    /// Their bits in `FS_*_FL` (`FS_IOC_GETFLAGS`, `FS_IOC_SETFLAGS`).
+    const FS_FL: [u32; 3] = [b::KFS_CONST_FS_IMMUTABLE_FL, b::KFS_CONST_FS_APPEND_FL, b::KFS_CONST_FS_NOATIME_FL];
+
+    /// The flags as bits, given the bit of each (`[immutable, append,
+    /// noatime]`): for a filesystem's on-disk encoding, as for the VFS's.
+    pub fn to_bits(self, bits: [u32; 3]) -> u32 {
+        [self.immutable, self.append, self.noatime]
+            .iter()
+            .zip(bits)
+            .fold(0, |f, (&on, bit)| if on { f | bit } else { f })
+    }
+
+    /// The flags of `f`, given the bit of each (`[immutable, append,
+    /// noatime]`); other bits of `f` are ignored.
+    pub fn from_bits(f: u32, [immutable, append, noatime]: [u32; 3]) -> Self {
+        Self { immutable: f & immutable != 0, append: f & append != 0, noatime: f & noatime != 0 }
+    }
+
+    /// All three flags' bits in `i_flags`.
+    pub(in crate::kfs) const I_FLAGS_MASK: u32 = Self::I_FLAGS[0] | Self::I_FLAGS[1] | Self::I_FLAGS[2];
+
     /// The flags in `i_flags` bits.
     pub(in crate::kfs) fn to_i_flags(self) -> u32 {
-        let mut f = 0;
-        if self.immutable {
-            f |= b::KFS_CONST_S_IMMUTABLE;
-        }
-        if self.append {
-            f |= b::KFS_CONST_S_APPEND;
-        }
-        if self.noatime {
-            f |= b::KFS_CONST_S_NOATIME;
-        }
-        f
+        self.to_bits(Self::I_FLAGS)
     }
 
     /// The flags of `i_flags` bits.
     pub(in crate::kfs) fn from_i_flags(f: u32) -> Self {
-        Self {
-            immutable: f & b::KFS_CONST_S_IMMUTABLE != 0,
-            append: f & b::KFS_CONST_S_APPEND != 0,
-            noatime: f & b::KFS_CONST_S_NOATIME != 0,
-        }
+        Self::from_bits(f, Self::I_FLAGS)
     }
 
-    /// The flags in `FS_*_FL` bits (`FS_IOC_GETFLAGS`).
+    /// The flags in `FS_*_FL` bits.
     pub(in crate::kfs) fn to_fs_fl(self) -> u32 {
-        let mut f = 0;
-        if self.immutable {
-            f |= b::KFS_CONST_FS_IMMUTABLE_FL;
-        }
-        if self.append {
-            f |= b::KFS_CONST_FS_APPEND_FL;
-        }
-        if self.noatime {
-            f |= b::KFS_CONST_FS_NOATIME_FL;
-        }
-        f
+        self.to_bits(Self::FS_FL)
     }
 
     /// The flags of `FS_*_FL` bits, `None` if any other bit is set.
     pub(in crate::kfs) fn from_fs_fl(f: u32) -> Option<Self> {
-        let known = b::KFS_CONST_FS_IMMUTABLE_FL | b::KFS_CONST_FS_APPEND_FL | b::KFS_CONST_FS_NOATIME_FL;
-        (f & !known == 0).then_some(Self {
-            immutable: f & b::KFS_CONST_FS_IMMUTABLE_FL != 0,
-            append: f & b::KFS_CONST_FS_APPEND_FL != 0,
-            noatime: f & b::KFS_CONST_FS_NOATIME_FL != 0,
-        })
+        let known = Self::FS_FL[0] | Self::FS_FL[1] | Self::FS_FL[2];
+        (f & !known == 0).then(|| Self::from_bits(f, Self::FS_FL))
     }
 }
 

@@ -276,24 +276,17 @@ fn iget_checked(sb: &SuperBlock<MapFs>, ino: u32, unlinked: bool) -> Result<ARef
         atime: ts(raw.atime),
         mtime: ts(raw.mtime),
         ctime: ts(raw.ctime),
-        flags: INodeFlags {
-            immutable: raw.flags & FLAG_IMMUTABLE != 0,
-            append: raw.flags & FLAG_APPEND != 0,
-            noatime: raw.flags & FLAG_NOATIME != 0,
-        },
+        flags: INodeFlags::from_bits(raw.flags, VFS_FLAGS),
     })
 }
+
+/// The on-disk bits of the flags the VFS enforces (see [`INodeFlags`]).
+const VFS_FLAGS: [u32; 3] = [FLAG_IMMUTABLE, FLAG_APPEND, FLAG_NOATIME];
 
 /// Records the flags `chattr` set (written with the inode).
 pub(crate) fn set_flags(inode: &INode<MapFs>, flags: INodeFlags) -> Result {
     let mut m = inode.data().map.lock();
-    let mut f = m.flags & !(FLAG_IMMUTABLE | FLAG_APPEND | FLAG_NOATIME);
-    for (on, bit) in [(flags.immutable, FLAG_IMMUTABLE), (flags.append, FLAG_APPEND), (flags.noatime, FLAG_NOATIME)] {
-        if on {
-            f |= bit;
-        }
-    }
-    m.flags = f;
+    m.flags = (m.flags & !(FLAG_IMMUTABLE | FLAG_APPEND | FLAG_NOATIME)) | flags.to_bits(VFS_FLAGS);
     Ok(())
 }
 
