@@ -300,6 +300,25 @@ void kfs_helper_sb_end_intwrite(struct super_block *sb)
 	sb_end_intwrite(sb);
 }
 
+size_t kfs_helper_iov_iter_count(const struct iov_iter *i)
+{
+	return iov_iter_count(i);
+}
+
+/* Neither interrupt nor softirq context, interrupts on: a sleep is allowed. */
+bool kfs_helper_can_sleep(void)
+{
+	return in_task() && !irqs_disabled();
+}
+
+/* statx's STATX_DIOALIGN for direct I/O to files on bdev. */
+void kfs_helper_statx_dioalign(struct kstat *stat, struct block_device *bdev)
+{
+	stat->dio_mem_align = bdev_dma_alignment(bdev) + 1;
+	stat->dio_offset_align = bdev_logical_block_size(bdev);
+	stat->result_mask |= STATX_DIOALIGN;
+}
+
 /*
  * i_blocks under i_lock, as inode_add_bytes() does: two updaters never
  * interleave, whatever locks the caller holds. Readers (generic_fillattr)

@@ -70,6 +70,9 @@ unsigned int kfs_helper_fileattr_flags(const struct file_kattr *fa);
 bool kfs_helper_fileattr_has_fsx(const struct file_kattr *fa);
 void kfs_helper_sb_start_intwrite(struct super_block *sb);
 void kfs_helper_sb_end_intwrite(struct super_block *sb);
+size_t kfs_helper_iov_iter_count(const struct iov_iter *i);
+bool kfs_helper_can_sleep(void);
+void kfs_helper_statx_dioalign(struct kstat *stat, struct block_device *bdev);
 
 
 struct kfs_endio;

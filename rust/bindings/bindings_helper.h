@@ -23,6 +23,8 @@
  */
 const unsigned long KFS_CONST_SB_RDONLY = SB_RDONLY;
 const int KFS_CONST_IOCB_NOWAIT = IOCB_NOWAIT;
+const int KFS_CONST_IOCB_DIRECT = IOCB_DIRECT;
+const unsigned int KFS_CONST_FMODE_CAN_ODIRECT = (__force unsigned int)FMODE_CAN_ODIRECT;
 const int KFS_CONST_SEEK_DATA = SEEK_DATA;
 const int KFS_CONST_SEEK_HOLE = SEEK_HOLE;
 const unsigned int KFS_CONST_S_IMMUTABLE = S_IMMUTABLE;

@@ -56,7 +56,7 @@ impl Flags {
     pub const REPORT: Self = Self(b::IOMAP_REPORT);
     /// A page fault (`page_mkwrite`), with [`Self::WRITE`].
     pub const FAULT: Self = Self(b::IOMAP_FAULT);
-    /// Direct I/O.
+    /// Direct I/O ([`super::DirectOps`]), with [`Self::WRITE`] for a write.
     pub const DIRECT: Self = Self(b::IOMAP_DIRECT);
     /// Must not block: return `EAGAIN` instead.
     pub const NOWAIT: Self = Self(b::IOMAP_NOWAIT);
@@ -221,7 +221,7 @@ pub(in crate::kfs) fn checked<T: FileSystem>(
 ) -> Result<Mapping> {
     let bad = map.check(pos, inode.block_bits()).is_err()
         || (flags.contains(Flags::WRITE) && map.kind() == super::map::Kind::Hole)
-        || (flags.is_read() && map.is_new());
+        || (!flags.contains(Flags::WRITE) && !flags.contains(Flags::ZERO) && map.is_new());
     if bad {
         pr_err!(
             "iomap_begin of inode {} returned an invalid mapping for pos {} flags {:#x}: {:?}\n",
@@ -244,7 +244,7 @@ pub(in crate::kfs) fn checked<T: FileSystem>(
 /// `inode` must be a referenced inode of a mounted `T` super block and
 /// `iomap` valid for writes, for the duration of the call (what iomap
 /// guarantees to `iomap_begin`).
-unsafe fn begin_with<T: FileSystem>(
+pub(super) unsafe fn begin_with<T: FileSystem>(
     inode: *mut b::inode,
     pos: b::loff_t,
     length: b::loff_t,

@@ -32,6 +32,13 @@
 //!   and `ZERO_RANGE` (partial blocks zeroed with [`zero_range`]; whole
 //!   blocks dropped from the page cache and given to
 //!   [`FileOperations::punch`], then, for zero range, preallocated again).
+//! - `O_DIRECT` (when the filesystem has [`DirectOps`]): `open` allows it;
+//!   `read_iter` and `write_iter` send direct requests to
+//!   [`crate::kfs::iomap::direct`] (its docs say which locks and waits), a
+//!   write past EOF zeroing and writing back the old last block's tail
+//!   first; a write whose page cache cannot be dropped falls back to a
+//!   buffered write, as on XFS. Truncate and `fallocate` wait for direct
+//!   I/O in flight (`inode_dio_wait`).
 //! - `fsync` (files and directories): writes and waits for the range,
 //!   writes the inode (`sync_inode_metadata`; skipped by `fdatasync` when
 //!   only timestamps changed), writes the device's metadata buffers
@@ -44,8 +51,9 @@ use super::{
 use crate::kfs::{
     bindings as b,
     iomap::report::{self, seek, Seek},
+    iomap::direct::{self, Completion, DirectOf},
     iomap::write::{buffered_write, page_mkwrite, truncate_page, zero_range},
-    iomap::{ReadOps, ReportOps, WriteOps, WritebackOps},
+    iomap::{DirectOps, ReadOps, ReportOps, WriteOps, WritebackOps},
 };
 use core::marker::PhantomData;
 use kernel::{error::{from_result, to_result}, prelude::*};
@@ -74,6 +82,10 @@ pub trait FileOperations: Sized + 'static {
 
     /// Maps dirty ranges for writeback.
     type Writeback: WritebackOps<FileSystem = Self::FileSystem>;
+
+    /// Maps file ranges for direct I/O (an implementation without
+    /// [`DirectOps::begin`] for none).
+    type Direct: DirectOps<FileSystem = Self::FileSystem>;
 
     /// The size of `file` changed from `old` to `new` through `truncate`
     /// or `fallocate` (not a write), and the page cache was truncated to
@@ -150,6 +162,9 @@ fn set_size<T: FileSystem>(inode: &Locked<T>, new: u64) -> Result {
         return Err(EOPNOTSUPP);
     }
     let old = u64::try_from(inode.size()).map_err(|_| EINVAL)?;
+    // Direct writes in flight finish first (`i_rwsem` keeps new ones out).
+    // SAFETY: a referenced inode.
+    unsafe { b::inode_dio_wait(inode.as_ptr()) };
     let inval = InvalidateLock::lock(inode);
     let file = FileGuard::new(inode, &inval)?;
     if new < old {
@@ -204,9 +219,9 @@ pub(in crate::kfs) struct Tables<T: FileSystem>(PhantomData<T>);
 
 impl<T: FileSystem> Tables<T> {
     pub(in crate::kfs) const REG_FOPS: b::file_operations = b::file_operations {
-        open: Some(b::generic_file_open),
+        open: Some(Self::open),
         llseek: Some(Self::llseek),
-        read_iter: Some(b::generic_file_read_iter),
+        read_iter: Some(Self::read_iter),
         write_iter: if WriteOf::<T>::HAS_BEGIN { Some(Self::write_iter) } else { None },
         splice_read: Some(b::filemap_splice_read),
         splice_write: if WriteOf::<T>::HAS_BEGIN { Some(b::iter_file_splice_write) } else { None },
@@ -232,6 +247,54 @@ impl<T: FileSystem> Tables<T> {
         ..pin_init::zeroed()
     };
 
+    /// `open`: `generic_file_open`, and `O_DIRECT` allowed when the
+    /// filesystem has direct I/O.
+    ///
+    /// # Safety
+    ///
+    /// Called by `do_dentry_open` with a `T` regular file being opened.
+    unsafe extern "C" fn open(inode: *mut b::inode, file: *mut b::file) -> kernel::ffi::c_int {
+        // SAFETY: per the caller.
+        let ret = unsafe { b::generic_file_open(inode, file) };
+        if ret == 0 && DirectOf::<T>::HAS_BEGIN {
+            // SAFETY: the file is being opened by this task: nothing else
+            // sees `f_mode` yet.
+            unsafe { (*file).f_mode |= b::KFS_CONST_FMODE_CAN_ODIRECT };
+        }
+        ret
+    }
+
+    /// `read_iter`: direct reads through [`direct::read`] with `i_rwsem`
+    /// shared, the rest through the page cache (`generic_file_read_iter`).
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFS with a read request on an open regular file of `T`.
+    unsafe extern "C" fn read_iter(iocb: *mut b::kiocb, to: *mut b::iov_iter) -> isize {
+        // SAFETY: reading the request's flags.
+        let flags = unsafe { (*iocb).ki_flags };
+        if !DirectOf::<T>::HAS_BEGIN || flags & b::KFS_CONST_IOCB_DIRECT == 0 {
+            // SAFETY: per the caller.
+            return unsafe { b::generic_file_read_iter(iocb, to) };
+        }
+        // SAFETY: `to` is the request's iterator.
+        if unsafe { b::kfs_helper_iov_iter_count(to) } == 0 {
+            return 0;
+        }
+        if flags & b::KFS_CONST_IOCB_NOWAIT != 0 {
+            return EAGAIN.to_errno() as isize;
+        }
+        // SAFETY: the request's file is open, so its inode is referenced.
+        let file = unsafe { (*iocb).ki_filp };
+        // SAFETY: as above.
+        let inode = unsafe { INode::<T>::from_raw(b::kfs_helper_file_inode(file)) };
+        // SAFETY: an open file.
+        unsafe { b::kfs_helper_file_accessed(file) };
+        let _lock = InodeLockShared::lock(inode);
+        // SAFETY: a direct read with a non-zero count, `i_rwsem` shared.
+        unsafe { direct::read::<T>(iocb, to) }
+    }
+
     /// # Safety
     ///
     /// Called by the VFS (`vfs_write` and friends, inside `sb_start_write`)
@@ -241,9 +304,14 @@ impl<T: FileSystem> Tables<T> {
         // SAFETY: the request's file is open, so its inode is referenced.
         let inode = unsafe { INode::<T>::from_raw(b::kfs_helper_file_inode((*iocb).ki_filp)) };
         // SAFETY: reading the request's flags.
-        if unsafe { (*iocb).ki_flags } & b::KFS_CONST_IOCB_NOWAIT != 0 {
+        let ki_flags = unsafe { (*iocb).ki_flags };
+        if ki_flags & b::KFS_CONST_IOCB_NOWAIT != 0 {
             return EAGAIN.to_errno() as isize;
         }
+        let direct = DirectOf::<T>::HAS_BEGIN && ki_flags & b::KFS_CONST_IOCB_DIRECT != 0;
+        // Whether iomap's direct path completed the request, including its
+        // O_SYNC/O_DSYNC flush.
+        let mut synced = false;
         let ret = {
             let lock = InodeLock::lock(inode);
             let res = (|| -> Result<isize> {
@@ -263,6 +331,38 @@ impl<T: FileSystem> Tables<T> {
                     // the block held beyond the old EOF.
                     let inval = InvalidateLock::lock(inode);
                     zero_range(FileGuard::new(lock.locked(), &inval)?, old, pos - old)?;
+                    if direct {
+                        // A direct write can make the new size durable
+                        // before writeback gets to those zeros: write them
+                        // first.
+                        // SAFETY: a referenced inode; its mapping lives as
+                        // long.
+                        to_result(unsafe {
+                            b::filemap_write_and_wait_range((*inode.as_ptr()).i_mapping, old as i64, pos as i64 - 1)
+                        })?;
+                    }
+                }
+                if direct {
+                    // SAFETY: `from` is the request's iterator.
+                    let count = unsafe { b::kfs_helper_iov_iter_count(from) } as u64;
+                    let mask = (1u64 << inode.block_bits()) - 1;
+                    let completion = if (pos | count) & mask != 0 || pos.saturating_add(count) > old {
+                        // SAFETY: a referenced inode, `i_rwsem` held.
+                        unsafe { b::inode_dio_wait(inode.as_ptr()) };
+                        Completion::Wait
+                    } else {
+                        Completion::MayQueue
+                    };
+                    // SAFETY: a direct write with `i_rwsem` exclusive, checks
+                    // passed, a non-zero count, and `Wait` (after
+                    // `inode_dio_wait`) for an unaligned or extending one.
+                    let n = unsafe { direct::write::<T>(iocb, from, completion) };
+                    if n != ENOTBLK.to_errno() as isize {
+                        synced = true;
+                        return Ok(n);
+                    }
+                    // The page cache of the range could not be dropped:
+                    // write through it instead.
                 }
                 // SAFETY: `i_rwsem` held, checks passed.
                 let n = unsafe { buffered_write::<T>(iocb, from) };
@@ -273,7 +373,7 @@ impl<T: FileSystem> Tables<T> {
             })();
             res.unwrap_or_else(|e| e.to_errno() as isize)
         };
-        if ret > 0 {
+        if ret > 0 && !synced {
             // SAFETY: the request, after a successful write.
             unsafe { b::kfs_helper_generic_write_sync(iocb, ret) }
         } else {
@@ -353,6 +453,9 @@ impl<T: FileSystem> Tables<T> {
             let start = u64::try_from(offset).map_err(|_| EINVAL)?;
             let end = start.checked_add(u64::try_from(len).map_err(|_| EINVAL)?).ok_or(EFBIG)?;
             let lock = InodeLock::lock(inode);
+            // Direct writes in flight finish before the map changes.
+            // SAFETY: a referenced inode, `i_rwsem` held.
+            unsafe { b::inode_dio_wait(inode.as_ptr()) };
             if !keep {
                 // SAFETY: a referenced inode; `inode_newsize_ok` only reads.
                 to_result(unsafe { b::inode_newsize_ok(inode.as_ptr(), end as i64) })?;

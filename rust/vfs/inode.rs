@@ -711,7 +711,9 @@ impl<T: FileSystem> Tables<T> {
 }
 
 /// `getattr` of every inode type: the VFS's attributes, plus the birth time
-/// when the filesystem knows it ([`FileSystem::birth_time`]).
+/// when the filesystem knows it ([`FileSystem::birth_time`]) and, for
+/// regular files with direct I/O, its alignment (`STATX_DIOALIGN`: the
+/// device's logical block size and DMA alignment).
 ///
 /// # Safety
 ///
@@ -730,6 +732,14 @@ pub(in crate::kfs) unsafe extern "C" fn getattr<T: FileSystem>(
     let inode = unsafe { INode::<T>::from_raw(b::kfs_helper_d_inode((*path).dentry)) };
     // SAFETY: per the caller; `generic_fillattr` only reads the inode.
     unsafe { b::generic_fillattr(idmap, request_mask, inode.as_ptr(), stat) };
+    if request_mask & b::STATX_DIOALIGN != 0
+        && inode.is_reg()
+        && <crate::kfs::iomap::direct::DirectOf<T> as crate::kfs::iomap::DirectOps>::HAS_BEGIN
+    {
+        // SAFETY: `stat` is ours to fill; `s_bdev` is the filesystem's
+        // device, open while it is mounted.
+        unsafe { b::kfs_helper_statx_dioalign(stat, (*inode.super_block().ptr()).s_bdev) };
+    }
     if T::HAS_BIRTH_TIME && request_mask & b::STATX_BTIME != 0 {
         if let Some(t) = T::birth_time(inode) {
             // SAFETY: `stat` is the caller's, ours to fill.

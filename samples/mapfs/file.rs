@@ -7,7 +7,7 @@
 #![forbid(unsafe_code)]
 
 use crate::format::extent::MAX_FILE_BLOCKS;
-use crate::iomap::{preallocate, ReadMap, ReportMap, WriteMap, WritebackMap};
+use crate::iomap::{preallocate, DirectMap, ReadMap, ReportMap, WriteMap, WritebackMap};
 use crate::kfs::vfs::{FileGuard, FileOperations, Locked};
 use crate::MapFs;
 use kernel::prelude::*;
@@ -22,6 +22,7 @@ impl FileOperations for File {
     type Write = WriteMap;
     type Report = ReportMap;
     type Writeback = WritebackMap;
+    type Direct = DirectMap;
 
     fn set_size(file: &FileGuard<MapFs>, old: u64, new: u64) -> Result {
         // Holes or unwritten blocks lie between the old and a larger new

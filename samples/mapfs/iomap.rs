@@ -10,6 +10,10 @@
 //! (and, after a crash, the disk) sees zeros there, never what the blocks
 //! held before, as on XFS.
 //!
+//! Direct I/O ([`DirectMap`]) maps the same way: a direct write to a hole
+//! gets new unwritten blocks, and its completion converts what it wrote
+//! and advances the on-disk size, as the writeback completion does.
+//!
 //! Every change of a file's map bumps its sequence number, which each
 //! mapping carries as its validity cookie: a buffered write (iomap checks
 //! with the folio locked) or writeback holding a mapping from before a
@@ -19,7 +23,7 @@
 
 use crate::format::extent::{lookup, Extent, Mapping as Found, MAX_EXTENT_LEN};
 use crate::inode::{reserve_tree, update_blocks};
-use crate::kfs::iomap::{Flags, Mapping, ReadOps, ReportOps, WriteOps, WritebackOps};
+use crate::kfs::iomap::{DirectOps, Flags, Mapping, ReadOps, ReportOps, WriteOps, WritebackOps};
 use crate::kfs::vfs::{INode, INodeView};
 use crate::MapFs;
 use kernel::{prelude::*, types::ScopeGuard};
@@ -32,6 +36,8 @@ pub(crate) struct WriteMap;
 pub(crate) struct ReportMap;
 /// Writeback: the map as it is (the write path allocated every block).
 pub(crate) struct WritebackMap;
+/// Direct I/O: reads see the map as it is, writes allocate.
+pub(crate) struct DirectMap;
 
 /// The current mapping at byte `pos`, without changing anything.
 fn current(inode: &INodeView<MapFs>, pos: u64) -> Result<Mapping> {
@@ -94,6 +100,14 @@ fn for_write(inode: &INode<MapFs>, fb: u64, want: u64) -> Result<Mapping> {
     drop(m);
     inode.mark_dirty();
     Ok(map)
+}
+
+/// [`for_write`] for the blocks of bytes `pos .. pos + len`.
+fn for_write_bytes(inode: &INode<MapFs>, pos: u64, len: u64) -> Result<Mapping> {
+    let bits = inode.block_bits();
+    let fb = pos >> bits;
+    let last = pos.saturating_add(len.max(1) - 1) >> bits;
+    for_write(inode, fb, last - fb + 1)
 }
 
 /// Frees the unwritten blocks among file blocks `first .. first + count`
@@ -168,22 +182,57 @@ impl WritebackOps for WritebackMap {
             // reports the error to the next fsync.
             return Ok(());
         }
-        let bits = inode.block_bits();
-        let first = offset >> bits;
-        let end = offset.checked_add(len).ok_or(EIO)?.checked_add((1 << bits) - 1).ok_or(EIO)? >> bits;
         let size = u64::try_from(inode.size()).unwrap_or(0);
-        {
-            let mut m = inode.data().map.lock();
-            if end > first {
-                m.edit(|l| l.mark_written(first, end - first))?;
-            }
-            let reached = (offset + len).min(size);
-            if reached > m.disk_size {
-                m.disk_size = reached;
-            }
+        written(inode, offset, len, size)
+    }
+}
+
+/// The data of `offset .. offset + len` is on the disk: its unwritten
+/// blocks become written, and the on-disk size advances to the end of the
+/// range, but not past `limit`.
+fn written(inode: &INodeView<MapFs>, offset: u64, len: u64, limit: u64) -> Result {
+    let bits = inode.block_bits();
+    let first = offset >> bits;
+    let end = offset.checked_add(len).ok_or(EIO)?;
+    let last = end.checked_add((1 << bits) - 1).ok_or(EIO)? >> bits;
+    {
+        let mut m = inode.data().map.lock();
+        if last > first {
+            m.edit(|l| l.mark_written(first, last - first))?;
         }
-        inode.mark_dirty();
-        Ok(())
+        let reached = end.min(limit);
+        if reached > m.disk_size {
+            m.disk_size = reached;
+        }
+    }
+    inode.mark_dirty();
+    Ok(())
+}
+
+#[vtable]
+impl DirectOps for DirectMap {
+    type FileSystem = MapFs;
+
+    fn begin(inode: &INode<MapFs>, pos: u64, len: u64, flags: Flags) -> Result<Mapping> {
+        if !flags.contains(Flags::WRITE) {
+            return current(inode, pos);
+        }
+        if flags.contains(Flags::NOWAIT) {
+            // Only an overwrite of written blocks goes ahead without
+            // waiting.
+            let map = current(inode, pos)?;
+            return match map.kind() {
+                crate::kfs::iomap::map::Kind::Mapped { .. } => Ok(map),
+                _ => Err(EAGAIN),
+            };
+        }
+        for_write_bytes(inode, pos, len)
+    }
+
+    fn write_done(inode: &INode<MapFs>, offset: u64, len: u64, _unwritten: bool) -> Result {
+        // The wrapper sets `i_size` to the end of an extending write after
+        // this: the on-disk size may go there.
+        written(inode, offset, len, u64::MAX)
     }
 }
 
@@ -196,10 +245,7 @@ impl WriteOps for WriteMap {
             // Zeroing: holes and unwritten ranges already read as zeros.
             return current(inode, pos);
         }
-        let bits = inode.block_bits();
-        let fb = pos >> bits;
-        let last = (pos + len.max(1) - 1) >> bits;
-        for_write(inode, fb, last - fb + 1)
+        for_write_bytes(inode, pos, len)
     }
 
     fn release_new(inode: &INodeView<MapFs>, offset: u64, len: u64) {
