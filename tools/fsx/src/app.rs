@@ -10,6 +10,7 @@ use crate::gen::Generator;
 use crate::op::{parse_log, Entry, Header, Op};
 use crate::runner::{Failure, LogWriter, Runner};
 use crate::sys;
+use crate::weights::OpKind;
 
 /// Exit status: every check passed.
 pub const EXIT_OK: u8 = 0;
@@ -159,6 +160,13 @@ fn random_run(cfg: &Config) -> u8 {
         Err(e) => return error(&format!("{e} (seed {seed})")),
     };
     runner.set_remount_cmd(cfg.remount_cmd.clone());
+    if cfg.direct {
+        // Before the first operation: a filesystem that refuses O_DIRECT
+        // fails the run here, naming the file.
+        if let Err(e) = runner.enable_direct(cfg.dio_align) {
+            return error(&format!("{e} (seed {seed})"));
+        }
+    }
     let block = match cfg.block_size {
         Some(b) => b,
         None => match runner.block_size() {
@@ -179,8 +187,12 @@ fn random_run(cfg: &Config) -> u8 {
     };
     // Printed even with -q: without the seed a failure cannot be rerun,
     // and a run that takes the machine down never prints its summary.
+    let direct_desc = match runner.dio_align() {
+        Some(a) => format!(", O_DIRECT aligned to {a}"),
+        None => String::new(),
+    };
     println!(
-        "mapfs-fsx: seed {seed}, {ops_desc}, max size {}, block size {block}, {desc}",
+        "mapfs-fsx: seed {seed}, {ops_desc}, max size {}, block size {block}{direct_desc}, {desc}",
         cfg.max_size
     );
     let log_path = cfg
@@ -192,6 +204,7 @@ fn random_run(cfg: &Config) -> u8 {
         files: cfg.files,
         max_size: Some(cfg.max_size),
         block_size: Some(block),
+        dio_align: runner.dio_align(),
     };
     match LogWriter::create(&log_path, &header) {
         Ok(log) => runner.set_log(log),
@@ -203,7 +216,8 @@ fn random_run(cfg: &Config) -> u8 {
         }
     }
 
-    let mut gen = Generator::new(seed, cfg.max_size, cfg.max_op_len, block);
+    let mut gen =
+        Generator::new(seed, cfg.max_size, cfg.max_op_len, block).with_dio_align(cfg.dio_align);
     let deadline = cfg
         .duration
         .map(|d| Instant::now() + Duration::from_secs(d));
@@ -329,6 +343,13 @@ fn replay(cfg: &Config, log: &Path) -> u8 {
         Err(e) => return error(&e),
     };
     runner.set_remount_cmd(cfg.remount_cmd.clone());
+    // A log with direct I/O needs the O_DIRECT descriptors, with the
+    // alignment it was made with.
+    if cfg.direct || entries.iter().any(|e| e.op.kind() == Some(OpKind::Direct)) {
+        if let Err(e) = runner.enable_direct(header.dio_align.unwrap_or(cfg.dio_align)) {
+            return error(&e);
+        }
+    }
     let ops = entries.iter().filter(|e| e.op.kind().is_some()).count();
     let seed = header
         .seed

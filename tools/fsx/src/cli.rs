@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use crate::op::parse_number;
+use crate::op::{parse_number, valid_dio_align, DEFAULT_DIO_ALIGN, MAX_DIO_LEN, MIN_DIO_ALIGN};
 use crate::runner::{Verbosity, MODEL_LIMIT};
-use crate::weights::{OpKind, Weights, DEFAULT_WEIGHTS};
+use crate::weights::{OpKind, Weights, DEFAULT_WEIGHTS, DIRECT_WEIGHT};
 
 /// The `--help` text.
 pub const HELP: &str = "\
@@ -24,11 +24,20 @@ Options:
       --block-size B     bias offsets toward multiples of B (default: the
                          file's st_blksize)
       --weights SPEC     relative weights, e.g. \"read=10,write=10,mapread=5,
-                         mapwrite=5,truncate=5,falloc=5,fsync=2,invalidate=2\"
-                         (the default); operations not named keep their weight
+                         mapwrite=5,truncate=5,falloc=5,fsync=2,invalidate=2,
+                         direct=0\" (the default); operations not named keep
+                         their weight; direct above 0 implies --direct
       --no-OP            weight 0 for OP (one of read, write, mapread,
-                         mapwrite, truncate, falloc, fsync, invalidate);
-                         --no-mmap means --no-mapread --no-mapwrite
+                         mapwrite, truncate, falloc, fsync, invalidate,
+                         direct); --no-mmap means --no-mapread --no-mapwrite
+      --direct           also do direct I/O: dread and dwrite, O_DIRECT
+                         preads and pwrites through a second descriptor per
+                         file, mixed with the other operations (weight 10
+                         unless --weights names direct); fails at once if
+                         the filesystem refuses O_DIRECT
+      --dio-align N      offsets and lengths of direct I/O are multiples of
+                         N, a power of two from 512 to 64k (default 512); a
+                         replay uses the alignment its log records
       --files N          use N files, FILE.0 .. FILE.N-1, each with its own
                          model; operations are interleaved at random
       --check-every N    verify whole files every N operations (default 100;
@@ -50,7 +59,12 @@ Options:
 
 Sizes take a k, m or g suffix (powers of 1024).  Operations a filesystem
 does not support (EOPNOTSUPP; EINVAL for a fallocate mode) are skipped from
-the first failure on.
+the first failure on; direct I/O is never skipped.  Direct operations are
+one alignment unit to 64k long (less if --max-op-len is less, but at least
+one unit); direct reads start below the maximum size and return the bytes
+up to EOF, direct writes end at or below it.  Without --direct (or a direct
+weight) no O_DIRECT descriptor is opened, unless a replayed log has direct
+I/O.
 
 Exit status: 0 if every check passed, 1 on a mismatch or unexpected error,
 2 on a usage error.
@@ -73,6 +87,12 @@ pub struct Config {
     pub block_size: Option<u64>,
     /// The operation weights.
     pub weights: Weights,
+    /// Whether the files get O_DIRECT descriptors: `--direct`, or a direct
+    /// weight above 0.  `--direct` also sets the direct weight to
+    /// [`DIRECT_WEIGHT`] unless `--weights` or `--no-direct` set it.
+    pub direct: bool,
+    /// The alignment of direct I/O offsets and lengths (`--dio-align`).
+    pub dio_align: u64,
     /// The time limit in seconds, if any.
     pub duration: Option<u64>,
     /// The number of files.
@@ -106,6 +126,8 @@ impl Default for Config {
             max_op_len: 64 << 10,
             block_size: None,
             weights: Weights::default(),
+            direct: false,
+            dio_align: DEFAULT_DIO_ALIGN,
             duration: None,
             files: 1,
             check_every: 100,
@@ -147,6 +169,8 @@ const SPECS: &[Spec] = &[
     opt(Some('o'), "max-op-len", true),
     opt(None, "block-size", true),
     opt(None, "weights", true),
+    opt(None, "direct", false),
+    opt(None, "dio-align", true),
     opt(None, "files", true),
     opt(None, "check-every", true),
     opt(None, "drop-caches", true),
@@ -189,15 +213,38 @@ fn positive(name: &str, v: &str) -> Result<u64, String> {
     }
 }
 
+/// What the parser must remember about `--direct` until every option is
+/// read, so that `--direct` and `--weights direct=N` mean the same in
+/// either order.
+#[derive(Default)]
+struct DirectSeen {
+    /// `--direct` was given.
+    flag: bool,
+    /// `--weights` or `--no-direct` set the direct weight.
+    weight_set: bool,
+}
+
 /// Applies one option to `c`.  `name` is the long name.
-fn apply(c: &mut Config, name: &str, v: &str) -> Result<(), String> {
+fn apply(c: &mut Config, seen: &mut DirectSeen, name: &str, v: &str) -> Result<(), String> {
     match name {
         "seed" => c.seed = Some(count("seed", v)?),
         "ops" => c.ops = Some(count("operation count", v)?),
         "max-size" => c.max_size = size("max size", v)?,
         "max-op-len" => c.max_op_len = size("max operation length", v)?,
         "block-size" => c.block_size = Some(size("block size", v)?),
-        "weights" => c.weights.apply_spec(v)?,
+        "weights" => {
+            if c.weights.apply_spec(v)?.contains(&OpKind::Direct) {
+                seen.weight_set = true;
+            }
+        }
+        "dio-align" => {
+            c.dio_align = size("direct I/O alignment", v)?;
+            if !valid_dio_align(c.dio_align) {
+                return Err(format!(
+                    "--dio-align must be a power of two from {MIN_DIO_ALIGN} to {MAX_DIO_LEN}"
+                ));
+            }
+        }
         "files" => {
             c.files = usize::try_from(positive("file count", v)?)
                 .ok()
@@ -220,6 +267,7 @@ fn apply(c: &mut Config, name: &str, v: &str) -> Result<(), String> {
 /// Parses the arguments (without the program name).
 pub fn parse(args: &[String]) -> Result<Command, String> {
     let mut c = Config::default();
+    let mut seen = DirectSeen::default();
     let mut positional = Vec::new();
     let mut i = 0;
     // The value of an option: the rest of the word, or the next argument.
@@ -253,7 +301,10 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                         c.weights.set(OpKind::MapRead, 0);
                         c.weights.set(OpKind::MapWrite, 0);
                     }
-                    (_, Some(kind)) => c.weights.set(kind, 0),
+                    (_, Some(kind)) => {
+                        c.weights.set(kind, 0);
+                        seen.weight_set |= kind == OpKind::Direct;
+                    }
                     (_, None) => return Err(format!("unknown option '--{name}'")),
                 }
             } else {
@@ -263,13 +314,14 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                     .ok_or_else(|| format!("unknown option '--{name}'"))?;
                 if spec.value {
                     let v = value(inline, &mut i, &format!("--{name}"))?;
-                    apply(&mut c, name, &v)?;
+                    apply(&mut c, &mut seen, name, &v)?;
                 } else if inline.is_some() {
                     return Err(format!("option --{name} takes no value"));
                 } else {
                     match name {
                         "help" => return Ok(Command::Help),
                         "quiet" => c.verbosity = Verbosity::Quiet,
+                        "direct" => seen.flag = true,
                         _ => c.verbosity = Verbosity::Verbose,
                     }
                 }
@@ -288,7 +340,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                         &mut i,
                         &format!("-{ch}"),
                     )?;
-                    apply(&mut c, spec.long, &v)?;
+                    apply(&mut c, &mut seen, spec.long, &v)?;
                     break;
                 }
                 match ch {
@@ -312,6 +364,10 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             ))
         }
     }
+    if seen.flag && !seen.weight_set {
+        c.weights.set(OpKind::Direct, DIRECT_WEIGHT);
+    }
+    c.direct = seen.flag || c.weights.get(OpKind::Direct) > 0;
     validate(&c)?;
     Ok(Command::Run(Box::new(c)))
 }
@@ -326,6 +382,12 @@ fn validate(c: &Config) -> Result<(), String> {
     }
     if c.block_size == Some(0) {
         return Err("block size must be at least 1".into());
+    }
+    if c.direct && c.replay.is_none() && c.max_size < c.dio_align {
+        return Err(format!(
+            "max size must be at least the direct I/O alignment ({}) with --direct",
+            c.dio_align
+        ));
     }
     if c.remount_every.is_some() && c.remount_cmd.is_none() {
         return Err("--remount-every needs --remount-cmd".into());
@@ -364,6 +426,48 @@ mod tests {
             }
         );
         assert_eq!(c.max_size, 262_144);
+        assert!(!c.direct);
+        assert_eq!(c.dio_align, 512);
+        assert_eq!(c.weights.get(OpKind::Direct), 0);
+    }
+
+    #[test]
+    fn direct_options() {
+        let c = config(&["--direct", "f"]);
+        assert!(c.direct);
+        assert_eq!(c.weights.get(OpKind::Direct), DIRECT_WEIGHT);
+        assert_eq!(c.dio_align, 512);
+        // An explicit weight wins, whichever comes first.
+        for args in [
+            &["--direct", "--weights", "direct=3", "f"][..],
+            &["--weights=direct=3", "--direct", "f"][..],
+        ] {
+            let c = config(args);
+            assert!(c.direct, "{args:?}");
+            assert_eq!(c.weights.get(OpKind::Direct), 3, "{args:?}");
+        }
+        // A weight alone turns direct I/O on.
+        let c = config(&["--weights", "direct=7", "f"]);
+        assert!(c.direct);
+        assert_eq!(c.weights.get(OpKind::Direct), 7);
+        // Naming it with weight 0 keeps it off.
+        let c = config(&["--weights", "direct=0", "f"]);
+        assert!(!c.direct);
+        // --direct still opens the descriptors if --no-direct zeroes the
+        // weight, but no direct operation is chosen.
+        let c = config(&["--no-direct", "--direct", "f"]);
+        assert!(c.direct);
+        assert_eq!(c.weights.get(OpKind::Direct), 0);
+        // Other weights are untouched.
+        assert_eq!(c.weights.get(OpKind::Read), 10);
+        for (v, a) in [("4096", 4096), ("4k", 4096), ("512", 512), ("64k", 65536)] {
+            let c = config(&["--direct", "--dio-align", v, "f"]);
+            assert_eq!(c.dio_align, a);
+        }
+        // Alone it is allowed (it only matters with direct I/O).
+        assert_eq!(config(&["--dio-align=1k", "f"]).dio_align, 1024);
+        // The help states the weight --direct gives.
+        assert!(HELP.contains(&format!("(weight {DIRECT_WEIGHT}\n")));
     }
 
     #[test]
@@ -455,6 +559,19 @@ mod tests {
                 "weight 0",
             ),
             (&["--weights", "nope=1", "f"][..], "unknown operation"),
+            (&["--direct=1", "f"][..], "takes no value"),
+            (&["--dio-align", "256", "f"][..], "power of two from 512"),
+            (&["--dio-align", "1000", "f"][..], "power of two from 512"),
+            (&["--dio-align", "128k", "f"][..], "power of two from 512"),
+            (&["--dio-align", "0", "f"][..], "power of two from 512"),
+            (
+                &["--dio-align", "x", "f"][..],
+                "invalid direct I/O alignment",
+            ),
+            (
+                &["--direct", "-l", "4000", "--dio-align", "4k", "f"][..],
+                "at least the direct I/O alignment",
+            ),
             (&["-q=1", "f"][..], "unknown option '-='"),
             (&["--quiet=1", "f"][..], "takes no value"),
         ] {

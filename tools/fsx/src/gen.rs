@@ -6,9 +6,15 @@
 //! offsets in a 256 KiB file hit those edges rarely, so most offsets and
 //! lengths here are drawn from the edges on purpose, and the rest uniformly
 //! so that nothing in between is left out.
+//!
+//! Direct I/O (`dread`, `dwrite`) must use offsets and lengths that are
+//! multiples of the direct I/O alignment: they are drawn the same way and
+//! rounded down to it, so the aligned unit holding a block edge or EOF is
+//! the one that comes up often.  Their lengths run from one alignment unit
+//! to 64 KiB (less if `max_op_len` is less, but never less than one unit).
 
 use crate::model::FallocMode;
-use crate::op::Op;
+use crate::op::{Op, DEFAULT_DIO_ALIGN, MAX_DIO_LEN};
 use crate::prng::Rng;
 use crate::weights::{OpKind, Weights};
 
@@ -19,6 +25,7 @@ pub struct Generator {
     max_size: u64,
     max_op_len: u64,
     block: u64,
+    dio_align: u64,
 }
 
 impl Generator {
@@ -31,7 +38,16 @@ impl Generator {
             max_size: max_size.max(1),
             max_op_len: max_op_len.clamp(1, max_size.max(1)),
             block: block.max(1),
+            dio_align: DEFAULT_DIO_ALIGN,
         }
+    }
+
+    /// The same generator with direct I/O offsets and lengths made
+    /// multiples of `align` (default [`DEFAULT_DIO_ALIGN`]).  Only the
+    /// direct operations depend on it.
+    pub fn with_dio_align(mut self, align: u64) -> Self {
+        self.dio_align = align.max(1);
+        self
     }
 
     /// Which of `files` files the next operation goes to.
@@ -77,6 +93,56 @@ impl Generator {
             self.rng.range(1, self.max_op_len)
         };
         len.clamp(1, max.max(1))
+    }
+
+    /// A multiple of the direct I/O alignment below `limit` (at least 1):
+    /// an [`offset`](Self::offset) rounded down.
+    fn aligned_offset(&mut self, limit: u64, size: u64) -> u64 {
+        let a = self.dio_align;
+        self.offset(limit, size) / a * a
+    }
+
+    /// A multiple of the direct I/O alignment from one unit to `max` (a
+    /// multiple of the alignment, at least one unit): a
+    /// [`length`](Self::length) rounded down, but never to zero.
+    fn aligned_length(&mut self, max: u64) -> u64 {
+        let a = self.dio_align;
+        (self.length(max) / a).max(1) * a
+    }
+
+    /// The longest direct operation: 64 KiB or `max_op_len`, whichever is
+    /// less, rounded down to the alignment but at least one unit.
+    fn max_dio_len(&self) -> u64 {
+        let a = self.dio_align;
+        (self.max_op_len.min(MAX_DIO_LEN) / a).max(1) * a
+    }
+
+    /// A direct read or write, half and half, on a file whose model is
+    /// `size` bytes long.  Writes end at or below the maximum size, as
+    /// plain writes do.  Reads start below the maximum size, mostly inside
+    /// the file but often across or past EOF, and may end past the maximum
+    /// size up to the next alignment unit.  With a maximum size below one
+    /// unit no write fits, and a read is made instead.
+    fn direct_op(&mut self, size: u64) -> Op {
+        let a = self.dio_align;
+        let write_end = self.max_size / a * a;
+        if self.rng.percent(50) && write_end >= a {
+            // off <= write_end - a, so at least one unit fits.
+            let off = self.aligned_offset(write_end - a + 1, size);
+            let len = self.aligned_length((write_end - off).min(self.max_dio_len()));
+            Op::DWrite {
+                off,
+                len,
+                seed: self.rng.next_u64(),
+            }
+        } else {
+            let read_end = self.max_size.div_ceil(a) * a;
+            let limit = (size + self.block.max(a)).min(self.max_size);
+            // off < max_size, so off <= read_end - a.
+            let off = self.aligned_offset(limit, size);
+            let len = self.aligned_length((read_end - off).min(self.max_dio_len()));
+            Op::DRead { off, len }
+        }
     }
 
     /// A range for an operation that may grow the file: starts anywhere
@@ -158,6 +224,7 @@ impl Generator {
             OpKind::Fsync if self.rng.percent(50) => Op::Fsync,
             OpKind::Fsync => Op::Fdatasync,
             OpKind::Invalidate => Op::Invalidate,
+            OpKind::Direct => self.direct_op(size),
         }
     }
 }
@@ -200,6 +267,121 @@ mod tests {
                 assert!(m.size() <= max);
             }
         }
+    }
+
+    /// With the default weights (direct I/O off) the stream of operations
+    /// is the one the checker produced before direct I/O existed, so old
+    /// seeds and logs still mean the same run.  The fingerprint was taken
+    /// from the generator as it was before the direct operations were added.
+    #[test]
+    fn default_stream_is_unchanged() {
+        let w = Weights::default();
+        let mut g = Generator::new(42, 262_144, 65536, 4096);
+        let mut m = Model::new();
+        // FNV-1a over the Debug text of each operation.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for _ in 0..5000 {
+            let op = g.next_op(&w, &FallocMode::ALL, m.size());
+            match op {
+                Op::Write { off, len, seed } | Op::MapWrite { off, len, seed } => {
+                    m.write(off, &prng::data(seed, len as usize));
+                }
+                Op::Truncate { size } => m.truncate(size),
+                Op::Falloc { mode, off, len } => m.falloc(mode, off, len),
+                _ => {}
+            }
+            for b in format!("{op:?}\n").bytes() {
+                h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        assert_eq!(h, 0xeaa9_b8bf_14c9_e92b, "fingerprint {h:#018x}");
+    }
+
+    /// Direct operations with every other kind mixed in: offsets and
+    /// lengths are multiples of the alignment, lengths run from one unit to
+    /// 64 KiB, offsets stay below the maximum size, writes end at or below
+    /// it, and the model never grows past it.
+    #[test]
+    fn direct_ops_are_aligned_and_in_bounds() {
+        for (max, block, align, max_op) in [
+            (262_144, 4096, 512, 65536),
+            (262_144, 4096, 4096, 65536),
+            (1 << 20, 4096, 65536, 65536),
+            (100_000, 1024, 512, 65536),
+            (5000, 512, 4096, 65536),
+            (1000, 512, 512, 100),
+            (300, 512, 512, 65536),
+        ] {
+            let mut g = Generator::new(max ^ align, max, max_op, block).with_dio_align(align);
+            let mut m = Model::new();
+            let mut w = Weights::default();
+            w.set(OpKind::Direct, 30);
+            let (mut reads, mut writes, mut past_eof, mut at_eof) = (0, 0, 0, 0);
+            for _ in 0..20_000 {
+                let size = m.size();
+                match g.next_op(&w, &FallocMode::ALL, size) {
+                    Op::DRead { off, len } => {
+                        reads += 1;
+                        assert_eq!(off % align, 0, "dread off={off} align={align}");
+                        assert_eq!(len % align, 0, "dread len={len} align={align}");
+                        assert!((align..=MAX_DIO_LEN).contains(&len), "dread len={len}");
+                        assert!(off < max, "dread off={off} max={max}");
+                        assert!(off + len <= max.div_ceil(align) * align);
+                        if off + len > size {
+                            past_eof += 1;
+                        }
+                        if off >= size {
+                            at_eof += 1;
+                        }
+                    }
+                    Op::DWrite { off, len, seed } => {
+                        writes += 1;
+                        assert_eq!(off % align, 0, "dwrite off={off} align={align}");
+                        assert_eq!(len % align, 0, "dwrite len={len} align={align}");
+                        assert!((align..=MAX_DIO_LEN).contains(&len), "dwrite len={len}");
+                        assert!(off + len <= max, "dwrite off={off} len={len} max={max}");
+                        m.write(off, &prng::data(seed, len as usize));
+                    }
+                    Op::Write { off, len, seed } | Op::MapWrite { off, len, seed } => {
+                        m.write(off, &prng::data(seed, len as usize));
+                    }
+                    Op::Truncate { size } => m.truncate(size),
+                    Op::Falloc { mode, off, len } => m.falloc(mode, off, len),
+                    _ => {}
+                }
+                assert!(m.size() <= max);
+            }
+            assert!(reads > 2000, "{max}/{align}: {reads} dreads");
+            if max >= align {
+                assert!(writes > 2000, "{max}/{align}: {writes} dwrites");
+                // Reads across and past EOF come up, not just inside.
+                assert!(past_eof > 100 && at_eof > 20, "{past_eof} {at_eof}");
+            } else {
+                assert_eq!(writes, 0, "no dwrite fits in {max} bytes");
+            }
+        }
+    }
+
+    /// Lengths cover the range: one unit, a block, near 64 KiB and in
+    /// between.
+    #[test]
+    fn direct_lengths_vary() {
+        let mut g = Generator::new(9, 1 << 20, 65536, 4096).with_dio_align(512);
+        let mut w = Weights::default();
+        w.apply_spec(
+            "read=0,write=0,mapread=0,mapwrite=0,truncate=0,falloc=0,fsync=0,invalidate=0,direct=1",
+        )
+        .unwrap();
+        let lens: Vec<u64> = (0..5000)
+            .map(|_| match g.next_op(&w, &[], 200_000) {
+                Op::DRead { len, .. } | Op::DWrite { len, .. } => len,
+                other => panic!("generated {other:?}"),
+            })
+            .collect();
+        assert!(lens.contains(&512));
+        assert!(lens.contains(&4096));
+        assert!(lens.iter().any(|&l| l >= 60 << 10));
+        assert!(lens.iter().any(|&l| l > 8192 && l < 60 << 10));
     }
 
     /// Block edges and EOF must come up far more often than chance.

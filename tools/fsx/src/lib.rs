@@ -1,9 +1,10 @@
 //! mapfs-fsx: a randomized file-operation checker in the style of fsx.
 //!
 //! It runs random operations (pread, pwrite, mmap reads and writes,
-//! ftruncate, fallocate in its modes, fsync, cache invalidation, remounts)
-//! on one or more files and compares every result with an in-memory model
-//! of each file's bytes and size.  Nothing in it is specific to mapfs: the
+//! ftruncate, fallocate in its modes, fsync, cache invalidation, remounts,
+//! and with `--direct` aligned O_DIRECT preads and pwrites) on one or more
+//! files and compares every result with an in-memory model of each file's
+//! bytes and size.  Nothing in it is specific to mapfs: the
 //! same run on XFS or ext4 tells a mapfs bug from a test bug.
 //!
 //! The library exists so the parts can be unit-tested; the binary is a thin

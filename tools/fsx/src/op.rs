@@ -5,9 +5,11 @@
 //!
 //! ```text
 //! # mapfs-fsx log
-//! # seed=42 files=2 max-size=262144 block-size=4096
+//! # seed=42 files=2 max-size=262144 block-size=4096 dio-align=512
 //! 1 f0 write off=4095 len=2 seed=0x6c3e8a7f01d2b944
 //! 2 f1 falloc mode=punch_hole off=8192 len=4097
+//! 3 f1 dwrite off=7680 len=1024 seed=0x0b5e22d4c1a9f310
+//! 4 f0 dread off=0 len=4096
 //! 100 * check
 //! ```
 //!
@@ -16,12 +18,30 @@
 //! for events that concern every file), the operation name and its
 //! `key=value` parameters.  Lines starting with `#` and blank lines are
 //! ignored except for the `key=value` words of comment lines, which form
-//! the header.
+//! the header.  `dio-align` is there only when the run used direct I/O
+//! (`dread`, `dwrite`); a replay uses it as the alignment of those.
 
 use std::fmt;
 
 use crate::model::FallocMode;
 use crate::weights::OpKind;
+
+/// The smallest alignment of the direct I/O operations: the traditional
+/// sector size, the finest alignment a block-device filesystem accepts.
+pub const MIN_DIO_ALIGN: u64 = 512;
+
+/// The longest direct I/O operation the generator makes, and so the
+/// largest alignment that leaves it a choice of lengths.
+pub const MAX_DIO_LEN: u64 = 64 << 10;
+
+/// The direct I/O alignment used when none is given.
+pub const DEFAULT_DIO_ALIGN: u64 = MIN_DIO_ALIGN;
+
+/// True if `align` can be the direct I/O alignment: a power of two from
+/// [`MIN_DIO_ALIGN`] to [`MAX_DIO_LEN`].
+pub fn valid_dio_align(align: u64) -> bool {
+    align.is_power_of_two() && (MIN_DIO_ALIGN..=MAX_DIO_LEN).contains(&align)
+}
 
 /// One thing the checker does, with all its parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +105,25 @@ pub enum Op {
         /// Byte offset.
         off: u64,
     },
+    /// pread through the file's O_DIRECT descriptor into an aligned buffer
+    /// and compare; `off` and `len` are multiples of the direct I/O
+    /// alignment, and the read returns only the bytes before EOF.
+    DRead {
+        /// Byte offset.
+        off: u64,
+        /// Byte count.
+        len: u64,
+    },
+    /// pwrite through the file's O_DIRECT descriptor from an aligned
+    /// buffer, the data generated from `seed`; aligned like [`Op::DRead`].
+    DWrite {
+        /// Byte offset.
+        off: u64,
+        /// Byte count.
+        len: u64,
+        /// Seed of the data.
+        seed: u64,
+    },
     /// Compare every file in full with its model.
     Check,
     /// Write 3 to /proc/sys/vm/drop_caches.
@@ -106,6 +145,8 @@ impl Op {
             Op::Fsync => "fsync",
             Op::Fdatasync => "fdatasync",
             Op::Invalidate => "invalidate",
+            Op::DRead { .. } => "dread",
+            Op::DWrite { .. } => "dwrite",
             Op::Corrupt { .. } => "corrupt",
             Op::Check => "check",
             Op::DropCaches => "drop_caches",
@@ -130,6 +171,7 @@ impl Op {
             Op::Falloc { .. } => OpKind::Falloc,
             Op::Fsync | Op::Fdatasync => OpKind::Fsync,
             Op::Invalidate => OpKind::Invalidate,
+            Op::DRead { .. } | Op::DWrite { .. } => OpKind::Direct,
             Op::Corrupt { .. } | Op::Check | Op::DropCaches | Op::Remount => return None,
         })
     }
@@ -142,6 +184,8 @@ impl Op {
             | Op::Write { off, len, .. }
             | Op::MapRead { off, len }
             | Op::MapWrite { off, len, .. }
+            | Op::DRead { off, len }
+            | Op::DWrite { off, len, .. }
             | Op::Falloc { off, len, .. } => Some(off.saturating_add(len)),
             Op::Truncate { size } => Some(size),
             Op::Corrupt { off } => Some(off.saturating_add(1)),
@@ -176,8 +220,12 @@ impl fmt::Display for Entry {
         }
         f.write_str(self.op.name())?;
         match self.op {
-            Op::Read { off, len } | Op::MapRead { off, len } => write!(f, " off={off} len={len}"),
-            Op::Write { off, len, seed } | Op::MapWrite { off, len, seed } => {
+            Op::Read { off, len } | Op::MapRead { off, len } | Op::DRead { off, len } => {
+                write!(f, " off={off} len={len}")
+            }
+            Op::Write { off, len, seed }
+            | Op::MapWrite { off, len, seed }
+            | Op::DWrite { off, len, seed } => {
                 write!(f, " off={off} len={len} seed={seed:#018x}")
             }
             Op::Truncate { size } => write!(f, " size={size}"),
@@ -272,6 +320,15 @@ impl Entry {
                 len: params.number("len")?,
                 seed: params.number("seed")?,
             },
+            "dread" => Op::DRead {
+                off: params.number("off")?,
+                len: params.number("len")?,
+            },
+            "dwrite" => Op::DWrite {
+                off: params.number("off")?,
+                len: params.number("len")?,
+                seed: params.number("seed")?,
+            },
             "truncate" => Op::Truncate {
                 size: params.number("size")?,
             },
@@ -305,6 +362,8 @@ impl Entry {
         | Op::Write { len: 0, .. }
         | Op::MapRead { len: 0, .. }
         | Op::MapWrite { len: 0, .. }
+        | Op::DRead { len: 0, .. }
+        | Op::DWrite { len: 0, .. }
         | Op::Falloc { len: 0, .. } = op
         {
             return Err("zero length".into());
@@ -313,8 +372,9 @@ impl Entry {
     }
 }
 
-/// The run parameters recorded at the top of a log.  Only `files` matters
-/// to a replay; the rest is there so a reader knows how the log was made.
+/// The run parameters recorded at the top of a log.  Only `files` and
+/// `dio_align` matter to a replay; the rest is there so a reader knows how
+/// the log was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
     /// The seed of the run.
@@ -325,6 +385,8 @@ pub struct Header {
     pub max_size: Option<u64>,
     /// The block size used to bias offsets.
     pub block_size: Option<u64>,
+    /// The alignment of the direct I/O operations, if the run used them.
+    pub dio_align: Option<u64>,
 }
 
 impl Default for Header {
@@ -334,6 +396,7 @@ impl Default for Header {
             files: 1,
             max_size: None,
             block_size: None,
+            dio_align: None,
         }
     }
 }
@@ -354,6 +417,9 @@ impl fmt::Display for Header {
         }
         if let Some(b) = self.block_size {
             write!(f, " block-size={b}")?;
+        }
+        if let Some(a) = self.dio_align {
+            write!(f, " dio-align={a}")?;
         }
         writeln!(f)
     }
@@ -379,6 +445,16 @@ pub fn parse_log(text: &str) -> Result<(Header, Vec<Entry>), String> {
                     }
                     "max-size" => header.max_size = Some(n()?),
                     "block-size" => header.block_size = Some(n()?),
+                    "dio-align" => {
+                        let a = n()?;
+                        if !valid_dio_align(a) {
+                            return Err(at(format!(
+                                "invalid dio-align={v} (a power of two from \
+                                 {MIN_DIO_ALIGN} to {MAX_DIO_LEN})"
+                            )));
+                        }
+                        header.dio_align = Some(a);
+                    }
                     _ => {}
                 }
             }
@@ -424,6 +500,21 @@ mod tests {
             Op::Fdatasync,
             Op::Invalidate,
             Op::Corrupt { off: 77 },
+            Op::DRead { off: 0, len: 512 },
+            Op::DRead {
+                off: 261_632,
+                len: 65536,
+            },
+            Op::DWrite {
+                off: 4096,
+                len: 1024,
+                seed: 0x0123_4567_89ab_cdef,
+            },
+            Op::DWrite {
+                off: 0,
+                len: 65536,
+                seed: 0,
+            },
         ];
         let mut v: Vec<Entry> = ops
             .into_iter()
@@ -462,14 +553,54 @@ mod tests {
             files: 3,
             max_size: Some(262_144),
             block_size: Some(4096),
+            dio_align: Some(4096),
         };
         let mut text = header.to_string();
+        assert!(text.contains(" block-size=4096 dio-align=4096\n"), "{text}");
         for e in every_op() {
             text.push_str(&format!("{e}\n"));
         }
         let (h, entries) = parse_log(&text).unwrap();
         assert_eq!(h, header);
         assert_eq!(entries, every_op());
+        // Without direct I/O the header has no dio-align, as before.
+        let header = Header {
+            dio_align: None,
+            ..header
+        };
+        assert!(!header.to_string().contains("dio-align"));
+        assert_eq!(parse_log(&header.to_string()).unwrap().0, header);
+    }
+
+    #[test]
+    fn direct_ops() {
+        let e = Entry {
+            num: 9,
+            file: Some(0),
+            op: Op::DWrite {
+                off: 512,
+                len: 1024,
+                seed: 0xab,
+            },
+        };
+        assert_eq!(
+            e.to_string(),
+            "9 f0 dwrite off=512 len=1024 seed=0x00000000000000ab"
+        );
+        assert_eq!(Entry::parse(&e.to_string()), Ok(e));
+        let e = Entry {
+            num: 10,
+            file: Some(1),
+            op: Op::DRead {
+                off: 4096,
+                len: 8192,
+            },
+        };
+        assert_eq!(e.to_string(), "10 f1 dread off=4096 len=8192");
+        assert_eq!(Entry::parse(&e.to_string()), Ok(e));
+        assert_eq!(e.op.kind(), Some(OpKind::Direct));
+        assert_eq!(e.op.extent_end(), Some(12288));
+        assert!(!e.op.is_global());
     }
 
     #[test]
@@ -533,6 +664,14 @@ mod tests {
             ("1 f0 check", "use '*'"),
             ("1 * fsync", "needs a file"),
             ("1 f0 write off=0 len=0 seed=1", "zero length"),
+            ("1 f0 dread off=0 len=0", "zero length"),
+            ("1 f0 dwrite off=0 len=0 seed=1", "zero length"),
+            ("1 f0 dwrite off=0 len=512", "missing seed="),
+            (
+                "1 f0 dread off=0 len=512 seed=1",
+                "unexpected parameter seed=",
+            ),
+            ("1 * dread off=0 len=512", "needs a file"),
         ] {
             let err = Entry::parse(line).unwrap_err();
             assert!(err.contains(why), "{line}: {err}");
@@ -542,5 +681,9 @@ mod tests {
         let err = parse_log("1 f0 fsync\nbogus\n").unwrap_err();
         assert!(err.starts_with("line 2:"), "{err}");
         assert!(parse_log("# files=0\n").is_err());
+        for bad in ["0", "256", "1000", "131072", "x"] {
+            let err = parse_log(&format!("# dio-align={bad}\n")).unwrap_err();
+            assert!(err.contains("invalid dio-align="), "{bad}: {err}");
+        }
     }
 }

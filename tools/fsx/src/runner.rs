@@ -3,6 +3,12 @@
 //! The same code runs random operations and replayed ones: the generator
 //! (or the log parser) produces [`Entry`] values and [`Runner::run`] carries
 //! each out, so a replay checks exactly what the original run checked.
+//!
+//! With direct I/O enabled ([`Runner::enable_direct`]) every file has a
+//! second descriptor, opened with O_DIRECT next to the buffered one and
+//! reopened with it at a remount; `dread` and `dwrite` go through it, every
+//! other operation through the buffered one, and the same model stands for
+//! both, so the page cache and the direct path must agree at every step.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write as _};
@@ -14,7 +20,7 @@ use crate::model::{FallocMode, Model};
 use crate::op::{Entry, Header, Op};
 use crate::prng;
 use crate::report::Mismatch;
-use crate::sys::{self, Mapping};
+use crate::sys::{self, AlignedBuf, Mapping};
 use crate::weights::{OpKind, Weights};
 
 /// The largest file offset an operation may reach.  The model lives in
@@ -126,8 +132,14 @@ fn io_err(what: &str, e: io::Error) -> Problem {
 /// True if `e`, returned by the system call that *is* operation `op`, means
 /// "this filesystem cannot do that" rather than "something went wrong".
 /// fallocate reports an unknown mode combination with EINVAL as well, and
-/// mmap reports a filesystem without mmap support with ENODEV.
+/// mmap reports a filesystem without mmap support with ENODEV.  Direct I/O
+/// is never skipped: the O_DIRECT open already showed the filesystem takes
+/// it, and direct operations run only when asked for, so an aligned
+/// transfer that fails is a failure.
 fn is_unsupported(op: &Op, e: &io::Error) -> bool {
+    if matches!(op, Op::DRead { .. } | Op::DWrite { .. }) {
+        return false;
+    }
     match e.raw_os_error() {
         // ENOTSUP is the same number as EOPNOTSUPP on Linux.
         Some(libc::EOPNOTSUPP) => true,
@@ -159,11 +171,35 @@ fn us(x: u64) -> usize {
     usize::try_from(x).unwrap_or(usize::MAX)
 }
 
+/// Describes the failure `e` of opening `path` with O_DIRECT.  EINVAL, the
+/// answer of a filesystem without O_DIRECT support, is spelled out, because
+/// with direct I/O asked for it is the finding, not a setup problem.
+fn direct_open_error(path: &Path, e: &io::Error) -> String {
+    if e.raw_os_error() == Some(libc::EINVAL) {
+        format!(
+            "cannot open {} with O_DIRECT: the filesystem refuses O_DIRECT \
+             (EINVAL), so direct I/O cannot be tested on it",
+            path.display()
+        )
+    } else {
+        format!("cannot open {} with O_DIRECT: {e}", path.display())
+    }
+}
+
+/// Opens `path` with O_DIRECT, describing a failure.
+fn open_direct(path: &Path) -> Result<File, String> {
+    sys::open_direct(path).map_err(|e| direct_open_error(path, &e))
+}
+
 /// The files under test, their models and what is still enabled.
 #[derive(Debug)]
 pub struct Runner {
     paths: Vec<PathBuf>,
     files: Vec<Option<File>>,
+    /// The O_DIRECT descriptors, one per file; empty without direct I/O.
+    direct: Vec<Option<File>>,
+    /// The direct I/O alignment; `None` without direct I/O.
+    dio_align: Option<u64>,
     models: Vec<Model>,
     weights: Weights,
     modes: Vec<FallocMode>,
@@ -201,6 +237,8 @@ impl Runner {
             models: vec![Model::new(); paths.len()],
             paths,
             files,
+            direct: Vec::new(),
+            dio_align: None,
             weights,
             modes,
             announced: Vec::new(),
@@ -209,6 +247,26 @@ impl Runner {
             remount_cmd: None,
             log: None,
         })
+    }
+
+    /// Opens a second, O_DIRECT descriptor for every file, for the `dread`
+    /// and `dwrite` operations, whose offsets and lengths must then be
+    /// multiples of `align` (a power of two).  The error names the file and
+    /// says so if the filesystem refuses O_DIRECT.
+    pub fn enable_direct(&mut self, align: u64) -> Result<(), String> {
+        let direct = self
+            .paths
+            .iter()
+            .map(|p| open_direct(p).map(Some))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.direct = direct;
+        self.dio_align = Some(align);
+        Ok(())
+    }
+
+    /// The direct I/O alignment, if direct I/O is enabled.
+    pub fn dio_align(&self) -> Option<u64> {
+        self.dio_align
     }
 
     /// Sets the command a remount runs (with `sh -c`); without one, a
@@ -339,6 +397,28 @@ impl Runner {
         let Some(file) = &self.files[i] else {
             return Err(Problem::Io(format!("{path} is not open")));
         };
+        // The O_DIRECT descriptor and the alignment, for dread and dwrite;
+        // the I/O buffer is aligned to a page at least, which satisfies
+        // every device's DMA alignment.
+        let direct = |off: u64, len: u64| -> Result<(&File, usize, usize), Problem> {
+            let Some(align) = self.dio_align else {
+                return Err(Problem::Io(format!(
+                    "{} needs direct I/O, which is off: run with --direct",
+                    op.name()
+                )));
+            };
+            if !off.is_multiple_of(align) || !len.is_multiple_of(align) {
+                return Err(Problem::Io(format!(
+                    "{} off={off} len={len} is not aligned to the direct I/O \
+                     alignment {align}",
+                    op.name()
+                )));
+            }
+            match self.direct.get(i) {
+                Some(Some(f)) => Ok((f, us(align), us(align.max(page).max(4096)))),
+                _ => Err(Problem::Io(format!("{path} is not open with O_DIRECT"))),
+            }
+        };
         let model = &mut self.models[i];
         let mismatch = |what: &str, start: u64, expected: &[u8], found: Vec<u8>, model: &Model| {
             Problem::Mismatch(Box::new(Mismatch {
@@ -426,6 +506,40 @@ impl Runner {
                 io("msync", map.sync())?;
                 io("munmap", map.unmap())?;
             }
+            Op::DRead { off, len } => {
+                let (dfile, align, buf_align) = direct(off, len)?;
+                let mut buf = io(
+                    "allocate an aligned buffer",
+                    AlignedBuf::new(us(len), buf_align),
+                )?;
+                let n = primary(
+                    &op,
+                    "O_DIRECT pread",
+                    sys::pread_direct(dfile, off, &mut buf, align),
+                )?;
+                let found = buf.bytes()[..n].to_vec();
+                // Up to EOF and no further: a direct read ending past EOF
+                // is short, one starting at or past EOF returns nothing.
+                let expected = model.read(off, len);
+                if expected != found.as_slice() {
+                    return Err(mismatch("O_DIRECT pread", off, expected, found, model));
+                }
+            }
+            Op::DWrite { off, len, seed } => {
+                let (dfile, align, buf_align) = direct(off, len)?;
+                let data = prng::data(seed, us(len));
+                let mut buf = io(
+                    "allocate an aligned buffer",
+                    AlignedBuf::new(us(len), buf_align),
+                )?;
+                buf.bytes_mut().copy_from_slice(&data);
+                primary(
+                    &op,
+                    "O_DIRECT pwrite",
+                    sys::pwrite_direct(dfile, off, &buf, align),
+                )?;
+                model.write(off, &data);
+            }
             Op::Truncate { size } => {
                 primary(&op, "ftruncate", file.set_len(size))?;
                 model.truncate(size);
@@ -494,6 +608,14 @@ impl Runner {
         if let Some(log) = &mut self.log {
             io("close the log", log.suspend())?;
         }
+        for (f, p) in self.direct.iter_mut().zip(&self.paths) {
+            if let Some(f) = f.take() {
+                io(
+                    &format!("close the O_DIRECT {}", p.display()),
+                    sys::close(f),
+                )?;
+            }
+        }
         for (f, p) in self.files.iter_mut().zip(&self.paths) {
             if let Some(f) = f.take() {
                 io(&format!("close {}", p.display()), sys::close(f))?;
@@ -511,9 +633,54 @@ impl Runner {
             let file = OpenOptions::new().read(true).write(true).open(p);
             *f = Some(io(&format!("reopen {}", p.display()), file)?);
         }
+        // Only the files that had an O_DIRECT descriptor get one back.
+        for (f, p) in self.direct.iter_mut().zip(&self.paths) {
+            *f = Some(open_direct(p).map_err(Problem::Io)?);
+        }
         if let Some(log) = &mut self.log {
             io("reopen the log", log.resume())?;
         }
         (0..self.file_count()).try_for_each(|i| self.verify(i, "whole-file check after remount"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn o_direct_refusal_is_named() {
+        let p = Path::new("/mnt/x/f");
+        let einval = io::Error::from_raw_os_error(libc::EINVAL);
+        assert_eq!(
+            direct_open_error(p, &einval),
+            "cannot open /mnt/x/f with O_DIRECT: the filesystem refuses O_DIRECT \
+             (EINVAL), so direct I/O cannot be tested on it"
+        );
+        let enoent = io::Error::from_raw_os_error(libc::ENOENT);
+        let msg = direct_open_error(p, &enoent);
+        assert!(
+            msg.starts_with("cannot open /mnt/x/f with O_DIRECT: "),
+            "{msg}"
+        );
+        assert!(!msg.contains("refuses"), "{msg}");
+    }
+
+    #[test]
+    fn direct_errors_are_never_skipped() {
+        let einval = io::Error::from_raw_os_error(libc::EINVAL);
+        let notsup = io::Error::from_raw_os_error(libc::EOPNOTSUPP);
+        for op in [
+            Op::DRead { off: 0, len: 512 },
+            Op::DWrite {
+                off: 0,
+                len: 512,
+                seed: 1,
+            },
+        ] {
+            assert!(!is_unsupported(&op, &einval));
+            assert!(!is_unsupported(&op, &notsup));
+        }
+        assert!(is_unsupported(&Op::Fsync, &notsup));
     }
 }

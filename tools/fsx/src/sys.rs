@@ -2,12 +2,17 @@
 //!
 //! Every `unsafe` block of the program is in this module.  Plain reads,
 //! writes, ftruncate, fsync and fdatasync go through std (`FileExt`,
-//! `set_len`, `sync_all`, `sync_data`), which already wraps them safely.
+//! `set_len`, `sync_all`, `sync_data`), which already wraps them safely;
+//! so do the O_DIRECT reads and writes, once they have a descriptor opened
+//! with O_DIRECT ([`open_direct`]) and a suitably aligned buffer
+//! ([`AlignedBuf`]).
 
-use std::fs::File;
+use std::alloc::Layout;
+use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsRawFd, IntoRawFd};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::Path;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -103,6 +108,119 @@ pub fn pread_full(file: &File, off: u64, len: usize) -> io::Result<Vec<u8>> {
     }
     buf.truncate(done);
     Ok(buf)
+}
+
+/// Opens the existing file at `path` for reading and writing with
+/// O_DIRECT, which bypasses the page cache.  A filesystem that does not
+/// support O_DIRECT fails this with EINVAL.
+pub fn open_direct(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)
+}
+
+/// A zero-filled heap buffer whose address is a multiple of a given
+/// alignment, for O_DIRECT transfers: the kernel refuses (EINVAL) a user
+/// buffer that is not aligned to the device's DMA alignment, which a
+/// `Vec<u8>` does not guarantee.
+#[derive(Debug)]
+pub struct AlignedBuf {
+    ptr: NonNull<u8>,
+    len: usize,
+    layout: Layout,
+}
+
+impl AlignedBuf {
+    /// `len` zero bytes starting at a multiple of `align` (a power of two).
+    pub fn new(len: usize, align: usize) -> io::Result<AlignedBuf> {
+        // The allocator must not be asked for zero bytes.
+        let layout = Layout::from_size_align(len.max(1), align)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        // SAFETY: the layout's size is at least 1, as alloc_zeroed requires.
+        let p = unsafe { std::alloc::alloc_zeroed(layout) };
+        let ptr = NonNull::new(p).ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))?;
+        Ok(AlignedBuf { ptr, len, layout })
+    }
+
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` points to at least `len` initialised (zeroed at
+        // allocation) bytes owned by `self` until it is dropped; the borrow
+        // of `self` keeps the slice from outliving them.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// The bytes, for writing.
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as for `bytes`; the exclusive borrow of `self` makes this
+        // the only reference to the buffer.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for AlignedBuf {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` was returned by alloc_zeroed with exactly `layout`
+        // and is freed only here; no slice into it can outlive `self`.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), self.layout) };
+    }
+}
+
+/// pread of the whole of `buf` at `off` through an O_DIRECT descriptor.
+/// Returns the byte count, which is less than the buffer's length only at
+/// EOF: a direct read returns the bytes before EOF and no more.  A short
+/// read that ends on a multiple of `align` is continued; one that does not
+/// can only have stopped at EOF (or be a filesystem bug the comparison will
+/// show), and continuing from a misaligned offset would fail with EINVAL.
+pub fn pread_direct(
+    file: &File,
+    off: u64,
+    buf: &mut AlignedBuf,
+    align: usize,
+) -> io::Result<usize> {
+    let b = buf.bytes_mut();
+    let mut done = 0;
+    while done < b.len() {
+        match file.read_at(&mut b[done..], off + done as u64) {
+            Ok(0) => break,
+            Ok(n) => {
+                done += n;
+                if !done.is_multiple_of(align) {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+/// pwrite of the whole of `buf` at `off` through an O_DIRECT descriptor.
+/// A short write that ends on a multiple of `align` is continued; one that
+/// does not leaves a rest that cannot be written aligned, and is an error.
+pub fn pwrite_direct(file: &File, off: u64, buf: &AlignedBuf, align: usize) -> io::Result<()> {
+    let b = buf.bytes();
+    let mut done = 0;
+    while done < b.len() {
+        match file.write_at(&b[done..], off + done as u64) {
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+            Ok(n) => {
+                done += n;
+                if done < b.len() && !done.is_multiple_of(align) {
+                    return Err(io::Error::other(format!(
+                        "short write of {done} of {} bytes, not a multiple of {align}",
+                        b.len()
+                    )));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// A shared mapping of part of a file, unmapped when dropped.
@@ -304,6 +422,19 @@ mod tests {
         // Never overruns a short buffer.
         let mut small = [0u8; 10];
         assert_eq!(sigbus_message(&mut small, 1, 2), 10);
+    }
+
+    #[test]
+    fn aligned_buffers() {
+        for (len, align) in [(512, 512), (65536, 4096), (4096, 65536), (0, 4096)] {
+            let mut b = AlignedBuf::new(len, align).unwrap();
+            assert_eq!(b.bytes().len(), len);
+            assert_eq!(b.bytes().as_ptr() as usize % align, 0);
+            assert!(b.bytes().iter().all(|&x| x == 0));
+            b.bytes_mut().fill(0xa5);
+            assert!(b.bytes().iter().all(|&x| x == 0xa5));
+        }
+        assert!(AlignedBuf::new(512, 3).is_err());
     }
 
     #[test]

@@ -22,11 +22,16 @@ pub enum OpKind {
     Fsync,
     /// fsync, then drop the file's clean page cache.
     Invalidate,
+    /// O_DIRECT pread or pwrite, aligned (off unless `--direct`).
+    Direct,
 }
 
 impl OpKind {
-    /// Every kind, in the order of [`Weights`]' slots.
-    pub const ALL: [OpKind; 8] = [
+    /// Every kind, in the order of [`Weights`]' slots.  Direct comes last:
+    /// [`Weights::pick`] lays the weights end to end in this order, so a
+    /// kind added at the end with weight 0 leaves every seed's choices as
+    /// they were.
+    pub const ALL: [OpKind; 9] = [
         OpKind::Read,
         OpKind::Write,
         OpKind::MapRead,
@@ -35,6 +40,7 @@ impl OpKind {
         OpKind::Falloc,
         OpKind::Fsync,
         OpKind::Invalidate,
+        OpKind::Direct,
     ];
 
     /// The name used in `--weights`, `--no-NAME` and messages.
@@ -48,6 +54,7 @@ impl OpKind {
             OpKind::Falloc => "falloc",
             OpKind::Fsync => "fsync",
             OpKind::Invalidate => "invalidate",
+            OpKind::Direct => "direct",
         }
     }
 
@@ -70,18 +77,23 @@ impl fmt::Display for OpKind {
 /// The relative weight of each kind: a kind is chosen with probability
 /// weight / total.  Zero disables a kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Weights([u32; 8]);
+pub struct Weights([u32; 9]);
 
 /// The default mix: data operations dominate, the mmap paths and the
 /// size-changing operations come often enough to interleave with them, and
 /// the flushes are rarer because they slow a run down without finding much
-/// on their own.
+/// on their own.  Direct I/O is off: not every filesystem accepts O_DIRECT,
+/// and `--direct` turns it on (with [`DIRECT_WEIGHT`]).
 pub const DEFAULT_WEIGHTS: &str =
-    "read=10,write=10,mapread=5,mapwrite=5,truncate=5,falloc=5,fsync=2,invalidate=2";
+    "read=10,write=10,mapread=5,mapwrite=5,truncate=5,falloc=5,fsync=2,invalidate=2,direct=0";
+
+/// The weight `--direct` gives direct I/O when `--weights` does not name it:
+/// as often as buffered reads or writes.
+pub const DIRECT_WEIGHT: u32 = 10;
 
 impl Default for Weights {
     fn default() -> Self {
-        let mut w = Weights([0; 8]);
+        let mut w = Weights([0; 9]);
         w.apply_spec(DEFAULT_WEIGHTS)
             .expect("the default weights parse");
         w
@@ -106,8 +118,9 @@ impl Weights {
 
     /// Applies a spec like "read=10,write=5,falloc=0".  Kinds the spec does
     /// not name keep their weight, so "--weights falloc=20" means "more
-    /// falloc", not "only falloc".
-    pub fn apply_spec(&mut self, spec: &str) -> Result<(), String> {
+    /// falloc", not "only falloc".  Returns the kinds the spec named.
+    pub fn apply_spec(&mut self, spec: &str) -> Result<Vec<OpKind>, String> {
+        let mut named = Vec::new();
         for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let (name, value) = item
                 .split_once('=')
@@ -125,8 +138,9 @@ impl Weights {
                 .parse::<u32>()
                 .map_err(|_| format!("invalid weight '{}' for {kind}", value.trim()))?;
             self.set(kind, weight);
+            named.push(kind);
         }
-        Ok(())
+        Ok(named)
     }
 
     /// The kind that owns point `r` (in `0..total()`) when the weights are
@@ -166,6 +180,7 @@ mod tests {
         assert_eq!(w.get(OpKind::Read), 10);
         assert_eq!(w.get(OpKind::MapWrite), 5);
         assert_eq!(w.get(OpKind::Invalidate), 2);
+        assert_eq!(w.get(OpKind::Direct), 0);
         assert_eq!(w.total(), 44);
         assert_eq!(w.to_string(), DEFAULT_WEIGHTS);
     }
@@ -173,12 +188,15 @@ mod tests {
     #[test]
     fn spec_overrides_only_named_kinds() {
         let mut w = Weights::default();
-        w.apply_spec(" falloc = 20 , mapread=0,").unwrap();
+        let named = w.apply_spec(" falloc = 20 , mapread=0,").unwrap();
+        assert_eq!(named, vec![OpKind::Falloc, OpKind::MapRead]);
         assert_eq!(w.get(OpKind::Falloc), 20);
         assert_eq!(w.get(OpKind::MapRead), 0);
         assert_eq!(w.get(OpKind::Read), 10);
-        w.apply_spec("").unwrap();
+        assert!(w.apply_spec("").unwrap().is_empty());
         assert_eq!(w.get(OpKind::Falloc), 20);
+        w.apply_spec("direct=3").unwrap();
+        assert_eq!(w.get(OpKind::Direct), 3);
     }
 
     #[test]
@@ -200,11 +218,29 @@ mod tests {
 
     #[test]
     fn pick_follows_weights() {
-        let mut w = Weights([0; 8]);
+        let mut w = Weights([0; 9]);
         w.apply_spec("write=2,fsync=3").unwrap();
         assert_eq!(w.total(), 5);
         let picks: Vec<OpKind> = (0..5).map(|r| w.pick(r)).collect();
         use OpKind::*;
         assert_eq!(picks, vec![Write, Write, Fsync, Fsync, Fsync]);
+    }
+
+    /// Direct is the last slot, so giving it a weight only adds picks at
+    /// the end: every point below the old total picks what it did before.
+    #[test]
+    fn direct_is_laid_out_last() {
+        assert_eq!(OpKind::ALL.last(), Some(&OpKind::Direct));
+        assert_eq!(OpKind::from_name("direct"), Some(OpKind::Direct));
+        let old = Weights::default();
+        let mut new = Weights::default();
+        new.set(OpKind::Direct, DIRECT_WEIGHT);
+        assert_eq!(new.total(), old.total() + u64::from(DIRECT_WEIGHT));
+        for r in 0..old.total() {
+            assert_eq!(new.pick(r), old.pick(r));
+        }
+        for r in old.total()..new.total() {
+            assert_eq!(new.pick(r), OpKind::Direct);
+        }
     }
 }
