@@ -311,6 +311,11 @@ bool kfs_helper_can_sleep(void)
 	return in_task() && !irqs_disabled();
 }
 
+void kfs_helper_mapping_set_large_folios(struct address_space *mapping)
+{
+	mapping_set_large_folios(mapping);
+}
+
 /* statx's STATX_DIOALIGN for direct I/O to files on bdev. */
 void kfs_helper_statx_dioalign(struct kstat *stat, struct block_device *bdev)
 {

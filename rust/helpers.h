@@ -72,6 +72,7 @@ void kfs_helper_sb_start_intwrite(struct super_block *sb);
 void kfs_helper_sb_end_intwrite(struct super_block *sb);
 size_t kfs_helper_iov_iter_count(const struct iov_iter *i);
 bool kfs_helper_can_sleep(void);
+void kfs_helper_mapping_set_large_folios(struct address_space *mapping);
 void kfs_helper_statx_dioalign(struct kstat *stat, struct block_device *bdev);
 
 

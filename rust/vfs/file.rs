@@ -87,6 +87,13 @@ pub trait FileOperations: Sized + 'static {
     /// [`DirectOps::begin`] for none).
     type Direct: DirectOps<FileSystem = Self::FileSystem>;
 
+    /// Whether the page cache of these files may use folios larger than a
+    /// page (`mapping_set_large_folios`, as XFS and ext4 do): iomap tracks
+    /// the state of each block in a folio, so every path the wrappers
+    /// offer works with them; the filesystem's hooks only ever see byte
+    /// ranges.
+    const LARGE_FOLIOS: bool = false;
+
     /// The size of `file` changed from `old` to `new` through `truncate`
     /// or `fallocate` (not a write), and the page cache was truncated to
     /// it: free the blocks past `new` when it shrank, and record `new` as

@@ -613,6 +613,9 @@ impl<T: FileSystem> NewINode<T> {
                     (*inode).i_op = &super::file::Tables::<T>::REG_IOPS;
                     (*inode).__bindgen_anon_3.i_fop = &super::file::Tables::<T>::REG_FOPS;
                     (*(*inode).i_mapping).a_ops = crate::kfs::iomap::aops::table::<T>();
+                    if <T::File as super::FileOperations>::LARGE_FOLIOS {
+                        b::kfs_helper_mapping_set_large_folios((*inode).i_mapping);
+                    }
                 }
                 INodeType::Dir => {
                     (*inode).i_op = &super::dir::Tables::<T>::DIR_IOPS;

@@ -24,6 +24,8 @@ impl FileOperations for File {
     type Writeback = WritebackMap;
     type Direct = DirectMap;
 
+    const LARGE_FOLIOS: bool = true;
+
     fn set_size(file: &FileGuard<MapFs>, old: u64, new: u64) -> Result {
         // Holes or unwritten blocks lie between the old and a larger new
         // size, so the new size can go to disk at once (as XFS does).
