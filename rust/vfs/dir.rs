@@ -99,6 +99,25 @@ pub trait DirOperations: Sized + 'static {
     ) -> Result {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
+
+    /// Swaps two entries (`renameat2` with `RENAME_EXCHANGE`): `old_name`
+    /// of `old_dir` names `inode` and `new_name` of `new_dir` names
+    /// `other`; afterwards each names the other inode, and each directory
+    /// moved to another parent has its `..` re-pointed. Both exist (the
+    /// VFS checked), either may be a directory. The wrapper updates link
+    /// counts and times. Without this, `RENAME_EXCHANGE` is `EINVAL`. The
+    /// VFS holds both directories' `i_rwsem`, and those of `inode` and
+    /// `other` when they are not directories.
+    fn exchange(
+        _old_dir: &Locked<Self::FileSystem>,
+        _old_name: &[u8],
+        _inode: &INode<Self::FileSystem>,
+        _new_dir: &Locked<Self::FileSystem>,
+        _new_name: &[u8],
+        _other: &INode<Self::FileSystem>,
+    ) -> Result {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
 }
 
 /// The reader of a directory: `getdents(2)` through `iterate_shared`.
@@ -410,8 +429,8 @@ impl<T: FileSystem> Tables<T> {
     /// Called by the VFS (`vfs_rename`) with both `T` directories' `i_rwsem`
     /// held (and `s_vfs_rename_mutex` when they differ), a positive
     /// `old_dentry` and a `new_dentry` that is negative or, unless
-    /// `RENAME_NOREPLACE`, positive; every inode involved is referenced by
-    /// its dentry.
+    /// `RENAME_NOREPLACE`, positive (always positive with
+    /// `RENAME_EXCHANGE`); every inode involved is referenced by its dentry.
     unsafe extern "C" fn rename(
         _idmap: *mut b::mnt_idmap,
         old_dir: *mut b::inode,
@@ -422,7 +441,9 @@ impl<T: FileSystem> Tables<T> {
     ) -> kernel::ffi::c_int {
         let _nofs = NoFs::enter();
         from_result(|| {
-            if flags & !b::RENAME_NOREPLACE != 0 {
+            let exchange = flags & b::RENAME_EXCHANGE != 0;
+            let supported = b::RENAME_NOREPLACE | if T::Dir::HAS_EXCHANGE { b::RENAME_EXCHANGE } else { 0 };
+            if flags & !supported != 0 {
                 return Err(EINVAL);
             }
             // SAFETY: per the caller.
@@ -440,6 +461,28 @@ impl<T: FileSystem> Tables<T> {
             // SAFETY: a positive target is a referenced `T` inode.
             let target = (!target.is_null()).then(|| unsafe { INode::<T>::from_raw(target) });
             let is_dir = inode.is_dir();
+            if exchange {
+                // The VFS checked that both exist.
+                let other = target.ok_or(ENOENT)?;
+                T::Dir::exchange(od, on, inode, nd, nn, other)?;
+                let other_dir = other.is_dir();
+                // SAFETY: every inode involved is locked by the VFS.
+                unsafe {
+                    // A directory that changes parent takes its `..` link
+                    // along (the VFS checked `s_max_links`).
+                    if !core::ptr::eq(od.as_ptr(), nd.as_ptr()) && is_dir != other_dir {
+                        let (gains, loses) = if is_dir { (nd, od) } else { (od, nd) };
+                        b::inc_nlink(gains.as_ptr());
+                        b::drop_nlink(loses.as_ptr());
+                    }
+                    b::simple_rename_timestamp(old_dir, old_dentry, new_dir, new_dentry);
+                }
+                inode.mark_dirty();
+                other.mark_dirty();
+                od.mark_dirty();
+                nd.mark_dirty();
+                return Ok(0);
+            }
             T::Dir::rename(od, on, inode, nd, nn, target)?;
             // SAFETY: every inode involved is locked by the VFS.
             unsafe {

@@ -69,6 +69,17 @@ impl DirOperations for Dir {
     ) -> Result {
         rename(old_dir, old_name, inode, new_dir, new_name, target)
     }
+
+    fn exchange(
+        old_dir: &Locked<MapFs>,
+        old_name: &[u8],
+        inode: &INode<MapFs>,
+        new_dir: &Locked<MapFs>,
+        new_name: &[u8],
+        other: &INode<MapFs>,
+    ) -> Result {
+        exchange(old_dir, old_name, inode, new_dir, new_name, other)
+    }
 }
 
 /// `DT_*` for a mapfs directory-entry type code.
@@ -343,6 +354,38 @@ fn rename(
         let parent = dir_ino(new_dir)?;
         set_entry(inode, b"..", parent, FileType::Directory.dirent_type())?;
         inode.mark_dirty();
+    }
+    Ok(())
+}
+
+/// Swaps two entries (see [`DirOperations::exchange`]): both entries are
+/// rewritten in place (no block is allocated); the first is put back if
+/// the second cannot be rewritten.
+fn exchange(
+    old_dir: &Locked<MapFs>,
+    old_name: &[u8],
+    inode: &INode<MapFs>,
+    new_dir: &Locked<MapFs>,
+    new_name: &[u8],
+    other: &INode<MapFs>,
+) -> Result {
+    let (a, fa) = (dir_ino(inode)?, entry_type(inode)?);
+    let (b, fb) = (dir_ino(other)?, entry_type(other)?);
+    set_entry(old_dir, old_name, b, fb)?;
+    if let Err(e) = set_entry(new_dir, new_name, a, fa) {
+        let _ = set_entry(old_dir, old_name, a, fa);
+        return Err(e);
+    }
+    if old_dir.ino() != new_dir.ino() {
+        let dirent = FileType::Directory.dirent_type();
+        if inode.is_dir() {
+            set_entry(inode, b"..", dir_ino(new_dir)?, dirent)?;
+            inode.mark_dirty();
+        }
+        if other.is_dir() {
+            set_entry(other, b"..", dir_ino(old_dir)?, dirent)?;
+            other.mark_dirty();
+        }
     }
     Ok(())
 }
