@@ -186,6 +186,18 @@ fn set_size<T: FileSystem>(inode: &Locked<T>, new: u64) -> Result {
     Ok(())
 }
 
+/// Writes back the page cache of bytes `start .. end` of `inode` and waits
+/// for it (`filemap_write_and_wait_range`).
+fn write_and_wait<T: FileSystem>(inode: &INode<T>, start: u64, end: u64) -> Result {
+    if start >= end {
+        return Ok(());
+    }
+    let start = i64::try_from(start).map_err(|_| EFBIG)?;
+    let last = i64::try_from(end - 1).map_err(|_| EFBIG)?;
+    // SAFETY: a referenced inode; its mapping lives as long.
+    to_result(unsafe { b::filemap_write_and_wait_range((*inode.as_ptr()).i_mapping, start, last) })
+}
+
 /// `fsync` of regular files and directories: writes and waits for the
 /// range's data, writes the inode unless only its timestamps changed and
 /// this is `fdatasync` (`I_DIRTY_DATASYNC` clear), writes the device's
@@ -342,11 +354,7 @@ impl<T: FileSystem> Tables<T> {
                         // A direct write can make the new size durable
                         // before writeback gets to those zeros: write them
                         // first.
-                        // SAFETY: a referenced inode; its mapping lives as
-                        // long.
-                        to_result(unsafe {
-                            b::filemap_write_and_wait_range((*inode.as_ptr()).i_mapping, old as i64, pos as i64 - 1)
-                        })?;
+                        write_and_wait(inode, old, pos)?;
                     }
                 }
                 if direct {
@@ -499,10 +507,7 @@ impl<T: FileSystem> Tables<T> {
                     let page = kernel::page::PAGE_SIZE as u64;
                     let lo = (first << bits) & !(page - 1);
                     let hi = ((last << bits) + page - 1) & !(page - 1);
-                    // SAFETY: a referenced inode; its mapping lives as long.
-                    to_result(unsafe {
-                        b::filemap_write_and_wait_range((*inode.as_ptr()).i_mapping, lo as i64, hi as i64 - 1)
-                    })?;
+                    write_and_wait(inode, lo, hi)?;
                     // SAFETY: `i_rwsem` and `invalidate_lock` held; the
                     // range is inside the file's page cache index space.
                     unsafe {

@@ -351,10 +351,15 @@ fn rename(
     }
     remove_entry(old_dir, old_name)?;
     if inode.is_dir() && old_dir.ino() != new_dir.ino() {
-        let parent = dir_ino(new_dir)?;
-        set_entry(inode, b"..", parent, FileType::Directory.dirent_type())?;
-        inode.mark_dirty();
+        set_parent(inode, new_dir)?;
     }
+    Ok(())
+}
+
+/// Points the `..` entry of directory `dir` at `parent` (it moved there).
+fn set_parent(dir: &INode<MapFs>, parent: &INode<MapFs>) -> Result {
+    set_entry(dir, b"..", dir_ino(parent)?, FileType::Directory.dirent_type())?;
+    dir.mark_dirty();
     Ok(())
 }
 
@@ -377,14 +382,11 @@ fn exchange(
         return Err(e);
     }
     if old_dir.ino() != new_dir.ino() {
-        let dirent = FileType::Directory.dirent_type();
         if inode.is_dir() {
-            set_entry(inode, b"..", dir_ino(new_dir)?, dirent)?;
-            inode.mark_dirty();
+            set_parent(inode, new_dir)?;
         }
         if other.is_dir() {
-            set_entry(other, b"..", dir_ino(old_dir)?, dirent)?;
-            other.mark_dirty();
+            set_parent(other, old_dir)?;
         }
     }
     Ok(())
