@@ -12,7 +12,7 @@
 //! `d_instantiate`), after checking that an inode the filesystem hands back
 //! belongs to the same super block.
 
-use super::{Created, FileSystem, INode, INodeType, Locked, NoFs};
+use super::{Created, DevNum, FileSystem, INode, INodeType, Locked, NoFs};
 use crate::kfs::bindings as b;
 use core::marker::PhantomData;
 use kernel::{error::from_result, prelude::*, sync::aref::ARef};
@@ -42,7 +42,9 @@ pub trait DirOperations: Sized + 'static {
     /// [`super::NewINode::init_created`], the only way to make a
     /// [`Created`]) and an entry `name` for it in `dir`. The wrapper then
     /// updates `dir`'s times and link count and instantiates the dentry.
-    /// Installs `create`, `mkdir` and `symlink`.
+    /// Installs `create`, `mkdir`, `symlink` and `mknod` (device nodes,
+    /// FIFOs and sockets: [`INodeType::Chr`] ... [`INodeType::Sock`]; the
+    /// VFS checked `CAP_MKNOD` for devices).
     fn create(
         _dir: &Locked<Self::FileSystem>,
         _name: &[u8],
@@ -97,6 +99,25 @@ pub trait DirOperations: Sized + 'static {
         _new_name: &[u8],
         _target: Option<&INode<Self::FileSystem>>,
     ) -> Result {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// As [`Self::rename`], but `old_name` is left naming a new whiteout
+    /// instead of being removed (`renameat2` with `RENAME_WHITEOUT`, what
+    /// overlayfs uses to hide a lower file): a character device node
+    /// numbered [`DevNum::WHITEOUT`] with no permission bits, made as
+    /// `create` makes one (`INodeType::Chr(DevNum::WHITEOUT)`, mode 0) and
+    /// returned. The rename and the whiteout are one operation: if either
+    /// fails, neither may be visible. Without this, `RENAME_WHITEOUT` is
+    /// `EINVAL`.
+    fn rename_whiteout(
+        _old_dir: &Locked<Self::FileSystem>,
+        _old_name: &[u8],
+        _inode: &INode<Self::FileSystem>,
+        _new_dir: &Locked<Self::FileSystem>,
+        _new_name: &[u8],
+        _target: Option<&INode<Self::FileSystem>>,
+    ) -> Result<Created<Self::FileSystem>> {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -203,6 +224,7 @@ impl<T: FileSystem> Tables<T> {
         create: if T::Dir::HAS_CREATE { Some(Self::create) } else { None },
         mkdir: if T::Dir::HAS_CREATE { Some(Self::mkdir) } else { None },
         symlink: if T::Dir::HAS_CREATE { Some(Self::symlink) } else { None },
+        mknod: if T::Dir::HAS_CREATE { Some(Self::mknod) } else { None },
         link: if T::Dir::HAS_LINK { Some(Self::link) } else { None },
         unlink: if T::Dir::HAS_UNLINK { Some(Self::unlink) } else { None },
         rmdir: if T::Dir::HAS_RMDIR { Some(Self::rmdir) } else { None },
@@ -340,6 +362,25 @@ impl<T: FileSystem> Tables<T> {
 
     /// # Safety
     ///
+    /// Called by the VFS (`vfs_mknod`) as for `create`, with the type bits
+    /// of a special file in `mode` (regular files go through `create`).
+    unsafe extern "C" fn mknod(
+        _idmap: *mut b::mnt_idmap,
+        dir: *mut b::inode,
+        dentry: *mut b::dentry,
+        mode: b::umode_t,
+        dev: b::dev_t,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            let typ = INodeType::special(u32::from(mode), DevNum::from_raw(dev)).ok_or(EINVAL)?;
+            // SAFETY: per the caller.
+            unsafe { Self::create_common(dir, dentry, typ, mode) }?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
     /// Called by the VFS (`vfs_link`) with a positive `old` dentry of a `T`
     /// non-directory on the same super block as `dir` (`vfs_link` refuses
     /// `EXDEV` otherwise), the `T` directory `dir` (its `i_rwsem` held
@@ -442,7 +483,9 @@ impl<T: FileSystem> Tables<T> {
         let _nofs = NoFs::enter();
         from_result(|| {
             let exchange = flags & b::RENAME_EXCHANGE != 0;
-            let supported = b::RENAME_NOREPLACE | if T::Dir::HAS_EXCHANGE { b::RENAME_EXCHANGE } else { 0 };
+            let supported = b::RENAME_NOREPLACE
+                | if T::Dir::HAS_EXCHANGE { b::RENAME_EXCHANGE } else { 0 }
+                | if T::Dir::HAS_RENAME_WHITEOUT { b::RENAME_WHITEOUT } else { 0 };
             if flags & !supported != 0 {
                 return Err(EINVAL);
             }
@@ -483,7 +526,20 @@ impl<T: FileSystem> Tables<T> {
                 nd.mark_dirty();
                 return Ok(0);
             }
-            T::Dir::rename(od, on, inode, nd, nn, target)?;
+            let whiteout = if flags & b::RENAME_WHITEOUT != 0 {
+                let w = T::Dir::rename_whiteout(od, on, inode, nd, nn, target)?;
+                let a = w.attrs();
+                if u32::from(a.mode) != b::S_IFCHR | u32::from(b::KFS_CONST_WHITEOUT_MODE)
+                    || a.rdev != DevNum::WHITEOUT
+                {
+                    // A filesystem bug, not a reason to undo the rename.
+                    pr_err!("{}: rename_whiteout made inode {} of mode {:o}, not a whiteout\n", T::NAME, w.ino(), a.mode);
+                }
+                Some(w)
+            } else {
+                T::Dir::rename(od, on, inode, nd, nn, target)?;
+                None
+            };
             // SAFETY: every inode involved is locked by the VFS.
             unsafe {
                 if let Some(t) = target {
@@ -504,6 +560,10 @@ impl<T: FileSystem> Tables<T> {
             inode.mark_dirty();
             od.mark_dirty();
             nd.mark_dirty();
+            // The whiteout keeps its link (the entry `old_name`); no dentry
+            // names it until a lookup finds it (the VFS moves `old_dentry`
+            // to the new name).
+            drop(whiteout.map(Created::into_inner));
             Ok(0)
         })
     }

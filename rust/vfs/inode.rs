@@ -213,6 +213,7 @@ impl<T: FileSystem> INodeView<T> {
                 atime: t(0),
                 mtime: t(1),
                 ctime: t(2),
+                rdev: DevNum((*inode).i_rdev),
             }
         }
     }
@@ -372,6 +373,55 @@ pub struct Attrs {
     pub mtime: Timespec,
     /// Last status change.
     pub ctime: Timespec,
+    /// Device number of a character or block device node (0 otherwise).
+    pub rdev: DevNum,
+}
+
+/// A device number (`dev_t`): what a character or block device node names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DevNum(u32);
+
+impl DevNum {
+    /// The device of a whiteout (`WHITEOUT_DEV`, with type bits `S_IFCHR`
+    /// and no permission bits: `renameat2(RENAME_WHITEOUT)`, overlayfs).
+    pub const WHITEOUT: Self = Self(b::KFS_CONST_WHITEOUT_DEV);
+
+    /// The number the VFS passes as a `dev_t`.
+    pub(in crate::kfs) fn from_raw(dev: b::dev_t) -> Self {
+        Self(dev)
+    }
+
+    /// The number of `major:minor`; `None` if `major` does not fit in 12
+    /// bits or `minor` in 20 (the kernel's limits, `MINORBITS`).
+    pub fn new(major: u32, minor: u32) -> Option<Self> {
+        (major < 1 << 12 && minor < 1 << 20).then_some(Self((major << 20) | minor))
+    }
+
+    /// The major number.
+    pub fn major(self) -> u32 {
+        self.0 >> 20
+    }
+
+    /// The minor number.
+    pub fn minor(self) -> u32 {
+        self.0 & 0xf_ffff
+    }
+
+    /// The number in the portable 32-bit encoding that ext2/4 keep on disk
+    /// and `stat` reports (`new_encode_dev`): minor bits 0-7 in bits 0-7,
+    /// the major in bits 8-19, minor bits 8-19 in bits 20-31. Every value is
+    /// the encoding of exactly one number.
+    pub fn encode(self) -> u32 {
+        let (ma, mi) = (self.major(), self.minor());
+        (mi & 0xff) | (ma << 8) | ((mi & !0xff) << 12)
+    }
+
+    /// The number whose [`Self::encode`] is `v`.
+    pub fn decode(v: u32) -> Self {
+        let ma = (v & 0xf_ff00) >> 8;
+        let mi = (v & 0xff) | ((v >> 12) & 0xf_ff00);
+        Self((ma << 20) | mi)
+    }
 }
 
 /// Inode flags that the VFS itself enforces (`S_IMMUTABLE`, `S_APPEND`,
@@ -451,6 +501,42 @@ pub enum INodeType<'a> {
     Dir,
     /// A symbolic link with this target (without NUL), kept in memory.
     Symlink(&'a [u8]),
+    /// A character device node: opening it opens the device (the VFS's
+    /// `def_chr_fops`); the filesystem keeps only the number.
+    Chr(DevNum),
+    /// A block device node.
+    Blk(DevNum),
+    /// A named pipe (FIFO).
+    Fifo,
+    /// A UNIX-domain socket's name.
+    Sock,
+}
+
+impl INodeType<'_> {
+    /// The `S_IFMT` bits of this kind.
+    fn type_bits(&self) -> u32 {
+        match self {
+            Self::Reg => b::S_IFREG,
+            Self::Dir => b::S_IFDIR,
+            Self::Symlink(_) => b::S_IFLNK,
+            Self::Chr(_) => b::S_IFCHR,
+            Self::Blk(_) => b::S_IFBLK,
+            Self::Fifo => b::S_IFIFO,
+            Self::Sock => b::S_IFSOCK,
+        }
+    }
+
+    /// The kind of a special file (`mknod`) with type bits `mode & S_IFMT`
+    /// and device `rdev`; `None` for any other type.
+    pub(in crate::kfs) fn special(mode: u32, rdev: DevNum) -> Option<Self> {
+        Some(match mode & b::S_IFMT {
+            b::S_IFCHR => Self::Chr(rdev),
+            b::S_IFBLK => Self::Blk(rdev),
+            b::S_IFIFO => Self::Fifo,
+            b::S_IFSOCK => Self::Sock,
+            _ => return None,
+        })
+    }
 }
 
 /// The attributes of an inode read from disk.
@@ -558,8 +644,8 @@ impl<T: FileSystem> NewINode<T> {
         self.install(&typ)?;
         let (nlink, size) = match typ {
             INodeType::Dir => (2, 0),
-            INodeType::Reg => (1, 0),
             INodeType::Symlink(t) => (1, i64::try_from(t.len()).map_err(|_| EINVAL)?),
+            _ => (1, 0),
         };
         // SAFETY: the inode is `I_NEW` and ours alone; `install` set the
         // type bits, which `inode_init_owner` keeps; `dir` is referenced.
@@ -580,11 +666,7 @@ impl<T: FileSystem> NewINode<T> {
     /// symlink's cached target.
     fn install(&self, typ: &INodeType<'_>) -> Result {
         let inode = self.ptr();
-        let typebits = match typ {
-            INodeType::Reg => b::S_IFREG,
-            INodeType::Dir => b::S_IFDIR,
-            INodeType::Symlink(_) => b::S_IFLNK,
-        };
+        let typebits = typ.type_bits();
         if let INodeType::Symlink(target) = *typ {
             if target.contains(&0) || target.is_empty() {
                 return Err(EINVAL);
@@ -623,6 +705,16 @@ impl<T: FileSystem> NewINode<T> {
                 }
                 INodeType::Symlink(_) => {
                     (*inode).i_op = &Tables::<T>::SYMLINK_IOPS;
+                }
+                INodeType::Chr(dev) | INodeType::Blk(dev) => {
+                    (*inode).i_op = &Tables::<T>::SPECIAL_IOPS;
+                    // Sets the mode again, the VFS's file operations for
+                    // the kind, and `i_rdev`.
+                    b::init_special_inode(inode, typebits as u16, dev.0);
+                }
+                INodeType::Fifo | INodeType::Sock => {
+                    (*inode).i_op = &Tables::<T>::SPECIAL_IOPS;
+                    b::init_special_inode(inode, typebits as u16, 0);
                 }
             }
         }
@@ -700,13 +792,22 @@ impl<T: FileSystem> Drop for Created<T> {
     }
 }
 
-/// The inode operation table of symlinks of filesystem `T` (nothing the
-/// filesystem implements: the target is cached in the inode).
+/// The inode operation tables of symlinks and special files of filesystem
+/// `T` (nothing the filesystem implements: a symlink's target is cached in
+/// the inode, a special file has no data).
 struct Tables<T: FileSystem>(PhantomData<T>);
 
 impl<T: FileSystem> Tables<T> {
     const SYMLINK_IOPS: b::inode_operations = b::inode_operations {
         get_link: Some(b::simple_get_link),
+        setattr: Some(super::file::Tables::<T>::setattr),
+        getattr: Some(getattr::<T>),
+        ..pin_init::zeroed()
+    };
+
+    /// Device nodes, FIFOs and sockets: only attributes (their file
+    /// operations are the VFS's, set by `init_special_inode`).
+    const SPECIAL_IOPS: b::inode_operations = b::inode_operations {
         setattr: Some(super::file::Tables::<T>::setattr),
         getattr: Some(getattr::<T>),
         ..pin_init::zeroed()

@@ -21,7 +21,7 @@ pub use buffer::{Buffer, BufferGuard};
 pub use dir::{DirEmitter, DirOperations};
 pub use file::{FileGuard, FileOperations};
 pub use fs_type::{FileSystem, Registration};
-pub use inode::{Attrs, Created, INode, INodeFlags, INodeParams, INodeType, INodeView, Locked, NewINode, Timespec};
+pub use inode::{Attrs, Created, DevNum, INode, INodeFlags, INodeParams, INodeType, INodeView, Locked, NewINode, Timespec};
 pub(in crate::kfs) use lock::NoFs;
 pub use super_block::{now_seconds, random_u32, Lookup, NewSuperBlock, StatFs, SuperBlock};
 pub use super_ops::SuperOperations;

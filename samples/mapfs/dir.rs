@@ -14,7 +14,7 @@
 #![forbid(unsafe_code)]
 
 use crate::format::{dir, extent::{lookup as map_block, Mapping}, inode::FileType, symlink};
-use crate::kfs::vfs::{BufferGuard, Created, DirEmitter, DirOperations, INode, INodeType, Locked, Lookup};
+use crate::kfs::vfs::{BufferGuard, Created, DevNum, DirEmitter, DirOperations, INode, INodeType, Locked, Lookup};
 use crate::MapFs;
 use kernel::{prelude::*, sync::aref::ARef, types::ScopeGuard};
 
@@ -68,6 +68,17 @@ impl DirOperations for Dir {
         target: Option<&INode<MapFs>>,
     ) -> Result {
         rename(old_dir, old_name, inode, new_dir, new_name, target)
+    }
+
+    fn rename_whiteout(
+        old_dir: &Locked<MapFs>,
+        old_name: &[u8],
+        inode: &INode<MapFs>,
+        new_dir: &Locked<MapFs>,
+        new_name: &[u8],
+        target: Option<&INode<MapFs>>,
+    ) -> Result<Created<MapFs>> {
+        rename_whiteout(old_dir, old_name, inode, new_dir, new_name, target)
     }
 
     fn exchange(
@@ -334,6 +345,34 @@ fn rename(
     new_name: &[u8],
     target: Option<&INode<MapFs>>,
 ) -> Result {
+    add_new_name(inode, new_dir, new_name, target)?;
+    remove_entry(old_dir, old_name)?;
+    moved(inode, old_dir, new_dir)
+}
+
+/// Moves an entry and leaves a whiteout in its place (see
+/// [`DirOperations::rename_whiteout`]). The whiteout is made first and
+/// written with no entry naming it, so a failure to add the new name frees
+/// it again (dropped `Created`); the old entry is then rewritten in place to
+/// name it, which needs no new space.
+fn rename_whiteout(
+    old_dir: &Locked<MapFs>,
+    old_name: &[u8],
+    inode: &INode<MapFs>,
+    new_dir: &Locked<MapFs>,
+    new_name: &[u8],
+    target: Option<&INode<MapFs>>,
+) -> Result<Created<MapFs>> {
+    let whiteout = make_inode(old_dir, INodeType::Chr(DevNum::WHITEOUT), 0)?;
+    add_new_name(inode, new_dir, new_name, target)?;
+    set_entry(old_dir, old_name, dir_ino(&whiteout)?, entry_type(&whiteout)?)?;
+    moved(inode, old_dir, new_dir)?;
+    Ok(whiteout)
+}
+
+/// Points `new_name` of `new_dir` at `inode`: a new entry, or the entry of
+/// `target`, which then goes on the orphan list if it loses its last link.
+fn add_new_name(inode: &INode<MapFs>, new_dir: &Locked<MapFs>, new_name: &[u8], target: Option<&INode<MapFs>>) -> Result {
     let ino = u32::try_from(inode.ino()).map_err(|_| EINVAL)?;
     let ft = entry_type(inode)?;
     match target {
@@ -346,10 +385,15 @@ fn rename(
             if t.is_dir() || t.nlink() <= 1 {
                 crate::inode::orphan_add(t)?;
             }
+            Ok(())
         }
-        None => insert(new_dir, new_name, ino, ft)?,
+        None => insert(new_dir, new_name, ino, ft),
     }
-    remove_entry(old_dir, old_name)?;
+}
+
+/// Re-points the `..` of `inode` if it is a directory that moved from
+/// `old_dir` to another parent.
+fn moved(inode: &INode<MapFs>, old_dir: &INode<MapFs>, new_dir: &INode<MapFs>) -> Result {
     if inode.is_dir() && old_dir.ino() != new_dir.ino() {
         set_parent(inode, new_dir)?;
     }
@@ -396,6 +440,15 @@ fn exchange(
 fn create(dir: &Locked<MapFs>, name: &[u8], typ: INodeType<'_>, mode: u16) -> Result<Created<MapFs>> {
     // Before an inode is allocated; `insert` checks again for link/rename.
     check_name(name)?;
+    let inode = make_inode(dir, typ, mode)?;
+    insert(dir, name, dir_ino(&inode)?, entry_type(&inode)?)?;
+    Ok(inode)
+}
+
+/// Makes an inode of kind `typ` for directory `dir` and writes it, with
+/// its first block for a directory or a long symlink; no entry names it
+/// yet. Dropping the result frees it all again.
+fn make_inode(dir: &Locked<MapFs>, typ: INodeType<'_>, mode: u16) -> Result<Created<MapFs>> {
     let sb = dir.super_block();
     let d = sb.data();
     let bs = sb.block_size();
@@ -432,9 +485,10 @@ fn create(dir: &Locked<MapFs>, name: &[u8], typ: INodeType<'_>, mode: u16) -> Re
         m.generation = generation;
     }
     let kind = match typ {
-        INodeType::Reg => 0,
         INodeType::Dir => 1,
         INodeType::Symlink(_) => 2,
+        // Regular files and special files: nothing but the inode.
+        _ => 0,
     };
     if inline.is_some() {
         let mut m = new.data().map.lock();
@@ -484,8 +538,7 @@ fn create(dir: &Locked<MapFs>, name: &[u8], typ: INodeType<'_>, mode: u16) -> Re
                 inode.set_size(i64::from(bs))?;
             }
         }
-        crate::inode::write_inode(&inode)?;
-        insert(dir, name, ino, entry_type(&inode)?)
+        crate::inode::write_inode(&inode)
     })();
     res.map(|()| inode)
 }

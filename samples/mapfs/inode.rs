@@ -13,7 +13,7 @@ use crate::format::{
     symlink,
     tree::{self, TreeCtx, TreeItem, WalkError},
 };
-use crate::kfs::vfs::{INode, INodeFlags, INodeParams, INodeType, INodeView, Lookup, SuperBlock, Timespec};
+use crate::kfs::vfs::{DevNum, INode, INodeFlags, INodeParams, INodeType, INodeView, Lookup, SuperBlock, Timespec};
 use crate::MapFs;
 use kernel::{alloc::KVVec, new_mutex, prelude::*, sync::aref::ARef, sync::Mutex};
 
@@ -252,7 +252,10 @@ fn iget_checked(sb: &SuperBlock<MapFs>, ino: u32, unlinked: bool) -> Result<ARef
             read_symlink(sb, &raw, &extents, &mut target)?;
             INodeType::Symlink(&target)
         }
-        _ => return Err(corrupt(sb, ino64, format_args!("special files are not supported"))),
+        FileType::CharDevice => INodeType::Chr(DevNum::decode(raw.rdev)),
+        FileType::BlockDevice => INodeType::Blk(DevNum::decode(raw.rdev)),
+        FileType::Fifo => INodeType::Fifo,
+        FileType::Socket => INodeType::Sock,
     };
     {
         let mut m = new.data().map.lock();
@@ -426,6 +429,7 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
         atime: stamp(a.atime),
         mtime: stamp(a.mtime),
         ctime: stamp(a.ctime),
+        rdev: a.rdev.encode(),
         ..Inode::default()
     };
     let mut freed = KVVec::new();
@@ -441,6 +445,8 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
         raw.next_orphan = d.alloc.lock().orphan_next(ino);
         if let Some(inline) = m.inline {
             raw.data = inline;
+        } else if !raw.file_type().is_some_and(|t| t.has_extents()) {
+            // A special file: no data, the data area stays zero.
         } else {
             let plan = tree::plan(m.extents.len(), bs).map_err(|e| {
                 pr_err!("inode {}: extent tree: {:?}\n", ino, e);

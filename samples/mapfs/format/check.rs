@@ -12,7 +12,9 @@
 //! - no disk block is claimed twice within the file (two extents, two tree
 //!   blocks, or an extent and a tree block);
 //! - a directory is whole blocks, each mapped and written, none past its
-//!   size; a symlink stored in a block has exactly that block.
+//!   size; a symlink stored in a block has exactly that block;
+//! - a special file (device node, FIFO, socket) has size 0 and a zero data
+//!   area, and only a device node has a device number.
 
 use super::extent::Extent;
 use super::inode::{FileType, Inode, FLAG_INLINE};
@@ -43,6 +45,9 @@ pub enum InodeCheckError {
     /// A symlink's size does not fit its storage, or a symlink stored in a
     /// block does not map exactly that block.
     SymlinkShape,
+    /// A special file has a size or data, or a file that is not a device
+    /// node has a device number.
+    SpecialShape,
 }
 
 impl core::fmt::Display for InodeCheckError {
@@ -55,6 +60,7 @@ impl core::fmt::Display for InodeCheckError {
             Self::DoubleClaim(b) => write!(f, "disk block {} mapped twice", b),
             Self::DirShape => write!(f, "directory blocks do not match its size"),
             Self::SymlinkShape => write!(f, "symlink size does not match its storage"),
+            Self::SpecialShape => write!(f, "special file with data, or device number on a non-device"),
         }
     }
 }
@@ -125,7 +131,15 @@ pub fn check_inode(
                 return Err(InodeCheckError::SymlinkShape);
             }
         }
-        _ => {}
+        FileType::Regular => {}
+        FileType::CharDevice | FileType::BlockDevice | FileType::Fifo | FileType::Socket => {
+            if raw.size != 0 || raw.data.iter().any(|&b| b != 0) {
+                return Err(InodeCheckError::SpecialShape);
+            }
+        }
+    }
+    if raw.rdev != 0 && !matches!(ft, FileType::CharDevice | FileType::BlockDevice) {
+        return Err(InodeCheckError::SpecialShape);
     }
     Ok(())
 }
@@ -147,7 +161,7 @@ pub fn check_claims(ranges: &mut [(u64, u64)]) -> Result<(), InodeCheckError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::inode::{S_IFDIR, S_IFLNK, S_IFREG};
+    use crate::format::inode::{S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG};
 
     fn ext(file_block: u64, disk_block: u64, len: u32) -> Extent {
         Extent {
@@ -254,6 +268,30 @@ mod tests {
                 Err(InodeCheckError::SymlinkShape)
             );
         }
+    }
+
+    #[test]
+    fn special_shape() {
+        let c = Inode { rdev: 0x103, ..inode(S_IFCHR | 0o600, 1, 0, 0) };
+        assert_eq!(check_inode(&c, FileType::CharDevice, &[], &[], 1024, false), Ok(()));
+        let p = inode(S_IFIFO | 0o600, 1, 0, 0);
+        assert_eq!(check_inode(&p, FileType::Fifo, &[], &[], 1024, false), Ok(()));
+        let mut data = c;
+        data.data[7] = 1;
+        let bad = [
+            (Inode { size: 1, ..c }, FileType::CharDevice),
+            (data, FileType::CharDevice),
+            (Inode { rdev: 1, ..p }, FileType::Fifo),
+            (Inode { rdev: 1, ..inode(S_IFREG | 0o644, 1, 0, 0) }, FileType::Regular),
+        ];
+        for (i, ft) in bad {
+            assert_eq!(check_inode(&i, ft, &[], &[], 1024, false), Err(InodeCheckError::SpecialShape));
+        }
+        // A special file maps no blocks.
+        assert_eq!(
+            check_inode(&Inode { blocks: 1, ..c }, FileType::CharDevice, &[], &[], 1024, false),
+            Err(InodeCheckError::BlockCount { stored: 1, counted: 0 })
+        );
     }
 
     #[test]

@@ -645,3 +645,24 @@ fn duplicate_directory_name() {
     assert_eq!(fs.read_inode(ROOT_INO).unwrap().nlink, 4);
     assert_eq!(fs.read_inode(LOST_FOUND_INO).unwrap().nlink, 3);
 }
+
+#[test]
+fn special_file_with_size_or_data() {
+    let (dev, s) = sample();
+    let dev = edit_inode(dev, s.fifo, |i| i.size = 4096);
+    let dev = assert_fixed(dev, &format!("special file {}: size 4096", s.fifo));
+    let dev = edit_inode(dev, s.fifo, |i| i.data[3] = 0xaa);
+    let dev = assert_fixed(dev, &format!("special file {}: data area is not zero", s.fifo));
+    let mut fs = open(dev);
+    let i = fs.read_inode(s.fifo).unwrap();
+    assert_eq!((i.size, i.data.iter().any(|&b| b != 0)), (0, false));
+}
+
+#[test]
+fn device_number_on_a_non_device() {
+    let (dev, s) = sample();
+    let dev = edit_inode(dev, s.fifo, |i| i.rdev = 0x0801);
+    let dev = assert_fixed(dev, &format!("inode {}: device number 0x801", s.fifo));
+    let dev = edit_inode(dev, s.hello, |i| i.rdev = 7);
+    assert_fixed(dev, &format!("inode {}: device number 0x7", s.hello));
+}

@@ -6,7 +6,7 @@ use std::io;
 
 use mapfs_format::bitmap;
 use mapfs_format::extent::{mapped_blocks, Extent, MAX_FILE_BLOCKS};
-use mapfs_format::inode::{FileType, Inode, FLAG_INLINE};
+use mapfs_format::inode::{FileType, Inode, FLAG_INLINE, INODE_DATA_SIZE};
 use mapfs_format::layout::{
     bits_per_bitmap_block, Geometry, Region, INODE_SIZE, ROOT_INO, SUPERBLOCK_SIZE,
 };
@@ -675,8 +675,28 @@ impl<D: Device> Checker<D> {
                     info.inode.mode = 0;
                 }
             }
-            FileType::Regular => {}
+            FileType::CharDevice | FileType::BlockDevice | FileType::Fifo | FileType::Socket => {
+                if info.inode.size != 0 {
+                    self.problem(format!("special file {ino}: size {}, should be 0", info.inode.size), Some("fixed"));
+                    info.inode.size = 0;
+                    info.dirty_inode = true;
+                }
+                if info.inode.data.iter().any(|&b| b != 0) {
+                    self.problem(format!("special file {ino}: data area is not zero"), Some("zeroed"));
+                    info.inode.data = [0; INODE_DATA_SIZE];
+                    info.dirty_inode = true;
+                }
+            }
             _ => {}
+        }
+        let device = matches!(info.ft, FileType::CharDevice | FileType::BlockDevice);
+        if info.inode.rdev != 0 && !device && info.inode.mode != 0 {
+            self.problem(
+                format!("inode {ino}: device number {:#x} on a file that is not a device", info.inode.rdev),
+                Some("cleared"),
+            );
+            info.inode.rdev = 0;
+            info.dirty_inode = true;
         }
     }
 
