@@ -25,7 +25,7 @@ SHELL := /bin/bash
 
 .PHONY: all help deps kernel modules module tools install uninstall check \
 	check-host demo selftest-harness clean distclean kernel-path bench
-.PHONY: xfstests soak compile-fail crash fuzz-mount
+.PHONY: xfstests soak compile-fail crash fuzz-mount modules_install
 
 all: modules tools
 
@@ -38,6 +38,8 @@ help:
 	@echo '  make kernel      build the cached Linux 7.3 test kernel (KASAN, lockdep; ~15 min once)'
 	@echo '  make modules     build mapfs.ko against $$KDIR (default: the cached test kernel)'
 	@echo '  make tools       build mkfs.mapfs and fsck.mapfs (cargo, release)'
+	@echo '  make modules_install  install mapfs.ko into $$(INSTALL_MOD_PATH)/lib/modules/<release>/updates and run depmod'
+	@echo '                   (with KDIR=/lib/modules/$$(uname -r)/build: modprobe mapfs, mount -t mapfs; dkms.conf for DKMS)'
 	@echo '  make check-host  only the host tests (cargo test, script tests, compile-fail if the module is built): seconds'
 	@echo '  make compile-fail  the wrappers'"'"' compile-fail suite: each misuse must not compile (tools/tests/compile-fail)'
 	@echo '  make bench       mapfs vs XFS, ext4, ext2 in one VM boot (BENCH=quick: minutes; BENCH_SIZE, BENCH_REPS, BENCH_WORKLOADS, BENCH_FS; Documentation/benchmarks.rst)'
@@ -73,6 +75,14 @@ modules module: $(KERNEL_DEP)
 	@set -o pipefail; $(MAKE) -C "$(KDIR_CMD)" M="$(CURDIR)" LLVM=$(LLVM) modules 2>&1 | tee out/module-build.log
 	@if grep -q "warning:" out/module-build.log; then \
 		echo "[module] error: the build printed warnings (out/module-build.log)"; exit 1; fi
+
+# Kbuild's own install for external modules: copies mapfs.ko to
+# $(INSTALL_MOD_PATH)/lib/modules/<kernel release>/updates/ and runs depmod
+# there, so `modprobe mapfs` and `mount -t mapfs` (module alias fs-mapfs)
+# find it. INSTALL_MOD_PATH is empty (the running system) unless given.
+modules_install: modules
+	@echo "[module] installing mapfs.ko for $$(cat "$(KDIR_CMD)/include/config/kernel.release") under $(or $(INSTALL_MOD_PATH),/)"
+	@$(MAKE) -C "$(KDIR_CMD)" M="$(CURDIR)" LLVM=$(LLVM) INSTALL_MOD_PATH="$(INSTALL_MOD_PATH)" modules_install
 
 # rustc refuses dots in binary names: cargo builds mkfs-mapfs and fsck-mapfs,
 # and hard links give them the names mkfs(8) and fsck(8) look for.

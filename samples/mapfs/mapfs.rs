@@ -150,6 +150,9 @@ module! {
     authors: ["mapfs developers"],
     description: "mapfs: a block filesystem on safe Rust iomap wrappers",
     license: "GPL",
+    // What `mount -t mapfs` asks for (`request_module("fs-mapfs")`), so an
+    // installed module loads on demand, as MODULE_ALIAS_FS does in C.
+    alias: ["fs-mapfs"],
 }
 
 #[pin_data]
