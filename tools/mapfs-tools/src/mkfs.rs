@@ -226,7 +226,10 @@ pub fn mkfs<D: Device>(mut dev: D, opts: &MkfsOptions) -> Result<(D, Superblock)
     let bs = u64::from(g.block_size());
     zero_blocks(&mut dev, bs, g.inode_table.start, g.inode_table.len)?;
     // Invalidate any old superblock and backup first, write them last.
-    dev.write_at(0, &[0u8; 1024])?;
+    // All of block 0: past the superblock's 1024 bytes lies, for instance,
+    // an old ext2/3/4 superblock (magic at byte 1080), which blkid and
+    // `mount -t auto` would still find.
+    dev.write_at(0, &vec![0u8; bs as usize])?;
     dev.write_at(backup * bs, &vec![0u8; bs as usize])?;
     let mut fs = Fs::with_superblock(dev, sb, g);
     let mut inodes = BitmapAlloc::new(u64::from(g.inode_count));
