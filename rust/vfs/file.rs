@@ -116,6 +116,29 @@ pub trait FileOperations: Sized + 'static {
     fn punch(_file: &FileGuard<Self::FileSystem>, _first: u64, _count: u64) -> Result {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
+
+    /// Moves the mapping of file blocks for `FALLOC_FL_COLLAPSE_RANGE` and
+    /// `FALLOC_FL_INSERT_RANGE` (with [`Self::punch`] and
+    /// [`Self::set_size`], which the wrapper calls around it):
+    /// [`Shift::Down`]: blocks `first .. first + count` were unmapped by
+    /// `punch`; every block from `first + count` on moves down by `count`,
+    /// then the size shrinks by as much. [`Shift::Up`]: the size grew by
+    /// `count` blocks; every block from `first` on moves up by `count`,
+    /// leaving a hole at `first`. The whole page cache of the file was
+    /// written back and dropped, and `i_rwsem` and `invalidate_lock` are
+    /// held (no fault, read or writeback can see the blocks move).
+    fn shift(_file: &FileGuard<Self::FileSystem>, _first: u64, _count: u64, _dir: Shift) -> Result {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// Which way [`FileOperations::shift`] moves blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shift {
+    /// Collapse range: towards the start of the file.
+    Down,
+    /// Insert range: towards the end.
+    Up,
 }
 
 /// The iomap operations of regular files of `T`.
@@ -168,12 +191,17 @@ fn set_size<T: FileSystem>(inode: &Locked<T>, new: u64) -> Result {
     if !T::File::HAS_SET_SIZE || !WriteOf::<T>::HAS_BEGIN {
         return Err(EOPNOTSUPP);
     }
-    let old = u64::try_from(inode.size()).map_err(|_| EINVAL)?;
     // Direct writes in flight finish first (`i_rwsem` keeps new ones out).
     // SAFETY: a referenced inode.
     unsafe { b::inode_dio_wait(inode.as_ptr()) };
     let inval = InvalidateLock::lock(inode);
-    let file = FileGuard::new(inode, &inval)?;
+    set_size_guarded(FileGuard::new(inode, &inval)?, new)
+}
+
+/// [`set_size`] with both locks already held (and direct I/O drained).
+fn set_size_guarded<T: FileSystem>(file: &FileGuard<T>, new: u64) -> Result {
+    let inode: &Locked<T> = file;
+    let old = u64::try_from(inode.size()).map_err(|_| EINVAL)?;
     if new < old {
         truncate_page(file, new)?;
     } else if new > old {
@@ -182,6 +210,66 @@ fn set_size<T: FileSystem>(inode: &Locked<T>, new: u64) -> Result {
     // SAFETY: a referenced inode with `i_rwsem` and `invalidate_lock` held.
     unsafe { b::truncate_setsize(inode.as_ptr(), new as i64) };
     T::File::set_size(file, old, new)?;
+    inode.mark_dirty();
+    Ok(())
+}
+
+/// Collapse range ([`Shift::Down`]) or insert range ([`Shift::Up`]) of
+/// bytes `start .. end` of `inode` (an open `file`), as XFS does them:
+/// block-aligned ranges only (`EINVAL`), a collapse ending before EOF, an
+/// insert starting before it (`EINVAL`) and not growing past the maximum
+/// size (`EFBIG`); both locks held throughout, so no reader, fault or
+/// writeback sees blocks in motion. The whole page cache is written back
+/// and dropped first (simpler than XFS's rounding to the allocation unit,
+/// and correct with large folios straddling `start`: a partly truncated
+/// folio would keep stale bytes at the new offsets).
+fn shift_range<T: FileSystem>(inode: &Locked<T>, file: *mut b::file, start: u64, end: u64, dir: Shift) -> Result {
+    let bits = inode.block_bits();
+    let mask = (1u64 << bits) - 1;
+    let size = u64::try_from(inode.size()).map_err(|_| EINVAL)?;
+    if start & mask != 0 || end & mask != 0 || end <= start {
+        return Err(EINVAL);
+    }
+    let len = end - start;
+    let new_size = match dir {
+        Shift::Down if end >= size => return Err(EINVAL),
+        Shift::Down => size - len,
+        Shift::Up if start >= size => return Err(EINVAL),
+        Shift::Up => size.checked_add(len).ok_or(EFBIG)?,
+    };
+    // SAFETY: a referenced inode; `inode_newsize_ok` only reads.
+    to_result(unsafe { b::inode_newsize_ok(inode.as_ptr(), i64::try_from(new_size).map_err(|_| EFBIG)?) })?;
+    // SAFETY: the file is open and `i_rwsem` is held.
+    to_result(unsafe { b::file_modified(file) })?;
+    let inval = InvalidateLock::lock(inode);
+    let guard = FileGuard::new(inode, &inval)?;
+    // Nothing cached may outlive the move at its old offset.
+    let flush = || -> Result {
+        write_and_wait(inode, 0, i64::MAX as u64 + 1)?;
+        // SAFETY: `i_rwsem` and `invalidate_lock` held: no folio can be
+        // added again until they are released; -1 is "to the end".
+        unsafe { b::truncate_pagecache_range(inode.as_ptr(), 0, -1) };
+        Ok(())
+    };
+    let (first, count) = (start >> bits, len >> bits);
+    match dir {
+        Shift::Down => {
+            flush()?;
+            T::File::punch(guard, first, count)?;
+            T::File::shift(guard, first, count, Shift::Down)?;
+            // Zeroes the new last block's tail at its new offset.
+            set_size_guarded(guard, new_size)?;
+        }
+        Shift::Up => {
+            // The size first: growing it zeroes the old last block's tail
+            // (before the move, or the zeroes would land on moved data),
+            // and dirties that folio, so the flush comes after it.
+            set_size_guarded(guard, new_size)?;
+            flush()?;
+            T::File::shift(guard, first, count, Shift::Up)?;
+        }
+    }
+    inode.touch_ctime();
     inode.mark_dirty();
     Ok(())
 }
@@ -460,6 +548,9 @@ impl<T: FileSystem> Tables<T> {
                 b::FALLOC_FL_ZERO_RANGE => {
                     T::File::HAS_PUNCH && T::File::HAS_ALLOCATE && WriteOf::<T>::HAS_BEGIN
                 }
+                b::FALLOC_FL_COLLAPSE_RANGE | b::FALLOC_FL_INSERT_RANGE => {
+                    T::File::HAS_SHIFT && T::File::HAS_PUNCH && T::File::HAS_SET_SIZE && WriteOf::<T>::HAS_BEGIN
+                }
                 _ => false,
             };
             if !supported {
@@ -471,6 +562,11 @@ impl<T: FileSystem> Tables<T> {
             // Direct writes in flight finish before the map changes.
             // SAFETY: a referenced inode, `i_rwsem` held.
             unsafe { b::inode_dio_wait(inode.as_ptr()) };
+            if op == b::FALLOC_FL_COLLAPSE_RANGE || op == b::FALLOC_FL_INSERT_RANGE {
+                let dir = if op == b::FALLOC_FL_COLLAPSE_RANGE { Shift::Down } else { Shift::Up };
+                shift_range(lock.locked(), file, start, end, dir)?;
+                return Ok(0);
+            }
             if !keep {
                 // SAFETY: a referenced inode; `inode_newsize_ok` only reads.
                 to_result(unsafe { b::inode_newsize_ok(inode.as_ptr(), end as i64) })?;

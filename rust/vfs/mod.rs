@@ -19,7 +19,7 @@ pub mod super_ops;
 
 pub use buffer::{Buffer, BufferGuard};
 pub use dir::{DirEmitter, DirOperations};
-pub use file::{FileGuard, FileOperations};
+pub use file::{FileGuard, FileOperations, Shift};
 pub use fs_type::{FileSystem, Registration};
 pub use inode::{Attrs, Created, DevNum, INode, INodeFlags, INodeParams, INodeType, INodeView, Locked, NewINode, Timespec};
 pub(in crate::kfs) use lock::NoFs;

@@ -8,7 +8,7 @@
 
 use crate::format::extent::MAX_FILE_BLOCKS;
 use crate::iomap::{preallocate, DirectMap, ReadMap, ReportMap, WriteMap, WritebackMap};
-use crate::kfs::vfs::{FileGuard, FileOperations, Locked};
+use crate::kfs::vfs::{FileGuard, FileOperations, Locked, Shift};
 use crate::MapFs;
 use kernel::prelude::*;
 
@@ -45,5 +45,9 @@ impl FileOperations for File {
 
     fn punch(file: &FileGuard<MapFs>, first: u64, count: u64) -> Result {
         crate::inode::unmap(file, first, count)
+    }
+
+    fn shift(file: &FileGuard<MapFs>, first: u64, count: u64, dir: Shift) -> Result {
+        crate::inode::shift(file, first, count, dir)
     }
 }

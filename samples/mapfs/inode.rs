@@ -13,7 +13,7 @@ use crate::format::{
     symlink,
     tree::{self, TreeCtx, TreeItem, WalkError},
 };
-use crate::kfs::vfs::{DevNum, INode, INodeFlags, INodeParams, INodeType, INodeView, Lookup, SuperBlock, Timespec};
+use crate::kfs::vfs::{DevNum, INode, INodeFlags, INodeParams, INodeType, INodeView, Lookup, Shift, SuperBlock, Timespec};
 use crate::MapFs;
 use kernel::{alloc::KVVec, new_mutex, prelude::*, sync::aref::ARef, sync::Mutex};
 
@@ -683,6 +683,25 @@ pub(crate) fn delete_inode(inode: &INodeView<MapFs>) {
     if let Err(e) = res {
         pr_err!("inode {}: could not free it: error {}; run fsck.mapfs\n", ino, e.to_errno());
     }
+}
+
+/// Moves the mapping of every block of `inode` from `first + count` on down
+/// by `count` (the blocks in between are unmapped already), or from
+/// `first` on up by `count` ([`FileOperations::shift`]). No block is
+/// allocated or freed; an insert may split one extent, which the tree
+/// reservation covers (a file never has more extents than data blocks).
+///
+/// [`FileOperations::shift`]: crate::kfs::vfs::FileOperations::shift
+pub(crate) fn shift(inode: &INodeView<MapFs>, first: u64, count: u64, dir: Shift) -> Result {
+    let mut m = inode.data().map.lock();
+    reserve_tree(inode, &mut m, 0)?;
+    let res = m.edit(|l| match dir {
+        Shift::Down => l.shift_down(first, count),
+        Shift::Up => l.shift_up(first, count),
+    });
+    drop(m);
+    inode.mark_dirty();
+    res
 }
 
 /// Unmaps file blocks `first .. first + count` of `inode` and frees them.

@@ -325,6 +325,59 @@ impl<'a> ExtentList<'a> {
         Ok(())
     }
 
+    /// Collapse range: moves every extent from `start + len` on down by
+    /// `len` blocks, merging the extents that meet at `start`. File blocks
+    /// `start .. start + len` must be unmapped already ([`Self::remove`]),
+    /// else [`ExtentError::BadRange`] and nothing changes. Needs no spare
+    /// entry.
+    pub fn shift_down(&mut self, start: u64, len: u64) -> Result<(), ExtentError> {
+        let end = check_range(start, len)?;
+        let cur = self.as_slice();
+        let i = cur.partition_point(|e| e.end() <= start);
+        if cur.get(i).is_some_and(|e| e.file_block < end) {
+            return Err(ExtentError::BadRange);
+        }
+        for e in self.buf.get_mut(i..self.len).unwrap_or(&mut []) {
+            e.file_block -= len;
+        }
+        self.merge_window(i.saturating_sub(1), (i + 1).min(self.len));
+        Ok(())
+    }
+
+    /// Insert range: moves every extent from `start` on up by `len` blocks,
+    /// splitting the one that crosses `start`, so that `start .. start +
+    /// len` becomes a hole. [`ExtentError::BadRange`] if a mapped block
+    /// would move past [`MAX_FILE_BLOCKS`]. Needs at most one more entry
+    /// than the current length.
+    pub fn shift_up(&mut self, start: u64, len: u64) -> Result<(), ExtentError> {
+        check_range(start, len)?;
+        let cur = self.as_slice();
+        if cur.last().is_some_and(|e| e.end().saturating_add(len) > MAX_FILE_BLOCKS) {
+            return Err(ExtentError::BadRange);
+        }
+        let mut i = cur.partition_point(|e| e.end() <= start);
+        if let Some(e) = cur.get(i).copied().filter(|e| e.file_block < start) {
+            let needed = self.len + 1;
+            if needed > self.capacity() {
+                return Err(ExtentError::NoSpace { needed });
+            }
+            self.buf.copy_within(i + 1..self.len, i + 2);
+            let (left, right) = (piece(&e, e.file_block, start), piece(&e, start, e.end()));
+            if let Some(l) = self.buf.get_mut(i) {
+                *l = left;
+            }
+            if let Some(r) = self.buf.get_mut(i + 1) {
+                *r = right;
+            }
+            self.len = needed;
+            i += 1;
+        }
+        for e in self.buf.get_mut(i..self.len).unwrap_or(&mut []) {
+            e.file_block += len;
+        }
+        Ok(())
+    }
+
     /// Merges every pair of neighbours that can be merged.
     pub fn merge_all(&mut self) {
         let mut w = 0usize;

@@ -167,6 +167,9 @@ fn random_run(cfg: &Config) -> u8 {
             return error(&format!("{e} (seed {seed})"));
         }
     }
+    // Collapse and insert range only with their alignment: nothing tells
+    // the block size the filesystem will insist on.
+    runner.enable_shift(cfg.shift_align);
     let block = match cfg.block_size {
         Some(b) => b,
         None => match runner.block_size() {
@@ -191,8 +194,13 @@ fn random_run(cfg: &Config) -> u8 {
         Some(a) => format!(", O_DIRECT aligned to {a}"),
         None => String::new(),
     };
+    let shift_desc = match runner.shift_align() {
+        Some(a) => format!(", collapse/insert aligned to {a}"),
+        None => String::new(),
+    };
     println!(
-        "mapfs-fsx: seed {seed}, {ops_desc}, max size {}, block size {block}{direct_desc}, {desc}",
+        "mapfs-fsx: seed {seed}, {ops_desc}, max size {}, block size \
+         {block}{direct_desc}{shift_desc}, {desc}",
         cfg.max_size
     );
     let log_path = cfg
@@ -205,6 +213,7 @@ fn random_run(cfg: &Config) -> u8 {
         max_size: Some(cfg.max_size),
         block_size: Some(block),
         dio_align: runner.dio_align(),
+        shift_align: runner.shift_align(),
     };
     match LogWriter::create(&log_path, &header) {
         Ok(log) => runner.set_log(log),
@@ -216,8 +225,9 @@ fn random_run(cfg: &Config) -> u8 {
         }
     }
 
-    let mut gen =
-        Generator::new(seed, cfg.max_size, cfg.max_op_len, block).with_dio_align(cfg.dio_align);
+    let mut gen = Generator::new(seed, cfg.max_size, cfg.max_op_len, block)
+        .with_dio_align(cfg.dio_align)
+        .with_shift_align(runner.shift_align());
     let deadline = cfg
         .duration
         .map(|d| Instant::now() + Duration::from_secs(d));
@@ -350,6 +360,9 @@ fn replay(cfg: &Config, log: &Path) -> u8 {
             return error(&e);
         }
     }
+    // Shifts in the log run in any case; the alignment they were made
+    // with only makes a refusal's message precise.
+    runner.enable_shift(header.shift_align.or(cfg.shift_align));
     let ops = entries.iter().filter(|e| e.op.kind().is_some()).count();
     let seed = header
         .seed

@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
-use crate::op::{parse_number, valid_dio_align, DEFAULT_DIO_ALIGN, MAX_DIO_LEN, MIN_DIO_ALIGN};
+use crate::op::{
+    parse_number, valid_dio_align, valid_shift_align, DEFAULT_DIO_ALIGN, MAX_DIO_LEN,
+    MIN_DIO_ALIGN, MIN_SHIFT_ALIGN,
+};
 use crate::runner::{Verbosity, MODEL_LIMIT};
 use crate::weights::{OpKind, Weights, DEFAULT_WEIGHTS, DIRECT_WEIGHT};
 
@@ -38,6 +41,12 @@ Options:
       --dio-align N      offsets and lengths of direct I/O are multiples of
                          N, a power of two from 512 to 64k (default 512); a
                          replay uses the alignment its log records
+      --shift-align N    also do collapse and insert range (falloc modes
+                         collapse_range and insert_range) with offsets and
+                         lengths multiples of N, a power of two of at least
+                         512 that must be a multiple of the filesystem's
+                         block size; without it they are never made; fails
+                         if the filesystem does not support them
       --files N          use N files, FILE.0 .. FILE.N-1, each with its own
                          model; operations are interleaved at random
       --check-every N    verify whole files every N operations (default 100;
@@ -59,12 +68,13 @@ Options:
 
 Sizes take a k, m or g suffix (powers of 1024).  Operations a filesystem
 does not support (EOPNOTSUPP; EINVAL for a fallocate mode) are skipped from
-the first failure on; direct I/O is never skipped.  Direct operations are
-one alignment unit to 64k long (less if --max-op-len is less, but at least
-one unit); direct reads start below the maximum size and return the bytes
-up to EOF, direct writes end at or below it.  Without --direct (or a direct
-weight) no O_DIRECT descriptor is opened, unless a replayed log has direct
-I/O.
+the first failure on; direct I/O, collapse and insert range are never
+skipped.  Direct operations are one alignment unit to 64k long (less if
+--max-op-len is less, but at least one unit); direct reads start below the
+maximum size and return the bytes up to EOF, direct writes end at or below
+it.  Without --direct (or a direct weight) no O_DIRECT descriptor is
+opened, unless a replayed log has direct I/O.  A collapse ends before EOF;
+an insert starts before EOF and keeps the file within the maximum size.
 
 Exit status: 0 if every check passed, 1 on a mismatch or unexpected error,
 2 on a usage error.
@@ -93,6 +103,9 @@ pub struct Config {
     pub direct: bool,
     /// The alignment of direct I/O offsets and lengths (`--dio-align`).
     pub dio_align: u64,
+    /// The alignment of collapse and insert range (`--shift-align`); they
+    /// are made only if it is given.
+    pub shift_align: Option<u64>,
     /// The time limit in seconds, if any.
     pub duration: Option<u64>,
     /// The number of files.
@@ -128,6 +141,7 @@ impl Default for Config {
             weights: Weights::default(),
             direct: false,
             dio_align: DEFAULT_DIO_ALIGN,
+            shift_align: None,
             duration: None,
             files: 1,
             check_every: 100,
@@ -171,6 +185,7 @@ const SPECS: &[Spec] = &[
     opt(None, "weights", true),
     opt(None, "direct", false),
     opt(None, "dio-align", true),
+    opt(None, "shift-align", true),
     opt(None, "files", true),
     opt(None, "check-every", true),
     opt(None, "drop-caches", true),
@@ -244,6 +259,15 @@ fn apply(c: &mut Config, seen: &mut DirectSeen, name: &str, v: &str) -> Result<(
                     "--dio-align must be a power of two from {MIN_DIO_ALIGN} to {MAX_DIO_LEN}"
                 ));
             }
+        }
+        "shift-align" => {
+            let a = size("shift alignment", v)?;
+            if !valid_shift_align(a) {
+                return Err(format!(
+                    "--shift-align must be a power of two of at least {MIN_SHIFT_ALIGN}"
+                ));
+            }
+            c.shift_align = Some(a);
         }
         "files" => {
             c.files = usize::try_from(positive("file count", v)?)
@@ -389,6 +413,14 @@ fn validate(c: &Config) -> Result<(), String> {
             c.dio_align
         ));
     }
+    if let Some(a) = c
+        .shift_align
+        .filter(|&a| c.replay.is_none() && c.max_size <= a)
+    {
+        return Err(format!(
+            "max size must be above the shift alignment ({a}) with --shift-align"
+        ));
+    }
     if c.remount_every.is_some() && c.remount_cmd.is_none() {
         return Err("--remount-every needs --remount-cmd".into());
     }
@@ -429,6 +461,31 @@ mod tests {
         assert!(!c.direct);
         assert_eq!(c.dio_align, 512);
         assert_eq!(c.weights.get(OpKind::Direct), 0);
+        assert_eq!(c.shift_align, None);
+    }
+
+    #[test]
+    fn shift_align_option() {
+        for (v, a) in [("512", 512), ("1k", 1024), ("4096", 4096), ("64k", 65536)] {
+            assert_eq!(config(&["--shift-align", v, "f"]).shift_align, Some(a));
+        }
+        assert_eq!(
+            config(&["--shift-align=1m", "-l", "4m", "f"]).shift_align,
+            Some(1 << 20)
+        );
+        // Nothing else changes.
+        let c = config(&["--shift-align", "4k", "f"]);
+        assert_eq!(
+            c,
+            Config {
+                path: "f".into(),
+                shift_align: Some(4096),
+                ..Config::default()
+            }
+        );
+        // A replay does not need the maximum size to leave room.
+        let c = config(&["--shift-align", "1m", "--replay", "l", "f"]);
+        assert_eq!(c.shift_align, Some(1 << 20));
     }
 
     #[test]
@@ -571,6 +628,27 @@ mod tests {
             (
                 &["--direct", "-l", "4000", "--dio-align", "4k", "f"][..],
                 "at least the direct I/O alignment",
+            ),
+            (
+                &["--shift-align", "256", "f"][..],
+                "power of two of at least 512",
+            ),
+            (
+                &["--shift-align", "1000", "f"][..],
+                "power of two of at least 512",
+            ),
+            (
+                &["--shift-align", "0", "f"][..],
+                "power of two of at least 512",
+            ),
+            (&["--shift-align", "x", "f"][..], "invalid shift alignment"),
+            (
+                &["--shift-align", "4k", "-l", "4k", "f"][..],
+                "above the shift alignment (4096)",
+            ),
+            (
+                &["--shift-align", "1m", "f"][..],
+                "above the shift alignment (1048576)",
             ),
             (&["-q=1", "f"][..], "unknown option '-='"),
             (&["--quiet=1", "f"][..], "takes no value"),

@@ -12,6 +12,19 @@
 //! rounded down to it, so the aligned unit holding a block edge or EOF is
 //! the one that comes up often.  Their lengths run from one alignment unit
 //! to 64 KiB (less if `max_op_len` is less, but never less than one unit).
+//!
+//! Collapse and insert range (the shift modes of fallocate) are made only
+//! when the generator is told their alignment
+//! ([`with_shift_align`](Generator::with_shift_align)): the kernel refuses
+//! them unless offset and length are multiples of the filesystem block
+//! size, which the generator cannot find out for itself.  Their offsets and
+//! lengths are drawn like the others' and rounded down to the alignment,
+//! their lengths are one unit to `max_op_len` (rounded down, but at least
+//! one unit), and every one is valid for the file's size: a collapse ends
+//! before EOF, an insert starts before EOF and leaves the file at or below
+//! the maximum size.  Without the alignment the other modes are chosen
+//! exactly as before the shift modes existed, so a seed makes the same
+//! operations it always did.
 
 use crate::model::FallocMode;
 use crate::op::{Op, DEFAULT_DIO_ALIGN, MAX_DIO_LEN};
@@ -26,6 +39,7 @@ pub struct Generator {
     max_op_len: u64,
     block: u64,
     dio_align: u64,
+    shift_align: Option<u64>,
 }
 
 impl Generator {
@@ -39,6 +53,7 @@ impl Generator {
             max_op_len: max_op_len.clamp(1, max_size.max(1)),
             block: block.max(1),
             dio_align: DEFAULT_DIO_ALIGN,
+            shift_align: None,
         }
     }
 
@@ -47,6 +62,17 @@ impl Generator {
     /// direct operations depend on it.
     pub fn with_dio_align(mut self, align: u64) -> Self {
         self.dio_align = align.max(1);
+        self
+    }
+
+    /// The same generator with collapse and insert range enabled, their
+    /// offsets and lengths multiples of `align` (which must be a multiple
+    /// of the filesystem block size for the kernel to accept them), or
+    /// with them disabled (`None`, the default).  Only the shift modes
+    /// depend on it, and only if `modes` offers them to
+    /// [`next_op`](Self::next_op).
+    pub fn with_shift_align(mut self, align: Option<u64>) -> Self {
+        self.shift_align = align.map(|a| a.max(1));
         self
     }
 
@@ -145,6 +171,72 @@ impl Generator {
         }
     }
 
+    /// The offset and length of a collapse or insert range aligned to `a`
+    /// and valid for a file of `size` bytes, or `None` if there is none:
+    /// a collapse needs a unit to remove with at least one byte after it
+    /// (`size` above `a`), an insert a byte to insert before and room for a
+    /// unit below the maximum size.
+    fn shift_range(&mut self, mode: FallocMode, size: u64, a: u64) -> Option<(u64, u64)> {
+        let max_len = (self.max_op_len / a).max(1) * a;
+        if mode == FallocMode::CollapseRange {
+            // The last multiple of `a` before EOF: the range must end at
+            // or before it.
+            let end = size.checked_sub(1)? / a * a;
+            if end < a {
+                return None;
+            }
+            let off = self.offset(end - a + 1, size) / a * a;
+            let len = (self.length((end - off).min(max_len)) / a).max(1) * a;
+            Some((off, len))
+        } else {
+            let room = self.max_size.checked_sub(size)? / a * a;
+            if size == 0 || room < a {
+                return None;
+            }
+            let off = self.offset(size, size) / a * a;
+            let len = (self.length(room.min(max_len)) / a).max(1) * a;
+            Some((off, len))
+        }
+    }
+
+    /// A fallocate on a file whose model is `size` bytes long, its mode
+    /// one of `modes` (the shift modes only with a shift alignment).  A
+    /// shift mode that has no valid range at this size gives a write
+    /// instead, which, growing the file, makes room for the next one.
+    fn falloc_op(&mut self, modes: &[FallocMode], size: u64) -> Op {
+        let shift = self.shift_align.is_some();
+        let usable = |m: &&FallocMode| shift || !m.is_shift();
+        let mode = match modes.iter().filter(usable).count() {
+            0 => FallocMode::KeepSize,
+            n => {
+                let k = self.rng.below(n as u64) as usize;
+                modes
+                    .iter()
+                    .filter(usable)
+                    .nth(k)
+                    .copied()
+                    .unwrap_or(FallocMode::KeepSize)
+            }
+        };
+        match self.shift_align {
+            Some(a) if mode.is_shift() => match self.shift_range(mode, size, a) {
+                Some((off, len)) => Op::Falloc { mode, off, len },
+                None => {
+                    let (off, len) = self.growing_range(size);
+                    Op::Write {
+                        off,
+                        len,
+                        seed: self.rng.next_u64(),
+                    }
+                }
+            },
+            _ => {
+                let (off, len) = self.growing_range(size);
+                Op::Falloc { mode, off, len }
+            }
+        }
+    }
+
     /// A range for an operation that may grow the file: starts anywhere
     /// below the maximum size and ends at or below it.
     fn growing_range(&mut self, size: u64) -> (u64, u64) {
@@ -173,7 +265,8 @@ impl Generator {
 
     /// The next operation on a file whose model is `size` bytes long,
     /// chosen by `weights` (whose total must not be zero) and, for falloc,
-    /// among `modes` (which must not be empty if falloc has a weight).
+    /// among `modes` (which must not be empty if falloc has a weight; its
+    /// shift modes count only with a shift alignment).
     pub fn next_op(&mut self, weights: &Weights, modes: &[FallocMode], size: u64) -> Op {
         let kind = weights.pick(self.rng.below(weights.total()));
         match kind {
@@ -213,14 +306,7 @@ impl Generator {
             OpKind::Truncate => Op::Truncate {
                 size: self.new_size(size),
             },
-            OpKind::Falloc => {
-                let mode = match modes.len() {
-                    0 => FallocMode::KeepSize,
-                    n => modes[self.rng.below(n as u64) as usize],
-                };
-                let (off, len) = self.growing_range(size);
-                Op::Falloc { mode, off, len }
-            }
+            OpKind::Falloc => self.falloc_op(modes, size),
             OpKind::Fsync if self.rng.percent(50) => Op::Fsync,
             OpKind::Fsync => Op::Fdatasync,
             OpKind::Invalidate => Op::Invalidate,
@@ -415,6 +501,146 @@ mod tests {
                 a.next_op(&w, &FallocMode::ALL, size * 7),
                 b.next_op(&w, &FallocMode::ALL, size * 7)
             );
+        }
+    }
+
+    /// Applies a generated operation to the model, as the runner would.
+    fn apply(m: &mut Model, op: Op) {
+        match op {
+            Op::Write { off, len, seed } | Op::MapWrite { off, len, seed } => {
+                m.write(off, &prng::data(seed, len as usize));
+            }
+            Op::DWrite { off, len, seed } => m.write(off, &prng::data(seed, len as usize)),
+            Op::Truncate { size } => m.truncate(size),
+            Op::Falloc { mode, off, len } => m.falloc(mode, off, len),
+            _ => {}
+        }
+    }
+
+    /// With a shift alignment, collapse and insert range come up among the
+    /// other operations, and every one is aligned and valid for the size
+    /// the file has when it runs: the kernel would refuse nothing.
+    #[test]
+    fn shift_ops_are_aligned_and_valid() {
+        for (max, block, align, max_op) in [
+            (262_144, 4096, 4096, 65536),
+            (262_144, 4096, 1024, 65536),
+            (262_144, 1024, 1024, 65536),
+            (1 << 20, 4096, 65536, 65536),
+            (100_000, 512, 512, 65536),
+            (20_000, 4096, 4096, 1000),
+            (3 * 4096, 4096, 4096, 65536),
+        ] {
+            let mut g = Generator::new(max ^ align ^ 0x5eed, max, max_op, block)
+                .with_shift_align(Some(align));
+            let mut m = Model::new();
+            let mut w = Weights::default();
+            w.set(OpKind::Falloc, 20);
+            let (mut collapses, mut inserts) = (0, 0);
+            let (mut collapse_to_eof, mut insert_at_0) = (0, 0);
+            for _ in 0..20_000 {
+                let size = m.size();
+                let op = g.next_op(&w, &FallocMode::ALL, size);
+                if let Op::Falloc { mode, off, len } = op {
+                    if mode.is_shift() {
+                        let what = format!("{mode} off={off} len={len} size={size} max={max}");
+                        assert_eq!(off % align, 0, "{what}");
+                        assert_eq!(len % align, 0, "{what}");
+                        assert!(len >= align && len <= max_op.max(align), "{what}");
+                        assert_eq!(m.shift_error(mode, off, len, max), None, "{what}");
+                        if mode == FallocMode::CollapseRange {
+                            assert!(off + len < size, "{what}");
+                            collapses += 1;
+                            if size - (off + len) < align {
+                                collapse_to_eof += 1;
+                            }
+                        } else {
+                            assert!(off < size && size + len <= max, "{what}");
+                            inserts += 1;
+                            if off == 0 {
+                                insert_at_0 += 1;
+                            }
+                        }
+                    } else {
+                        assert!(len >= 1 && off + len <= max);
+                    }
+                }
+                apply(&mut m, op);
+                assert!(m.size() <= max);
+            }
+            let what = format!("max={max} align={align}");
+            // About 900 and 700 with room to move; fewer inserts when the
+            // maximum size is only a few units.
+            assert!(collapses > 150, "{what}: {collapses} collapses");
+            assert!(inserts > 150, "{what}: {inserts} inserts");
+            // The edges come up: a collapse up to the last unit before
+            // EOF, an insert at the start.
+            assert!(collapse_to_eof > 20, "{what}: {collapse_to_eof}");
+            assert!(insert_at_0 > 20, "{what}: {insert_at_0}");
+        }
+    }
+
+    /// Without a shift alignment no collapse or insert is ever made, even
+    /// when the modes list offers them, and the other modes all come up.
+    #[test]
+    fn shift_ops_need_the_alignment() {
+        let mut w = Weights::default();
+        w.set(OpKind::Falloc, 40);
+        let mut g = Generator::new(77, 262_144, 65536, 1024);
+        let mut m = Model::new();
+        let mut seen = Vec::new();
+        for _ in 0..20_000 {
+            let op = g.next_op(&w, &FallocMode::ALL, m.size());
+            if let Op::Falloc { mode, .. } = op {
+                assert!(!mode.is_shift(), "generated {op:?}");
+                if !seen.contains(&mode) {
+                    seen.push(mode);
+                }
+            }
+            apply(&mut m, op);
+        }
+        assert_eq!(seen.len(), 5, "{seen:?}");
+    }
+
+    /// A shift mode that has no valid range at the current size gives a
+    /// write instead; so does one that would not fit below the maximum.
+    #[test]
+    fn impossible_shifts_become_writes() {
+        let mut w = Weights::default();
+        w.apply_spec("read=0,write=0,mapread=0,mapwrite=0,truncate=0,fsync=0,invalidate=0")
+            .unwrap();
+        let mut g = Generator::new(4, 65536, 65536, 4096).with_shift_align(Some(4096));
+        for (mode, size) in [
+            (FallocMode::CollapseRange, 0),
+            (FallocMode::CollapseRange, 4096),
+            (FallocMode::InsertRange, 0),
+            (FallocMode::InsertRange, 65536 - 4095),
+        ] {
+            for _ in 0..100 {
+                match g.next_op(&w, &[mode], size) {
+                    Op::Write { off, len, .. } => assert!(off + len <= 65536),
+                    other => panic!("{mode} at size {size}: generated {other:?}"),
+                }
+            }
+        }
+        // Just enough: one byte after the first unit for a collapse of it;
+        // one unit of file and one of room for an insert of a unit at 0.
+        let mut g = Generator::new(4, 8192, 65536, 4096).with_shift_align(Some(4096));
+        for (mode, size) in [
+            (FallocMode::CollapseRange, 4097),
+            (FallocMode::InsertRange, 4096),
+            (FallocMode::InsertRange, 1),
+        ] {
+            for _ in 0..100 {
+                assert_eq!(
+                    g.next_op(&w, &[mode], size),
+                    Op::Falloc {
+                        mode,
+                        off: 0,
+                        len: 4096
+                    }
+                );
+            }
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! It runs random operations (pread, pwrite, mmap reads and writes,
 //! ftruncate, fallocate in its modes, fsync, cache invalidation, remounts,
-//! and with `--direct` aligned O_DIRECT preads and pwrites) on one or more
+//! with `--direct` aligned O_DIRECT preads and pwrites, and with
+//! `--shift-align` collapse and insert range) on one or more
 //! files and compares every result with an in-memory model of each file's
 //! bytes and size.  Nothing in it is specific to mapfs: the
 //! same run on XFS or ext4 tells a mapfs bug from a test bug.

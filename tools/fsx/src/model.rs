@@ -23,17 +23,39 @@ pub enum FallocMode {
     /// `FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE` (punching requires
     /// KEEP_SIZE): deallocate, so the part inside the file reads as zeros.
     PunchHole,
+    /// `FALLOC_FL_COLLAPSE_RANGE`: remove the range and move the rest of
+    /// the file down over it; the size shrinks by the length.  `off` and
+    /// `len` must be multiples of the filesystem block size and the range
+    /// must end before EOF.
+    CollapseRange,
+    /// `FALLOC_FL_INSERT_RANGE`: move the data from `off` on up by `len`,
+    /// leaving a hole that reads as zeros; the size grows by the length.
+    /// `off` and `len` must be multiples of the filesystem block size and
+    /// `off` must be before EOF.
+    InsertRange,
 }
 
 impl FallocMode {
-    /// Every mode, in the order the generator numbers them.
-    pub const ALL: [FallocMode; 5] = [
+    /// Every mode, in the order the generator numbers them.  The shift
+    /// modes come last: the generator leaves them out unless it knows the
+    /// alignment they need, and then numbers the others as it always did.
+    pub const ALL: [FallocMode; 7] = [
         FallocMode::Alloc,
         FallocMode::KeepSize,
         FallocMode::ZeroRange,
         FallocMode::ZeroRangeKeepSize,
         FallocMode::PunchHole,
+        FallocMode::CollapseRange,
+        FallocMode::InsertRange,
     ];
+
+    /// True for the modes that move data within the file (collapse and
+    /// insert range), whose offset and length must be multiples of the
+    /// filesystem block size and which a filesystem may not support at
+    /// all.
+    pub fn is_shift(self) -> bool {
+        matches!(self, FallocMode::CollapseRange | FallocMode::InsertRange)
+    }
 
     /// The name used in logs and messages.
     pub fn name(self) -> &'static str {
@@ -43,6 +65,8 @@ impl FallocMode {
             FallocMode::ZeroRange => "zero_range",
             FallocMode::ZeroRangeKeepSize => "zero_range_keep_size",
             FallocMode::PunchHole => "punch_hole",
+            FallocMode::CollapseRange => "collapse_range",
+            FallocMode::InsertRange => "insert_range",
         }
     }
 
@@ -118,11 +142,43 @@ impl Model {
         }
     }
 
+    /// Why fallocate(`mode`, `off`, `len`) must fail with EINVAL whatever
+    /// the alignment, or `None` if the range is acceptable; always `None`
+    /// for the modes that are not shift modes.  Collapse range must end
+    /// before EOF (strictly: a collapse up to EOF is what ftruncate is
+    /// for), insert range must start before EOF, and both must have a
+    /// length; `limit` is the largest size the file may grow to.
+    pub fn shift_error(&self, mode: FallocMode, off: u64, len: u64, limit: u64) -> Option<String> {
+        let size = self.size();
+        let end = off.saturating_add(len);
+        match mode {
+            _ if !mode.is_shift() => None,
+            _ if len == 0 => Some(format!("{mode} needs a length above 0")),
+            FallocMode::CollapseRange if end >= size => Some(format!(
+                "collapse_range off={off} len={len} does not end before EOF ({size})"
+            )),
+            FallocMode::InsertRange if off >= size => Some(format!(
+                "insert_range off={off} does not start before EOF ({size})"
+            )),
+            FallocMode::InsertRange if size.saturating_add(len) > limit => Some(format!(
+                "insert_range len={len} would grow the file from {size} past {limit} bytes"
+            )),
+            _ => None,
+        }
+    }
+
     /// fallocate(mode, off, len), following man 2 fallocate: without
     /// KEEP_SIZE a range ending past EOF extends the size (the new bytes
     /// read as zeros); zero range and punch hole make the range read as
-    /// zeros, but only inside the (possibly extended) file.
+    /// zeros, but only inside the (possibly extended) file.  Collapse range
+    /// removes `off..off+len` and moves the rest down, insert range moves
+    /// everything from `off` up by `len` and fills the gap with zeros.  A
+    /// shift the kernel would refuse ([`shift_error`](Self::shift_error)
+    /// with no size limit) changes nothing, as the refused call does not.
     pub fn falloc(&mut self, mode: FallocMode, off: u64, len: u64) {
+        if mode.is_shift() && self.shift_error(mode, off, len, u64::MAX).is_some() {
+            return;
+        }
         let end = off + len;
         match mode {
             FallocMode::Alloc => {
@@ -138,6 +194,13 @@ impl Model {
                 self.zero(off, end);
             }
             FallocMode::ZeroRangeKeepSize | FallocMode::PunchHole => self.zero(off, end),
+            FallocMode::CollapseRange => {
+                self.data.drain(idx(off)..idx(end));
+            }
+            FallocMode::InsertRange => {
+                let at = idx(off);
+                self.data.splice(at..at, std::iter::repeat_n(0, idx(len)));
+            }
         }
     }
 }
@@ -233,10 +296,97 @@ mod tests {
     }
 
     #[test]
+    fn collapse_range_removes_and_shifts_down() {
+        let mut m = filled(12);
+        m.falloc(FallocMode::CollapseRange, 4, 4);
+        assert_eq!(m.bytes(), &[1, 2, 3, 4, 9, 10, 11, 12]);
+        assert_eq!(m.size(), 8);
+        // From the start, leaving one byte.
+        m.falloc(FallocMode::CollapseRange, 0, 7);
+        assert_eq!(m.bytes(), &[12]);
+    }
+
+    #[test]
+    fn insert_range_shifts_up_and_zero_fills() {
+        let mut m = filled(8);
+        m.falloc(FallocMode::InsertRange, 4, 4);
+        assert_eq!(m.bytes(), &[1, 2, 3, 4, 0, 0, 0, 0, 5, 6, 7, 8]);
+        assert_eq!(m.size(), 12);
+        // At offset 0, the whole file moves up.
+        m.falloc(FallocMode::InsertRange, 0, 2);
+        assert_eq!(m.bytes(), &[0, 0, 1, 2, 3, 4, 0, 0, 0, 0, 5, 6, 7, 8]);
+        // Just before EOF: the last byte moves up alone.
+        m.falloc(FallocMode::InsertRange, 13, 1);
+        assert_eq!(m.size(), 15);
+        assert_eq!(&m.bytes()[12..], &[7, 0, 8]);
+    }
+
+    /// A collapse followed by an insert of the same range gives back the
+    /// size, with the collapsed bytes now zeros and everything else in
+    /// place.
+    #[test]
+    fn collapse_then_insert_restores_size() {
+        let bs = 1024;
+        let mut m = Model::new();
+        let data: Vec<u8> = (0..6 * bs).map(|i| (i % 251) as u8 + 1).collect();
+        m.write(0, &data);
+        m.falloc(FallocMode::CollapseRange, 2 * bs, 2 * bs);
+        assert_eq!(m.size(), 4 * bs);
+        assert_eq!(&m.bytes()[..idx(2 * bs)], &data[..idx(2 * bs)]);
+        assert_eq!(&m.bytes()[idx(2 * bs)..], &data[idx(4 * bs)..]);
+        m.falloc(FallocMode::InsertRange, 2 * bs, 2 * bs);
+        assert_eq!(m.size(), 6 * bs);
+        let mut expected = data.clone();
+        expected[idx(2 * bs)..idx(4 * bs)].fill(0);
+        assert_eq!(m.bytes(), expected.as_slice());
+    }
+
+    #[test]
+    fn refused_shifts_change_nothing() {
+        let m0 = filled(8);
+        for (mode, off, len) in [
+            // Collapse must end strictly before EOF.
+            (FallocMode::CollapseRange, 4, 4),
+            (FallocMode::CollapseRange, 0, 8),
+            (FallocMode::CollapseRange, 6, 100),
+            (FallocMode::CollapseRange, 20, 1),
+            // Insert must start before EOF.
+            (FallocMode::InsertRange, 8, 4),
+            (FallocMode::InsertRange, 100, 1),
+            (FallocMode::InsertRange, 2, 0),
+            (FallocMode::CollapseRange, 2, 0),
+        ] {
+            assert!(m0.shift_error(mode, off, len, u64::MAX).is_some());
+            let mut m = m0.clone();
+            m.falloc(mode, off, len);
+            assert_eq!(m, m0, "{mode} off={off} len={len}");
+        }
+        assert!(m0.shift_error(FallocMode::CollapseRange, 4, 3, 8).is_none());
+        assert!(m0.shift_error(FallocMode::InsertRange, 7, 4, 12).is_none());
+        let err = m0.shift_error(FallocMode::InsertRange, 7, 5, 12).unwrap();
+        assert!(err.contains("past 12 bytes"), "{err}");
+        // The other modes have no such rule.
+        assert!(m0.shift_error(FallocMode::PunchHole, 100, 0, 0).is_none());
+    }
+
+    #[test]
     fn mode_names_round_trip() {
         for m in FallocMode::ALL {
             assert_eq!(FallocMode::from_name(m.name()), Some(m));
         }
         assert_eq!(FallocMode::from_name("bogus"), None);
+        assert_eq!(
+            FallocMode::from_name("collapse_range"),
+            Some(FallocMode::CollapseRange)
+        );
+        assert_eq!(
+            FallocMode::from_name("insert_range"),
+            Some(FallocMode::InsertRange)
+        );
+        let shift: Vec<FallocMode> = FallocMode::ALL
+            .into_iter()
+            .filter(|m| m.is_shift())
+            .collect();
+        assert_eq!(shift, [FallocMode::CollapseRange, FallocMode::InsertRange]);
     }
 }

@@ -5,11 +5,13 @@
 //!
 //! ```text
 //! # mapfs-fsx log
-//! # seed=42 files=2 max-size=262144 block-size=4096 dio-align=512
+//! # seed=42 files=2 max-size=262144 block-size=4096 dio-align=512 shift-align=4096
 //! 1 f0 write off=4095 len=2 seed=0x6c3e8a7f01d2b944
 //! 2 f1 falloc mode=punch_hole off=8192 len=4097
 //! 3 f1 dwrite off=7680 len=1024 seed=0x0b5e22d4c1a9f310
 //! 4 f0 dread off=0 len=4096
+//! 5 f0 falloc mode=collapse_range off=0 len=4096
+//! 6 f1 falloc mode=insert_range off=4096 len=8192
 //! 100 * check
 //! ```
 //!
@@ -20,6 +22,9 @@
 //! ignored except for the `key=value` words of comment lines, which form
 //! the header.  `dio-align` is there only when the run used direct I/O
 //! (`dread`, `dwrite`); a replay uses it as the alignment of those.
+//! `shift-align` is there only when the run made collapse and insert range
+//! operations (`--shift-align`); it is for the reader, since their lines
+//! carry their offsets and lengths.
 
 use std::fmt;
 
@@ -41,6 +46,17 @@ pub const DEFAULT_DIO_ALIGN: u64 = MIN_DIO_ALIGN;
 /// [`MIN_DIO_ALIGN`] to [`MAX_DIO_LEN`].
 pub fn valid_dio_align(align: u64) -> bool {
     align.is_power_of_two() && (MIN_DIO_ALIGN..=MAX_DIO_LEN).contains(&align)
+}
+
+/// The smallest alignment `--shift-align` accepts for collapse and insert
+/// range: the smallest block size of a Linux filesystem.
+pub const MIN_SHIFT_ALIGN: u64 = 512;
+
+/// True if `align` can be the alignment of collapse and insert range: a
+/// power of two of at least [`MIN_SHIFT_ALIGN`].  (Whether it is a multiple
+/// of the filesystem's block size only the filesystem can say.)
+pub fn valid_shift_align(align: u64) -> bool {
+    align.is_power_of_two() && align >= MIN_SHIFT_ALIGN
 }
 
 /// One thing the checker does, with all its parameters.
@@ -387,6 +403,8 @@ pub struct Header {
     pub block_size: Option<u64>,
     /// The alignment of the direct I/O operations, if the run used them.
     pub dio_align: Option<u64>,
+    /// The alignment of collapse and insert range, if the run made them.
+    pub shift_align: Option<u64>,
 }
 
 impl Default for Header {
@@ -397,6 +415,7 @@ impl Default for Header {
             max_size: None,
             block_size: None,
             dio_align: None,
+            shift_align: None,
         }
     }
 }
@@ -420,6 +439,9 @@ impl fmt::Display for Header {
         }
         if let Some(a) = self.dio_align {
             write!(f, " dio-align={a}")?;
+        }
+        if let Some(a) = self.shift_align {
+            write!(f, " shift-align={a}")?;
         }
         writeln!(f)
     }
@@ -454,6 +476,16 @@ pub fn parse_log(text: &str) -> Result<(Header, Vec<Entry>), String> {
                             )));
                         }
                         header.dio_align = Some(a);
+                    }
+                    "shift-align" => {
+                        let a = n()?;
+                        if !valid_shift_align(a) {
+                            return Err(at(format!(
+                                "invalid shift-align={v} (a power of two, at least \
+                                 {MIN_SHIFT_ALIGN})"
+                            )));
+                        }
+                        header.shift_align = Some(a);
                     }
                     _ => {}
                 }
@@ -554,21 +586,28 @@ mod tests {
             max_size: Some(262_144),
             block_size: Some(4096),
             dio_align: Some(4096),
+            shift_align: Some(1024),
         };
         let mut text = header.to_string();
-        assert!(text.contains(" block-size=4096 dio-align=4096\n"), "{text}");
+        assert!(
+            text.contains(" block-size=4096 dio-align=4096 shift-align=1024\n"),
+            "{text}"
+        );
         for e in every_op() {
             text.push_str(&format!("{e}\n"));
         }
         let (h, entries) = parse_log(&text).unwrap();
         assert_eq!(h, header);
         assert_eq!(entries, every_op());
-        // Without direct I/O the header has no dio-align, as before.
+        // Without direct I/O and shifts the header has no dio-align and
+        // no shift-align, as before.
         let header = Header {
             dio_align: None,
+            shift_align: None,
             ..header
         };
         assert!(!header.to_string().contains("dio-align"));
+        assert!(!header.to_string().contains("shift-align"));
         assert_eq!(parse_log(&header.to_string()).unwrap().0, header);
     }
 
@@ -628,6 +667,29 @@ mod tests {
             },
         };
         assert_eq!(e.to_string(), "8 f0 falloc mode=punch_hole off=1 len=2");
+        for (mode, text) in [
+            (
+                FallocMode::CollapseRange,
+                "9 f0 falloc mode=collapse_range off=4096 len=8192",
+            ),
+            (
+                FallocMode::InsertRange,
+                "9 f0 falloc mode=insert_range off=4096 len=8192",
+            ),
+        ] {
+            let e = Entry {
+                num: 9,
+                file: Some(0),
+                op: Op::Falloc {
+                    mode,
+                    off: 4096,
+                    len: 8192,
+                },
+            };
+            assert_eq!(e.to_string(), text);
+            assert_eq!(Entry::parse(text), Ok(e));
+            assert_eq!(e.op.kind(), Some(OpKind::Falloc));
+        }
         assert_eq!(
             Entry {
                 num: 100,
@@ -684,6 +746,14 @@ mod tests {
         for bad in ["0", "256", "1000", "131072", "x"] {
             let err = parse_log(&format!("# dio-align={bad}\n")).unwrap_err();
             assert!(err.contains("invalid dio-align="), "{bad}: {err}");
+        }
+        for bad in ["0", "256", "1000", "x"] {
+            let err = parse_log(&format!("# shift-align={bad}\n")).unwrap_err();
+            assert!(err.contains("invalid shift-align="), "{bad}: {err}");
+        }
+        for bad in ["collapse_range", "insert_range"] {
+            let err = Entry::parse(&format!("1 f0 falloc mode={bad} off=0 len=0")).unwrap_err();
+            assert!(err.contains("zero length"), "{bad}: {err}");
         }
     }
 }

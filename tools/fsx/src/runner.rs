@@ -9,6 +9,12 @@
 //! reopened with it at a remount; `dread` and `dwrite` go through it, every
 //! other operation through the buffered one, and the same model stands for
 //! both, so the page cache and the direct path must agree at every step.
+//!
+//! Collapse and insert range run only when a log asks for them or when the
+//! run enables them ([`Runner::enable_shift`]), and like direct I/O they are
+//! never skipped: a filesystem that answers EOPNOTSUPP fails the run with a
+//! message saying so, and whoever asked for them decides whether to ask on
+//! that filesystem.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write as _};
@@ -135,10 +141,13 @@ fn io_err(what: &str, e: io::Error) -> Problem {
 /// mmap reports a filesystem without mmap support with ENODEV.  Direct I/O
 /// is never skipped: the O_DIRECT open already showed the filesystem takes
 /// it, and direct operations run only when asked for, so an aligned
-/// transfer that fails is a failure.
+/// transfer that fails is a failure.  Nor are collapse and insert range,
+/// which also run only when asked for (see [`shift_failure`]).
 fn is_unsupported(op: &Op, e: &io::Error) -> bool {
-    if matches!(op, Op::DRead { .. } | Op::DWrite { .. }) {
-        return false;
+    match op {
+        Op::DRead { .. } | Op::DWrite { .. } => return false,
+        Op::Falloc { mode, .. } if mode.is_shift() => return false,
+        _ => {}
     }
     match e.raw_os_error() {
         // ENOTSUP is the same number as EOPNOTSUPP on Linux.
@@ -186,6 +195,52 @@ fn direct_open_error(path: &Path, e: &io::Error) -> String {
     }
 }
 
+/// The fallocate flag of a shift mode, for messages.
+fn shift_flag(mode: FallocMode) -> &'static str {
+    match mode {
+        FallocMode::CollapseRange => "FALLOC_FL_COLLAPSE_RANGE",
+        FallocMode::InsertRange => "FALLOC_FL_INSERT_RANGE",
+        _ => "a fallocate mode",
+    }
+}
+
+/// Describes the failure `e` of collapse or insert range `mode` at `off`
+/// for `len` bytes, made with the alignment `align` if known.  The range
+/// was valid for the model's size (the runner checks that first), so
+/// EOPNOTSUPP means the filesystem cannot shift at all, and EINVAL most
+/// likely that the alignment is not a multiple of its block size; both are
+/// spelled out, because the run asked for these operations and a failure
+/// is the finding, not a reason to skip them.
+fn shift_failure(
+    mode: FallocMode,
+    off: u64,
+    len: u64,
+    align: Option<u64>,
+    e: &io::Error,
+) -> String {
+    let call = format!("fallocate({mode}) off={off} len={len}");
+    let flag = shift_flag(mode);
+    match e.raw_os_error() {
+        Some(libc::EOPNOTSUPP) => format!(
+            "{call}: the filesystem does not support {flag} (EOPNOTSUPP); run \
+             without --shift-align to leave collapse and insert range out"
+        ),
+        Some(libc::EINVAL) => {
+            let why = match align {
+                Some(a) => format!(
+                    "is the shift alignment {a} (--shift-align) a multiple of the \
+                     filesystem's block size?"
+                ),
+                None => "are the offset and length multiples of the filesystem's \
+                         block size?"
+                    .to_owned(),
+            };
+            format!("{call}: {flag} refused (EINVAL) a range valid for the size: {why}")
+        }
+        _ => format!("{call}: {e}"),
+    }
+}
+
 /// Opens `path` with O_DIRECT, describing a failure.
 fn open_direct(path: &Path) -> Result<File, String> {
     sys::open_direct(path).map_err(|e| direct_open_error(path, &e))
@@ -200,6 +255,9 @@ pub struct Runner {
     direct: Vec<Option<File>>,
     /// The direct I/O alignment; `None` without direct I/O.
     dio_align: Option<u64>,
+    /// The alignment of collapse and insert range, if known; `None`
+    /// unless [`Runner::enable_shift`] gave one.
+    shift_align: Option<u64>,
     models: Vec<Model>,
     weights: Weights,
     modes: Vec<FallocMode>,
@@ -229,7 +287,11 @@ impl Runner {
                 .map_err(|e| format!("cannot create {}: {e}", p.display()))?;
             files.push(Some(f));
         }
-        let mut modes = FallocMode::ALL.to_vec();
+        // The shift modes only once enable_shift asks for them.
+        let mut modes: Vec<FallocMode> = FallocMode::ALL
+            .into_iter()
+            .filter(|m| !m.is_shift())
+            .collect();
         if weights.get(OpKind::Falloc) == 0 {
             modes.clear();
         }
@@ -239,6 +301,7 @@ impl Runner {
             files,
             direct: Vec::new(),
             dio_align: None,
+            shift_align: None,
             weights,
             modes,
             announced: Vec::new(),
@@ -262,6 +325,27 @@ impl Runner {
         self.direct = direct;
         self.dio_align = Some(align);
         Ok(())
+    }
+
+    /// Adds collapse and insert range to the fallocate modes to choose
+    /// from (unless falloc has weight 0), their offsets and lengths to be
+    /// multiples of `align`; with `None`, only records that the alignment
+    /// is unknown.  Log entries with those modes run whether or not they
+    /// are enabled: the alignment only makes the failure messages precise.
+    pub fn enable_shift(&mut self, align: Option<u64>) {
+        self.shift_align = align;
+        if align.is_some() && self.weights.get(OpKind::Falloc) > 0 {
+            for m in FallocMode::ALL.into_iter().filter(|m| m.is_shift()) {
+                if !self.modes.contains(&m) {
+                    self.modes.push(m);
+                }
+            }
+        }
+    }
+
+    /// The alignment of collapse and insert range, if enabled.
+    pub fn shift_align(&self) -> Option<u64> {
+        self.shift_align
     }
 
     /// The direct I/O alignment, if direct I/O is enabled.
@@ -419,6 +503,7 @@ impl Runner {
                 _ => Err(Problem::Io(format!("{path} is not open with O_DIRECT"))),
             }
         };
+        let shift_align = self.shift_align;
         let model = &mut self.models[i];
         let mismatch = |what: &str, start: u64, expected: &[u8], found: Vec<u8>, model: &Model| {
             Problem::Mismatch(Box::new(Mismatch {
@@ -543,6 +628,20 @@ impl Runner {
             Op::Truncate { size } => {
                 primary(&op, "ftruncate", file.set_len(size))?;
                 model.truncate(size);
+            }
+            Op::Falloc { mode, off, len } if mode.is_shift() => {
+                // A range the kernel must refuse whatever the filesystem
+                // (from a hand-edited log: the generator makes none) is
+                // not worth a system call, and the model could not follow
+                // an insert past its limit.
+                if let Some(why) = model.shift_error(mode, off, len, MODEL_LIMIT) {
+                    return Err(Problem::Io(format!(
+                        "{why}: fallocate would refuse it (EINVAL), so it is not run"
+                    )));
+                }
+                sys::fallocate(file, mode, off, len)
+                    .map_err(|e| Problem::Io(shift_failure(mode, off, len, shift_align, &e)))?;
+                model.falloc(mode, off, len);
             }
             Op::Falloc { mode, off, len } => {
                 primary(&op, "fallocate", sys::fallocate(file, mode, off, len))?;
@@ -682,5 +781,91 @@ mod tests {
             assert!(!is_unsupported(&op, &notsup));
         }
         assert!(is_unsupported(&Op::Fsync, &notsup));
+    }
+
+    #[test]
+    fn shift_errors_are_never_skipped() {
+        let einval = io::Error::from_raw_os_error(libc::EINVAL);
+        let notsup = io::Error::from_raw_os_error(libc::EOPNOTSUPP);
+        for mode in [FallocMode::CollapseRange, FallocMode::InsertRange] {
+            let op = Op::Falloc {
+                mode,
+                off: 4096,
+                len: 4096,
+            };
+            assert!(!is_unsupported(&op, &einval));
+            assert!(!is_unsupported(&op, &notsup));
+        }
+        // The other modes are still skipped on both.
+        let punch = Op::Falloc {
+            mode: FallocMode::PunchHole,
+            off: 0,
+            len: 1,
+        };
+        assert!(is_unsupported(&punch, &einval));
+        assert!(is_unsupported(&punch, &notsup));
+    }
+
+    #[test]
+    fn shift_failures_are_named() {
+        let notsup = io::Error::from_raw_os_error(libc::EOPNOTSUPP);
+        assert_eq!(
+            shift_failure(FallocMode::CollapseRange, 0, 4096, Some(4096), &notsup),
+            "fallocate(collapse_range) off=0 len=4096: the filesystem does not \
+             support FALLOC_FL_COLLAPSE_RANGE (EOPNOTSUPP); run without \
+             --shift-align to leave collapse and insert range out"
+        );
+        let einval = io::Error::from_raw_os_error(libc::EINVAL);
+        let msg = shift_failure(FallocMode::InsertRange, 1024, 1024, Some(1024), &einval);
+        assert!(
+            msg.starts_with(
+                "fallocate(insert_range) off=1024 len=1024: FALLOC_FL_INSERT_RANGE \
+                 refused (EINVAL)"
+            ),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("shift alignment 1024 (--shift-align)"),
+            "{msg}"
+        );
+        let msg = shift_failure(FallocMode::InsertRange, 1024, 1024, None, &einval);
+        assert!(
+            msg.contains("multiples of the filesystem's block size"),
+            "{msg}"
+        );
+        let eio = io::Error::from_raw_os_error(libc::EIO);
+        let msg = shift_failure(FallocMode::InsertRange, 0, 512, None, &eio);
+        assert!(
+            msg.starts_with("fallocate(insert_range) off=0 len=512: "),
+            "{msg}"
+        );
+        assert!(
+            !msg.contains("EOPNOTSUPP") && !msg.contains("refused"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn shift_modes_only_when_enabled() {
+        let dir = std::env::temp_dir().join(format!("mapfs-fsx-shift-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f");
+        let mut r =
+            Runner::create(vec![path.clone()], Weights::default(), Verbosity::Quiet).unwrap();
+        assert!(r.falloc_modes().iter().all(|m| !m.is_shift()));
+        assert_eq!(r.falloc_modes().len(), 5);
+        r.enable_shift(None);
+        assert_eq!(r.falloc_modes().len(), 5);
+        r.enable_shift(Some(4096));
+        assert_eq!(r.falloc_modes(), &FallocMode::ALL);
+        assert_eq!(r.shift_align(), Some(4096));
+        // With falloc off they stay off.
+        let mut w = Weights::default();
+        w.set(OpKind::Falloc, 0);
+        let mut r = Runner::create(vec![path], w, Verbosity::Quiet).unwrap();
+        r.enable_shift(Some(4096));
+        assert!(r.falloc_modes().is_empty());
+        drop(r);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

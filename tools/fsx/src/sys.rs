@@ -44,6 +44,8 @@ pub fn falloc_flags(mode: FallocMode) -> libc::c_int {
         FallocMode::ZeroRange => libc::FALLOC_FL_ZERO_RANGE,
         FallocMode::ZeroRangeKeepSize => libc::FALLOC_FL_ZERO_RANGE | libc::FALLOC_FL_KEEP_SIZE,
         FallocMode::PunchHole => libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+        FallocMode::CollapseRange => libc::FALLOC_FL_COLLAPSE_RANGE,
+        FallocMode::InsertRange => libc::FALLOC_FL_INSERT_RANGE,
     }
 }
 
@@ -435,6 +437,18 @@ mod tests {
             assert!(b.bytes().iter().all(|&x| x == 0xa5));
         }
         assert!(AlignedBuf::new(512, 3).is_err());
+    }
+
+    #[test]
+    fn falloc_mode_bits() {
+        // The values of linux/falloc.h.
+        assert_eq!(falloc_flags(FallocMode::Alloc), 0);
+        assert_eq!(falloc_flags(FallocMode::KeepSize), 0x01);
+        assert_eq!(falloc_flags(FallocMode::PunchHole), 0x03);
+        assert_eq!(falloc_flags(FallocMode::CollapseRange), 0x08);
+        assert_eq!(falloc_flags(FallocMode::ZeroRange), 0x10);
+        assert_eq!(falloc_flags(FallocMode::ZeroRangeKeepSize), 0x11);
+        assert_eq!(falloc_flags(FallocMode::InsertRange), 0x20);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// A kind of operation the generator can choose.  Some kinds cover several
-/// concrete operations (fsync also does fdatasync, falloc has five modes).
+/// concrete operations (fsync also does fdatasync, falloc has seven modes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OpKind {
     /// pread and compare.

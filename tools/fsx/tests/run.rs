@@ -432,6 +432,7 @@ fn usage_errors_and_help() {
         "--replay",
         "--direct",
         "--dio-align N",
+        "--shift-align N",
         "-q",
         "-v",
         "-h, --help",
@@ -469,7 +470,7 @@ fn o_direct_works(dir: &Path) -> bool {
     }
 }
 
-/// The `off=` and `len=` of a dread or dwrite log line.
+/// The `off=` and `len=` of a log line (dread, dwrite, falloc).
 fn off_len(line: &str) -> (u64, u64) {
     let field = |k: &str| -> u64 {
         line.split_whitespace()
@@ -674,4 +675,222 @@ fn direct_io_handwritten_logs() {
     );
     assert_eq!(code(&o), 1, "{}", both(&o));
     assert!(stderr(&o).contains("alignment 4096"), "{}", both(&o));
+}
+
+/// The mode, offset and length of a `falloc` log line.
+fn falloc_fields(line: &str) -> (String, u64, u64) {
+    let mode = line
+        .split("mode=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect(line)
+        .to_owned();
+    let (off, len) = off_len(line);
+    (mode, off, len)
+}
+
+/// True if the filesystem of `dir` collapses and inserts ranges of 4 KiB,
+/// found by replaying a tiny log: a collapse, then an insert.
+fn shifts_work(s: &Scratch) -> bool {
+    let log = s.path("probe.log");
+    std::fs::write(
+        &log,
+        "1 f0 write off=0 len=12288 seed=1\n\
+         2 f0 falloc mode=collapse_range off=0 len=4096\n\
+         3 f0 falloc mode=insert_range off=4096 len=4096\n",
+    )
+    .unwrap();
+    let o = fsx(&["--replay", log.to_str().unwrap()], &s.path("probe"));
+    code(&o) == 0
+}
+
+/// With --shift-align, collapse and insert range run among the other
+/// operations and pass, their log lines aligned and valid (each collapse
+/// ends before EOF, each insert starts before it), under a header with
+/// shift-align; the log replays.  Without it none is made.  Skipped where
+/// the temporary directory's filesystem cannot shift.
+#[test]
+fn shift_ops_run_log_and_replay() {
+    let s = Scratch::new("shift");
+    if !shifts_work(&s) {
+        eprintln!(
+            "{} cannot collapse or insert 4 KiB ranges: shift test skipped",
+            s.0.display()
+        );
+        return;
+    }
+    let f = s.path("file");
+    let log = s.path("shift.log");
+    let o = fsx(
+        &[
+            "-S",
+            "42",
+            "-N",
+            "3000",
+            "--shift-align",
+            "4k",
+            "--weights",
+            "falloc=20",
+            "--log",
+            log.to_str().unwrap(),
+        ],
+        &f,
+    );
+    assert_eq!(code(&o), 0, "{}", both(&o));
+    let out = stdout(&o);
+    assert!(out.contains(", collapse/insert aligned to 4096, "), "{out}");
+    assert!(!out.contains("skipping falloc(collapse"), "{out}");
+    assert!(!out.contains("skipping falloc(insert"), "{out}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains(" shift-align=4096\n"), "{text}");
+    let (mut collapses, mut inserts) = (0, 0);
+    for l in text.lines().filter(|l| l.contains(" falloc ")) {
+        let (mode, off, len) = falloc_fields(l);
+        if mode == "collapse_range" || mode == "insert_range" {
+            assert!(off % 4096 == 0 && len % 4096 == 0 && len > 0, "{l}");
+            if mode == "collapse_range" {
+                collapses += 1;
+            } else {
+                inserts += 1;
+            }
+        }
+    }
+    // falloc=20 of 59, 2 modes of 7: about 290 shifts.
+    assert!(collapses > 50 && inserts > 50, "{collapses} {inserts}");
+    let r = fsx(&["--replay", log.to_str().unwrap()], &f);
+    assert_eq!(code(&r), 0, "{}", both(&r));
+
+    // The same seed without the flag makes no shift.
+    let o = fsx(
+        &[
+            "-S",
+            "42",
+            "-N",
+            "3000",
+            "--weights",
+            "falloc=20",
+            "--log",
+            log.to_str().unwrap(),
+        ],
+        &f,
+    );
+    assert_eq!(code(&o), 0, "{}", both(&o));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("shift-align"), "{text}");
+    assert!(!text.contains("collapse_range") && !text.contains("insert_range"));
+}
+
+/// Hand-written logs: collapse and insert move the data as the model says
+/// (a damaged byte is found where the shift moved it), and a range the
+/// kernel must refuse is an error naming the operation, not a skip.
+#[test]
+fn shift_handwritten_logs() {
+    let s = Scratch::new("shift-log");
+    if !shifts_work(&s) {
+        eprintln!(
+            "{} cannot collapse or insert 4 KiB ranges: shift test skipped",
+            s.0.display()
+        );
+        return;
+    }
+    let f = s.path("file");
+    let replay = |name: &str, text: &str| -> Output {
+        let log = s.path(name);
+        std::fs::write(&log, text).unwrap();
+        fsx(&["--replay", log.to_str().unwrap()], &f)
+    };
+    // The byte damaged at 9000 is at 4904 after the collapse of the first
+    // 4 KiB, and at 13096 after an insert of 8 KiB at 4096.
+    let o = replay(
+        "moved.log",
+        "1 f0 write off=0 len=20000 seed=0x1\n\
+         2 f0 corrupt off=9000\n\
+         3 f0 falloc mode=collapse_range off=0 len=4096\n\
+         4 f0 falloc mode=insert_range off=4096 len=8192\n\
+         5 f0 read off=12288 len=4096\n",
+    );
+    assert_eq!(code(&o), 1, "{}", both(&o));
+    let err = stderr(&o);
+    assert!(err.contains("MISMATCH at operation 5"), "{err}");
+    assert_eq!(first_offset(&err), 13096, "{err}");
+    assert!(
+        err.contains("file size: expected 24096, found 24096"),
+        "{err}"
+    );
+
+    for (text, why) in [
+        (
+            "1 f0 write off=0 len=8192 seed=1\n\
+             2 f0 falloc mode=collapse_range off=4096 len=4096\n",
+            "collapse_range off=4096 len=4096 does not end before EOF (8192)",
+        ),
+        (
+            "1 f0 write off=0 len=8192 seed=1\n\
+             2 f0 falloc mode=insert_range off=8192 len=4096\n",
+            "insert_range off=8192 does not start before EOF (8192)",
+        ),
+    ] {
+        let o = replay("refused.log", text);
+        assert_eq!(code(&o), 1, "{}", both(&o));
+        let err = stderr(&o);
+        assert!(err.contains("ERROR at operation 2"), "{err}");
+        assert!(err.contains(why), "{err}");
+        assert!(!stdout(&o).contains("skipping"), "{}", both(&o));
+    }
+    // A misaligned range reaches the kernel, whose EINVAL is a failure.
+    let o = replay(
+        "misaligned.log",
+        "1 f0 write off=0 len=8192 seed=1\n\
+         2 f0 falloc mode=collapse_range off=100 len=4096\n",
+    );
+    assert_eq!(code(&o), 1, "{}", both(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("FALLOC_FL_COLLAPSE_RANGE refused (EINVAL)"),
+        "{err}"
+    );
+}
+
+/// tmpfs cannot collapse or insert: with --shift-align the run fails at the
+/// first shift, saying so, instead of skipping it.
+#[test]
+fn shift_unsupported_fails_on_tmpfs() {
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir() {
+        eprintln!("no /dev/shm, skipped");
+        return;
+    }
+    let f = shm.join(format!("mapfs-fsx-test-shift-{}", std::process::id()));
+    let o = fsx(
+        &[
+            "-S",
+            "11",
+            "-N",
+            "2000",
+            "--weights",
+            "falloc=30",
+            "--shift-align",
+            "4k",
+        ],
+        &f,
+    );
+    let log = format!("{}.fsxlog", f.display());
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&f);
+    let _ = std::fs::remove_file(&log);
+    assert_eq!(code(&o), 1, "{}", both(&o));
+    let err = stderr(&o);
+    assert!(err.contains("ERROR at operation "), "{err}");
+    assert!(
+        err.contains("the filesystem does not support FALLOC_FL_COLLAPSE_RANGE (EOPNOTSUPP)")
+            || err.contains("the filesystem does not support FALLOC_FL_INSERT_RANGE (EOPNOTSUPP)"),
+        "{err}"
+    );
+    assert!(err.contains("run without --shift-align"), "{err}");
+    // The failed operation is the log's last line.
+    let last = text.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("mode=collapse_range") || last.contains("mode=insert_range"),
+        "{text}"
+    );
 }

@@ -45,6 +45,16 @@ enum Op {
         fb: u64,
         len: u64,
     },
+    /// Collapse range: remove, then shift down.
+    Collapse {
+        fb: u64,
+        len: u64,
+    },
+    /// Insert range: shift up.
+    InsertRange {
+        fb: u64,
+        len: u64,
+    },
 }
 
 fn arb_op() -> impl Strategy<Value = Op> {
@@ -59,6 +69,8 @@ fn arb_op() -> impl Strategy<Value = Op> {
         }),
         (0u64..220, 1u64..40).prop_map(|(fb, len)| Op::Remove { fb, len }),
         (0u64..220, 1u64..40).prop_map(|(fb, len)| Op::MarkWritten { fb, len }),
+        (0u64..220, 1u64..40).prop_map(|(fb, len)| Op::Collapse { fb, len }),
+        (0u64..220, 1u64..40).prop_map(|(fb, len)| Op::InsertRange { fb, len }),
     ]
 }
 
@@ -92,6 +104,24 @@ fn apply_model(m: &mut Model, op: &Op) -> Vec<(u64, bool)> {
                 }
             }
         }
+        Op::Collapse { fb, len } => {
+            let old = std::mem::take(m);
+            for (k, v) in old {
+                if k < fb {
+                    m.insert(k, v);
+                } else if k < fb + len {
+                    out.push(v);
+                } else {
+                    m.insert(k - len, v);
+                }
+            }
+        }
+        Op::InsertRange { fb, len } => {
+            let old = std::mem::take(m);
+            for (k, v) in old {
+                m.insert(if k < fb { k } else { k + len }, v);
+            }
+        }
     }
     out.sort();
     out
@@ -119,11 +149,16 @@ fn apply_list(
         ),
         Op::Remove { fb, len } => list.remove(fb, len, |d| out.push(d)),
         Op::MarkWritten { fb, len } => list.mark_written(fb, len),
+        Op::Collapse { fb, len } => {
+            list.remove(fb, len, |d| out.push(d))?;
+            list.shift_down(fb, len)
+        }
+        Op::InsertRange { fb, len } => list.shift_up(fb, len),
     }
 }
 
 fn check_lookup(list: &[Extent], m: &Model) {
-    for fb in 0..260u64 {
+    for fb in 0..600u64 {
         match lookup(list, fb) {
             Mapping::Mapped {
                 disk_block,
@@ -259,4 +294,33 @@ fn hole_goal_and_merge() {
         }]
     );
     assert_eq!(l.remove(0, 0, |_| {}), Err(ExtentError::BadRange));
+}
+
+#[test]
+fn shifts_refuse_what_they_cannot_do() {
+    let e = |fb, disk, len| Extent { file_block: fb, disk_block: disk, len, unwritten: false };
+    let mut buf = [Extent::default(); 4];
+    buf[0] = e(0, 100, 10);
+    buf[1] = e(20, 200, 10);
+    let mut l = ExtentList::new(&mut buf, 2).unwrap();
+    // The collapsed range must be a hole.
+    assert_eq!(l.shift_down(5, 10), Err(ExtentError::BadRange));
+    assert_eq!(l.shift_down(10, 11), Err(ExtentError::BadRange));
+    assert_eq!(l.as_slice(), &[e(0, 100, 10), e(20, 200, 10)]);
+    // Closing the gap merges what now touches on disk too.
+    let mut buf2 = [e(0, 100, 10), e(20, 110, 5), Extent::default()];
+    let mut l2 = ExtentList::new(&mut buf2, 2).unwrap();
+    l2.shift_down(10, 10).unwrap();
+    assert_eq!(l2.as_slice(), &[e(0, 100, 15)]);
+    // Nothing may move past the last file block.
+    let max = mapfs_format::extent::MAX_FILE_BLOCKS;
+    let mut buf3 = [e(max - 20, 5, 10), Extent::default()];
+    let mut l3 = ExtentList::new(&mut buf3, 1).unwrap();
+    assert_eq!(l3.shift_up(0, 11), Err(ExtentError::BadRange));
+    l3.shift_up(0, 10).unwrap();
+    assert_eq!(l3.as_slice(), &[e(max - 10, 5, 10)]);
+    // A split needs one spare entry.
+    let mut buf4 = [e(0, 100, 10)];
+    let mut l4 = ExtentList::new(&mut buf4, 1).unwrap();
+    assert_eq!(l4.shift_up(4, 3), Err(ExtentError::NoSpace { needed: 2 }));
 }
