@@ -26,6 +26,13 @@ impl Scratch {
     fn path(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
+
+    /// Writes `text` as log `name` here and replays it on `file`.
+    fn replay(&self, name: &str, text: &str, file: &Path) -> Output {
+        let log = self.path(name);
+        std::fs::write(&log, text).unwrap();
+        fsx(&["--replay", log.to_str().unwrap()], file)
+    }
 }
 
 impl Drop for Scratch {
@@ -611,11 +618,7 @@ fn direct_io_handwritten_logs() {
         return;
     }
     let f = s.path("file");
-    let replay = |name: &str, text: &str| -> Output {
-        let log = s.path(name);
-        std::fs::write(&log, text).unwrap();
-        fsx(&["--replay", log.to_str().unwrap()], &f)
-    };
+    let replay = |name: &str, text: &str| s.replay(name, text, &f);
 
     let o = replay(
         "corrupt.log",
@@ -794,11 +797,7 @@ fn shift_handwritten_logs() {
         return;
     }
     let f = s.path("file");
-    let replay = |name: &str, text: &str| -> Output {
-        let log = s.path(name);
-        std::fs::write(&log, text).unwrap();
-        fsx(&["--replay", log.to_str().unwrap()], &f)
-    };
+    let replay = |name: &str, text: &str| s.replay(name, text, &f);
     // The byte damaged at 9000 is at 4904 after the collapse of the first
     // 4 KiB, and at 13096 after an insert of 8 KiB at 4096.
     let o = replay(
