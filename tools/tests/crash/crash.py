@@ -10,8 +10,9 @@ after the crash every 16 bytes of a file must be zeros or a valid record of
 that very file at that very place. Marker bytes (what the free space held
 before: every free block is filled with a marker first) or another file's
 records are a violation: the file shows bytes it was never given. Files
-that were fsync'd (recorded in a manifest on the host's 9p directory only
-after fsync returned) must be whole. Files unlinked while open at the
+that were fsync'd, or written with O_DIRECT|O_DSYNC (recorded in a
+manifest on the host's 9p directory only after the call returned), must be
+whole. Files unlinked while open at the
 crash (orphans) must be freed by the next mount: fsck finds none after it.
 
     crash.py CASES_FILE [--check] [--write SEED]
@@ -174,6 +175,17 @@ def mkfs(fs, bs, dev):
         raise RuntimeError(fs)
 
 
+def direct_write(fd, data, off):
+    """pwrite through O_DIRECT: the data from a page-aligned buffer."""
+    buf = mmap.mmap(-1, len(data))
+    buf.write(data)
+    try:
+        if os.pwrite(fd, buf, off) != len(data):
+            raise RuntimeError(f"short direct write at {off}")
+    finally:
+        buf.close()
+
+
 def writer(mnt, dev, seed, stop_at):
     """One filesystem's writer process: never returns (the crash ends it)."""
     rnd = random.Random(seed)
@@ -191,6 +203,33 @@ def writer(mnt, dev, seed, stop_at):
             os.write(fd, records(fid, 0, rnd.randrange(1, 4096), 0))
             os.unlink(f"{mnt}/f{fid}")
             held.append(fd)
+        elif op < 0.15:
+            # Direct I/O (page-aligned buffers, offsets and lengths): a new
+            # file, acknowledged with O_DSYNC (promised whole) or not; or
+            # an append to an unsynced file past a hole up to the next page.
+            # Blocks a direct write allocates are unwritten until its I/O
+            # completes: a crash in between must leave zeros, not marker.
+            pages = rnd.randrange(1, 64)
+            if rnd.random() < 0.6 or not files:
+                fid += 1
+                name = f"f{fid}"
+                sync = rnd.random() < 0.5
+                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_DIRECT | (os.O_DSYNC if sync else 0)
+                fd = os.open(f"{mnt}/{name}", flags)
+                direct_write(fd, records(fid, 0, pages * 256, 4), 0)
+                os.close(fd)
+                if sync:
+                    os.write(man, f"{name} {pages * 4096}\n".encode())
+                    os.fsync(man)
+                else:
+                    files[fid] = pages * 256
+            else:
+                f = rnd.choice(list(files))
+                first = -(-files[f] // 256) * 256
+                fd = os.open(f"{mnt}/f{f}", os.O_WRONLY | os.O_DIRECT)
+                direct_write(fd, records(f, first, pages * 256, 4), first * REC)
+                os.close(fd)
+                files[f] = first + pages * 256
         elif op < 0.35 or not files:
             # A new file, fsync'd or not.
             fid += 1
