@@ -147,6 +147,16 @@ void kfs_helper_inode_unlock(struct inode *inode)
 	inode_unlock(inode);
 }
 
+bool kfs_helper_inode_trylock(struct inode *inode)
+{
+	return inode_trylock(inode);
+}
+
+bool kfs_helper_inode_trylock_shared(struct inode *inode)
+{
+	return inode_trylock_shared(inode);
+}
+
 void kfs_helper_inode_lock_shared(struct inode *inode)
 {
 	inode_lock_shared(inode);

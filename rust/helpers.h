@@ -44,6 +44,8 @@ void kfs_helper_inode_times(const struct inode *inode, s64 *sec, u32 *nsec);
 void kfs_helper_inode_lock(struct inode *inode);
 void kfs_helper_inode_lock_child(struct inode *inode);
 void kfs_helper_inode_lock_shared(struct inode *inode);
+bool kfs_helper_inode_trylock(struct inode *inode);
+bool kfs_helper_inode_trylock_shared(struct inode *inode);
 void kfs_helper_inode_unlock_shared(struct inode *inode);
 void kfs_helper_inode_unlock(struct inode *inode);
 void kfs_helper_invalidate_lock(struct inode *inode);

@@ -104,7 +104,9 @@ pub trait WriteOps: Sized + 'static {
     /// for the request `flags` ([`Flags::WRITE`], with [`Flags::FAULT`] for
     /// a page fault, or [`Flags::ZERO`]). For [`Flags::WRITE`] the answer
     /// must not be a hole (allocate holes, convert unwritten blocks); for
-    /// [`Flags::ZERO`] holes and unwritten ranges are skipped.
+    /// [`Flags::ZERO`] holes and unwritten ranges are skipped. With
+    /// [`Flags::NOWAIT`] (an `IOCB_NOWAIT` write), return `EAGAIN` rather
+    /// than allocate or wait for I/O.
     fn begin(_inode: &INode<Self::FileSystem>, _pos: u64, _len: u64, _flags: Flags) -> Result<Mapping> {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }

@@ -335,6 +335,13 @@ impl<T: FileSystem> Tables<T> {
         mmap_prepare: Some(Self::mmap_prepare),
         fsync: Some(fsync::<T>),
         fallocate: if T::File::HAS_ALLOCATE || T::File::HAS_PUNCH { Some(Self::fallocate) } else { None },
+        // Buffered reads and writes can be tried without blocking
+        // (`IOCB_NOWAIT`, io_uring's first attempt): the page cache and
+        // iomap handle it, `write_iter` and the `WriteOps` hooks answer
+        // `EAGAIN` where they would wait. Without these, a buffered
+        // `RWF_NOWAIT` write is `EINVAL`.
+        fop_flags: b::KFS_CONST_FOP_BUFFER_RASYNC
+            | if WriteOf::<T>::HAS_BEGIN { b::KFS_CONST_FOP_BUFFER_WASYNC } else { 0 },
         ..pin_init::zeroed()
     };
 
@@ -363,10 +370,16 @@ impl<T: FileSystem> Tables<T> {
     unsafe extern "C" fn open(inode: *mut b::inode, file: *mut b::file) -> kernel::ffi::c_int {
         // SAFETY: per the caller.
         let ret = unsafe { b::generic_file_open(inode, file) };
-        if ret == 0 && DirectOf::<T>::HAS_BEGIN {
+        if ret == 0 {
+            // `IOCB_NOWAIT` requests (`RWF_NOWAIT`, io_uring's first try)
+            // are answered without blocking or with `EAGAIN`: buffered
+            // reads by the page cache, the rest by `read_iter` and
+            // `write_iter` (trylocks) and the mapping hooks
+            // ([`crate::kfs::iomap::Flags::NOWAIT`]).
+            let direct = if DirectOf::<T>::HAS_BEGIN { b::KFS_CONST_FMODE_CAN_ODIRECT } else { 0 };
             // SAFETY: the file is being opened by this task: nothing else
             // sees `f_mode` yet.
-            unsafe { (*file).f_mode |= b::KFS_CONST_FMODE_CAN_ODIRECT };
+            unsafe { (*file).f_mode |= b::KFS_CONST_FMODE_NOWAIT | direct };
         }
         ret
     }
@@ -388,16 +401,16 @@ impl<T: FileSystem> Tables<T> {
         if unsafe { b::kfs_helper_iov_iter_count(to) } == 0 {
             return 0;
         }
-        if flags & b::KFS_CONST_IOCB_NOWAIT != 0 {
-            return EAGAIN.to_errno() as isize;
-        }
         // SAFETY: the request's file is open, so its inode is referenced.
         let file = unsafe { (*iocb).ki_filp };
         // SAFETY: as above.
         let inode = unsafe { INode::<T>::from_raw(b::kfs_helper_file_inode(file)) };
+        let _lock = match InodeLockShared::lock_or_again(inode, flags & b::KFS_CONST_IOCB_NOWAIT != 0) {
+            Ok(lock) => lock,
+            Err(e) => return e.to_errno() as isize,
+        };
         // SAFETY: an open file.
         unsafe { b::kfs_helper_file_accessed(file) };
-        let _lock = InodeLockShared::lock(inode);
         // SAFETY: a direct read with a non-zero count, `i_rwsem` shared.
         unsafe { direct::read::<T>(iocb, to) }
     }
@@ -412,15 +425,20 @@ impl<T: FileSystem> Tables<T> {
         let inode = unsafe { INode::<T>::from_raw(b::kfs_helper_file_inode((*iocb).ki_filp)) };
         // SAFETY: reading the request's flags.
         let ki_flags = unsafe { (*iocb).ki_flags };
-        if ki_flags & b::KFS_CONST_IOCB_NOWAIT != 0 {
-            return EAGAIN.to_errno() as isize;
-        }
+        // A request that must not block (`IOCB_NOWAIT`) gets `EAGAIN`
+        // where it would: a contended `i_rwsem`, zeroing past the old EOF,
+        // a direct write that must wait for others, and (in the mapping
+        // hooks, `Flags::NOWAIT`) an allocation.
+        let nowait = ki_flags & b::KFS_CONST_IOCB_NOWAIT != 0;
         let direct = DirectOf::<T>::HAS_BEGIN && ki_flags & b::KFS_CONST_IOCB_DIRECT != 0;
         // Whether iomap's direct path completed the request, including its
         // O_SYNC/O_DSYNC flush.
         let mut synced = false;
         let ret = {
-            let lock = InodeLock::lock(inode);
+            let lock = match InodeLock::lock_or_again(inode, nowait) {
+                Ok(lock) => lock,
+                Err(e) => return e.to_errno() as isize,
+            };
             let res = (|| -> Result<isize> {
                 // SAFETY: a write request with `i_rwsem` held.
                 let n = unsafe { b::generic_write_checks(iocb, from) };
@@ -433,6 +451,9 @@ impl<T: FileSystem> Tables<T> {
                 let pos = u64::try_from(unsafe { (*iocb).ki_pos }).map_err(|_| EINVAL)?;
                 let old = u64::try_from(inode.size()).map_err(|_| EINVAL)?;
                 if pos > old {
+                    if nowait {
+                        return Err(EAGAIN);
+                    }
                     // Zero the old last block's tail before the size
                     // moves past it: a write past EOF never exposes what
                     // the block held beyond the old EOF.
@@ -450,6 +471,9 @@ impl<T: FileSystem> Tables<T> {
                     let count = unsafe { b::kfs_helper_iov_iter_count(from) } as u64;
                     let mask = (1u64 << inode.block_bits()) - 1;
                     let completion = if (pos | count) & mask != 0 || pos.saturating_add(count) > old {
+                        if nowait {
+                            return Err(EAGAIN);
+                        }
                         // SAFETY: a referenced inode, `i_rwsem` held.
                         unsafe { b::inode_dio_wait(inode.as_ptr()) };
                         Completion::Wait

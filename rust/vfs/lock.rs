@@ -25,6 +25,20 @@ impl<'a, T: FileSystem> InodeLock<'a, T> {
         Self(inode, NotThreadSafe)
     }
 
+    /// [`Self::lock`], or for a request that must not wait
+    /// (`IOCB_NOWAIT`) only if the lock is free: `EAGAIN` otherwise.
+    pub(in crate::kfs) fn lock_or_again(inode: &'a INode<T>, nowait: bool) -> Result<Self, kernel::error::Error> {
+        if !nowait {
+            return Ok(Self::lock(inode));
+        }
+        // SAFETY: a referenced inode; unlocked in `drop` when taken.
+        if unsafe { b::kfs_helper_inode_trylock(inode.as_ptr()) } {
+            Ok(Self(inode, NotThreadSafe))
+        } else {
+            Err(kernel::error::code::EAGAIN)
+        }
+    }
+
     /// The inode, as the proof that its `i_rwsem` is held.
     pub(in crate::kfs) fn locked(&self) -> &Locked<T> {
         // SAFETY: a referenced inode whose `i_rwsem` this guard holds
@@ -48,6 +62,20 @@ impl<'a, T: FileSystem> InodeLockShared<'a, T> {
         // SAFETY: a referenced inode; unlocked in `drop`.
         unsafe { b::kfs_helper_inode_lock_shared(inode.as_ptr()) };
         Self(inode, NotThreadSafe)
+    }
+
+    /// [`Self::lock`], or for a request that must not wait
+    /// (`IOCB_NOWAIT`) only if the lock is free: `EAGAIN` otherwise.
+    pub(in crate::kfs) fn lock_or_again(inode: &'a INode<T>, nowait: bool) -> Result<Self, kernel::error::Error> {
+        if !nowait {
+            return Ok(Self::lock(inode));
+        }
+        // SAFETY: a referenced inode; unlocked in `drop` when taken.
+        if unsafe { b::kfs_helper_inode_trylock_shared(inode.as_ptr()) } {
+            Ok(Self(inode, NotThreadSafe))
+        } else {
+            Err(kernel::error::code::EAGAIN)
+        }
     }
 
     /// The inode whose lock this is.

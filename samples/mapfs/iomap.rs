@@ -65,7 +65,10 @@ fn current(inode: &INodeView<MapFs>, pos: u64) -> Result<Mapping> {
 /// unwritten blocks. The extent tree's worst-case growth is reserved first
 /// (conversions split extents), so `ENOSPC` comes back here, from the
 /// write or the fault, never from writeback.
-fn for_write(inode: &INode<MapFs>, fb: u64, want: u64) -> Result<Mapping> {
+///
+/// `nowait` (an `IOCB_NOWAIT` write): a hole is `EAGAIN` instead, as
+/// allocating may wait.
+fn for_write(inode: &INode<MapFs>, fb: u64, want: u64, nowait: bool) -> Result<Mapping> {
     let bits = inode.block_bits();
     let sb = inode.super_block();
     let d = sb.data();
@@ -80,6 +83,7 @@ fn for_write(inode: &INode<MapFs>, fb: u64, want: u64) -> Result<Mapping> {
             reserve_tree(inode, &mut m, 0)?;
             return Ok(Mapping::unwritten(offset, len << bits, disk_block << bits).with_cookie(m.seq));
         }
+        Found::Hole { .. } if nowait => return Err(EAGAIN),
         Found::Hole { len, goal } => {
             let n = len.min(want);
             reserve_tree(inode, &mut m, n)?;
@@ -103,11 +107,11 @@ fn for_write(inode: &INode<MapFs>, fb: u64, want: u64) -> Result<Mapping> {
 }
 
 /// [`for_write`] for the blocks of bytes `pos .. pos + len`.
-fn for_write_bytes(inode: &INode<MapFs>, pos: u64, len: u64) -> Result<Mapping> {
+fn for_write_bytes(inode: &INode<MapFs>, pos: u64, len: u64, flags: Flags) -> Result<Mapping> {
     let bits = inode.block_bits();
     let fb = pos >> bits;
     let last = pos.saturating_add(len.max(1) - 1) >> bits;
-    for_write(inode, fb, last - fb + 1)
+    for_write(inode, fb, last - fb + 1, flags.contains(Flags::NOWAIT))
 }
 
 /// Frees the unwritten blocks among file blocks `first .. first + count`
@@ -226,7 +230,7 @@ impl DirectOps for DirectMap {
                 _ => Err(EAGAIN),
             };
         }
-        for_write_bytes(inode, pos, len)
+        for_write_bytes(inode, pos, len, flags)
     }
 
     fn write_done(inode: &INode<MapFs>, offset: u64, len: u64, _unwritten: bool) -> Result {
@@ -245,7 +249,7 @@ impl WriteOps for WriteMap {
             // Zeroing: holes and unwritten ranges already read as zeros.
             return current(inode, pos);
         }
-        for_write_bytes(inode, pos, len)
+        for_write_bytes(inode, pos, len, flags)
     }
 
     fn release_new(inode: &INodeView<MapFs>, offset: u64, len: u64) {
