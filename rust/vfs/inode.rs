@@ -706,15 +706,15 @@ impl<T: FileSystem> NewINode<T> {
                 INodeType::Symlink(_) => {
                     (*inode).i_op = &Tables::<T>::SYMLINK_IOPS;
                 }
-                INodeType::Chr(dev) | INodeType::Blk(dev) => {
+                INodeType::Chr(_) | INodeType::Blk(_) | INodeType::Fifo | INodeType::Sock => {
+                    let rdev = match typ {
+                        INodeType::Chr(dev) | INodeType::Blk(dev) => dev.0,
+                        _ => 0,
+                    };
                     (*inode).i_op = &Tables::<T>::SPECIAL_IOPS;
                     // Sets the mode again, the VFS's file operations for
-                    // the kind, and `i_rdev`.
-                    b::init_special_inode(inode, typebits as u16, dev.0);
-                }
-                INodeType::Fifo | INodeType::Sock => {
-                    (*inode).i_op = &Tables::<T>::SPECIAL_IOPS;
-                    b::init_special_inode(inode, typebits as u16, 0);
+                    // the kind, and `i_rdev` (ignored for FIFOs and sockets).
+                    b::init_special_inode(inode, typebits as u16, rdev);
                 }
             }
         }

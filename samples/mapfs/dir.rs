@@ -373,8 +373,7 @@ fn rename_whiteout(
 /// Points `new_name` of `new_dir` at `inode`: a new entry, or the entry of
 /// `target`, which then goes on the orphan list if it loses its last link.
 fn add_new_name(inode: &INode<MapFs>, new_dir: &Locked<MapFs>, new_name: &[u8], target: Option<&INode<MapFs>>) -> Result {
-    let ino = u32::try_from(inode.ino()).map_err(|_| EINVAL)?;
-    let ft = entry_type(inode)?;
+    let (ino, ft) = (dir_ino(inode)?, entry_type(inode)?);
     match target {
         Some(t) => {
             if t.is_dir() && !is_empty(t)? {
@@ -425,15 +424,8 @@ fn exchange(
         let _ = set_entry(old_dir, old_name, a, fa);
         return Err(e);
     }
-    if old_dir.ino() != new_dir.ino() {
-        if inode.is_dir() {
-            set_parent(inode, new_dir)?;
-        }
-        if other.is_dir() {
-            set_parent(other, old_dir)?;
-        }
-    }
-    Ok(())
+    moved(inode, old_dir, new_dir)?;
+    moved(other, new_dir, old_dir)
 }
 
 /// Creates an inode of kind `typ` and its entry `name` in `dir`.
