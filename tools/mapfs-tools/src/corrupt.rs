@@ -1,8 +1,8 @@
 //! Structure-aware image corruption, for testing: the checker and the
 //! kernel module must cope with any image, and a flipped byte mostly
 //! stops at a checksum test. The mutations here change one field of one
-//! structure (superblock, inode, extent tree block, directory block or
-//! bitmap block), often to an edge value or to a real but wrong block or
+//! structure (superblock, backup superblock, inode, extent tree block,
+//! directory block or bitmap block), often to an edge value or to a real but wrong block or
 //! inode number, and then recompute that structure's checksum, so that
 //! the change reaches the filesystem logic behind the checksum test.
 //!
@@ -21,7 +21,7 @@ use mapfs_format::dir;
 use mapfs_format::extent::Extent;
 use mapfs_format::inode::Inode;
 use mapfs_format::layout::INODE_SIZE;
-use mapfs_format::super_block::{Superblock, SB_CSUM_OFFSET};
+use mapfs_format::super_block::{backup_sb_block, Superblock, SB_CSUM_OFFSET};
 use mapfs_format::tree;
 
 use crate::dev::MemDev;
@@ -92,6 +92,34 @@ pub const SB_FIELDS: &[(usize, usize)] = &[
     (200, 4),
 ];
 
+/// The superblock fields a backup superblock must agree on with the
+/// primary (the format's static fields: magic, version, inode size,
+/// features, block size, block and inode counts, root inode, the regions,
+/// data start, UUID, the label's first 8 bytes). The others (free counts,
+/// orphan head, times, state) go stale in the backup by design.
+pub const SB_STATIC_FIELDS: &[(usize, usize)] = &[
+    (0, 4),
+    (4, 2),
+    (6, 2),
+    (8, 4),
+    (12, 4),
+    (16, 4),
+    (20, 4),
+    (24, 8),
+    (40, 4),
+    (48, 4),
+    (56, 8),
+    (64, 8),
+    (72, 8),
+    (80, 8),
+    (88, 8),
+    (96, 8),
+    (104, 8),
+    (112, 8),
+    (120, 8),
+    (128, 8),
+];
+
 /// Inode fields before the data area (offset, width); 92 is the next
 /// inode on the orphan list.
 pub const INODE_FIELDS: &[(usize, usize)] = &[
@@ -149,6 +177,8 @@ pub struct Map {
     /// Values worth writing into a field: geometry and real block and
     /// inode numbers, so a change lands on a plausible wrong value.
     pub near: Vec<u64>,
+    /// The backup superblock's block, if the image has one.
+    pub backup_sb: Option<u64>,
 }
 
 /// Byte range of block `b` on a device of `size` bytes, if it fits.
@@ -182,6 +212,7 @@ pub fn map(dev: MemDev) -> Result<(MemDev, Map), String> {
             sb.inode_table.end(),
             sb.block_bitmap.start,
         ],
+        backup_sb: backup_sb_block(&sb),
     };
     let bs = fs.bs;
     let check_block = |b: u64, what: &str| {
@@ -334,6 +365,22 @@ pub fn damage_superblock(dev: &mut MemDev, rng: &mut Rng, m: &Map) -> Result<Str
     Ok(format!("superblock {what}"))
 }
 
+/// Changes a static field of the backup superblock (the last block, with
+/// `COMPAT_BACKUP_SB`) and recomputes its checksum. The kernel never reads
+/// the backup; fsck must notice that it no longer matches the primary
+/// before it trusts it to restore a damaged primary.
+pub fn damage_backup_sb(dev: &mut MemDev, rng: &mut Rng, m: &Map) -> Result<String, String> {
+    let b = m.backup_sb.ok_or("the image has no backup superblock")?;
+    let field = SB_STATIC_FIELDS[rng.below(SB_STATIC_FIELDS.len() as u64) as usize];
+    let block = block_mut(dev, m.bs, b)?;
+    let sb = block
+        .get_mut(..SB_AREA)
+        .ok_or("the block is smaller than a superblock")?;
+    let what = mutate_field(rng, sb, field, &m.near);
+    sb_csum(sb)?;
+    Ok(format!("backup superblock (block {b}) {what}"))
+}
+
 /// Changes a field of an in-use inode (half the time in its extent tree
 /// root) and recomputes the checksum.
 pub fn damage_inode(dev: &mut MemDev, rng: &mut Rng, m: &Map) -> Result<String, String> {
@@ -484,8 +531,9 @@ pub fn damage_bitmap_block(dev: &mut MemDev, rng: &mut Rng, m: &Map) -> Result<S
 /// drawn from `rng`; returns a description of it. The same `Map` and
 /// `Rng` state always make the same change.
 pub fn damage(dev: &mut MemDev, rng: &mut Rng, m: &Map) -> Result<String, String> {
-    match rng.below(5) {
+    match rng.below(6) {
         0 => damage_superblock(dev, rng, m),
+        5 if m.backup_sb.is_some() => damage_backup_sb(dev, rng, m),
         1 => damage_inode(dev, rng, m),
         2 if !m.tree_blocks.is_empty() => damage_tree_block(dev, rng, m),
         3 => damage_dir_block(dev, rng, m),
