@@ -261,7 +261,8 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     mnt = "/tmp/fuzz-mnt"
     os.makedirs(mnt, exist_ok=True)
-    run(["sh", "-c", "grep -qw mapfs /proc/modules || insmod %s/mapfs.ko" % TOP], check=True)
+    run(["flock", "/tmp/.load-mapfs.lock", "sh", "-c",
+         "grep -qw mapfs /proc/modules || insmod %s/mapfs.ko" % TOP], check=True)
     kmsg = Kmsg()
     totals = dict(images=0, mount_refused=0, op_refused=0, fsck_found=0,
                   fsck_missed=0, neither=0, splats=0, hangs=0, fsck_crash=0)

@@ -15,8 +15,18 @@ notrun() { echo "notrun: $*"; exit 77; }
 need_disks() { [ "${#DISKS[@]}" -ge "$1" ] || notrun "needs $1 virtio-blk disks, have ${#DISKS[@]}"; }
 
 # Load mapfs.ko unless it is loaded already.
-load_mapfs() { grep -qw mapfs /proc/modules || insmod "$MODULE"; }
+# Under a lock: the tests of two lanes may both find it missing.
+load_mapfs() { ( flock 9; grep -qw mapfs /proc/modules || insmod "$MODULE" ) 9>>/tmp/.load-mapfs.lock; }
 unload_mapfs() { if grep -qw mapfs /proc/modules; then rmmod mapfs; fi; }
+
+# The kernel log since a mark, without clearing it (another lane's test may
+# be reading it): kmsg_mark, then the operation, then kmsg_since | grep ...
+# Match the device name too: the other lane logs mapfs lines of its own.
+kmsg_mark() {
+	KMSG_MARK="run-suite mark $$.$RANDOM$RANDOM"
+	echo "$KMSG_MARK" > /dev/kmsg
+}
+kmsg_since() { dmesg | sed -n "/$KMSG_MARK\$/,\$p"; }
 
 # A fresh mount point, removed at exit.
 scratch_dir() { local d; d=$(mktemp -d /tmp/mnt.XXXXXX); echo "$d"; }
@@ -75,7 +85,7 @@ fsck_fs() {
 # calls read the answer from /tmp.
 fs_unavailable() {
 	local memo=/tmp/.fs-unavailable-$1
-	if [ ! -f "$memo" ]; then probe_fs "$1" "$2" > "$memo"; fi
+	if [ ! -f "$memo" ]; then probe_fs "$1" "$2" > "$memo.$$"; mv "$memo.$$" "$memo"; fi
 	# The answer is remembered, the module is not: a test before this one
 	# (module-register) may have unloaded it.
 	if [ "$1" = mapfs ] && [ ! -s "$memo" ]; then
