@@ -204,7 +204,8 @@ impl<T: FileSystem> Aops<T> {
             let unwritten = matches!(map.kind(), Kind::Unwritten { .. });
             if unwritten && !WritebackOf::<T>::HAS_COMPLETE {
                 pr_err!(
-                    "inode {}: dirty data at {} over unwritten blocks: not written\n",
+                    "{}: inode {}: dirty data at {} over unwritten blocks: not written\n",
+                    inode.super_block().id(),
                     inode.ino(),
                     pos
                 );
@@ -277,8 +278,8 @@ unsafe extern "C" fn complete<T: FileSystem>(ioend: *mut b::iomap_ioend) {
     let res = WritebackOf::<T>::complete(inode, u64::try_from(offset).unwrap_or(0), size as u64, io_error);
     if let Err(e) = res {
         if error == 0 {
-            pr_err!("inode {}: completing the write of {}+{} failed: error {}\n",
-                inode.ino(), offset, size, e.to_errno());
+            pr_err!("{}: inode {}: completing the write of {}+{} failed: error {}\n",
+                inode.super_block().id(), inode.ino(), offset, size, e.to_errno());
             error = e.to_errno();
         }
     }

@@ -149,7 +149,8 @@ impl<O: DirectOps> DirectTable<O> {
         }
         // SAFETY: reads the preempt count and the irq flags of this CPU.
         if !unsafe { b::kfs_helper_can_sleep() } {
-            pr_err!("inode {}: direct write completion in atomic context; not converted\n", inode.ino());
+            pr_err!("{}: inode {}: direct write completion in atomic context; not converted\n",
+                inode.super_block().id(), inode.ino());
             return EIO.to_errno();
         }
         let _nofs = NoFs::enter();

@@ -226,7 +226,8 @@ pub(in crate::kfs) fn checked<T: FileSystem>(
         || (!flags.contains(Flags::WRITE) && !flags.contains(Flags::ZERO) && map.is_new());
     if bad {
         pr_err!(
-            "iomap_begin of inode {} returned an invalid mapping for pos {} flags {:#x}: {:?}\n",
+            "{}: iomap_begin of inode {} returned an invalid mapping for pos {} flags {:#x}: {:?}\n",
+            inode.super_block().id(),
             inode.ino(),
             pos,
             flags.bits(),

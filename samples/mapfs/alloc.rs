@@ -48,6 +48,7 @@ fn load_bitmap<'a>(
     seed: u32,
     region: &Region,
     what: &str,
+    id: &str,
 ) -> Result<KVVec<u8>> {
     let per = (bits_per_bitmap_block(geo.block_size()) / 8) as usize;
     let mut out = KVVec::with_capacity(per * region.len as usize, GFP_KERNEL)?;
@@ -56,7 +57,7 @@ fn load_bitmap<'a>(
         let buf = read(disk)?;
         let guard = buf.lock();
         bitmap::verify_block_csum(seed, disk, guard.data()).map_err(|e| {
-            pr_err!("{} bitmap block {}: {}\n", what, disk, crate::kfs::fmt::Shown(e));
+            pr_err!("{}: {} bitmap block {}: {}\n", id, what, disk, crate::kfs::fmt::Shown(e));
             EUCLEAN
         })?;
         let bits = bitmap::block_bits(guard.data())?;
@@ -73,9 +74,10 @@ impl Alloc {
         geo: &Geometry,
         seed: u32,
         disk: &Superblock,
+        id: &str,
     ) -> Result<Self> {
-        let blocks = load_bitmap(&read, geo, seed, &geo.block_bitmap, "block")?;
-        let inodes = load_bitmap(&read, geo, seed, &geo.inode_bitmap, "inode")?;
+        let blocks = load_bitmap(&read, geo, seed, &geo.block_bitmap, "block", id)?;
+        let inodes = load_bitmap(&read, geo, seed, &geo.inode_bitmap, "inode", id)?;
         let mut sbv = *disk;
         sbv.free_blocks = bitmap::count_free(&blocks, geo.block_count);
         sbv.free_inodes = bitmap::count_free(&inodes, u64::from(geo.inode_count)) as u32;
@@ -195,7 +197,7 @@ impl Alloc {
         if start < geo.data_start {
             // Metadata regions are always marked in use: a free bit there
             // means the bitmap is corrupt.
-            pr_err!("block bitmap: metadata block {} marked free\n", start);
+            pr_err!("{}: block bitmap: metadata block {} marked free\n", sb.id(), start);
             return Err(EUCLEAN);
         }
         bitmap::set_bits(&mut self.blocks, start, len)?;
@@ -215,11 +217,11 @@ impl Alloc {
         len: u64,
     ) -> Result {
         if start < geo.data_start || start.checked_add(len).is_none_or(|e| e > geo.block_count) {
-            pr_err!("freeing blocks {}+{} outside the data area\n", start, len);
+            pr_err!("{}: freeing blocks {}+{} outside the data area\n", sb.id(), start, len);
             return Err(EUCLEAN);
         }
         if !bitmap::all_set(&self.blocks, start, len).unwrap_or(false) {
-            pr_err!("freeing blocks {}+{}: some are already free\n", start, len);
+            pr_err!("{}: freeing blocks {}+{}: some are already free\n", sb.id(), start, len);
             return Err(EUCLEAN);
         }
         bitmap::clear_bits(&mut self.blocks, start, len)?;
@@ -247,7 +249,7 @@ impl Alloc {
     pub(crate) fn free_inode(&mut self, sb: &SuperBlock<MapFs>, geo: &Geometry, seed: u32, ino: u32) -> Result {
         let ino = u64::from(ino);
         if ino == 0 || !bitmap::all_set(&self.inodes, ino, 1).unwrap_or(false) {
-            pr_err!("freeing inode {}: not in use\n", ino);
+            pr_err!("{}: freeing inode {}: not in use\n", sb.id(), ino);
             return Err(EUCLEAN);
         }
         bitmap::clear_bits(&mut self.inodes, ino, 1)?;

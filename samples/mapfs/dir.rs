@@ -291,7 +291,7 @@ fn insert(dir: &Locked<MapFs>, name: &[u8], ino: u32, ft: u8) -> Result {
         drop(guard);
         let mut m = dir.data().map.lock();
         let ext = crate::format::extent::Extent { file_block: blocks, disk_block: disk, len: 1, unwritten: false };
-        m.edit(|l| l.insert(ext, |_| {}))?;
+        m.edit(dir.super_block(), dir.ino(), |l| l.insert(ext, |_| {}))?;
         m.add_blocks(1);
         crate::inode::update_blocks(dir, &m);
         Ok(())
@@ -468,7 +468,7 @@ fn make_inode(dir: &Locked<MapFs>, typ: INodeType<'_>, mode: u16) -> Result<Crea
         Ok(Lookup::New(new)) => new,
         Ok(Lookup::Cached(_)) | Err(_) => {
             let _ = d.free_inode(sb, ino);
-            pr_err!("new inode {} is still in the inode cache\n", ino);
+            pr_err!("{}: new inode {} is still in the inode cache\n", sb.id(), ino);
             return Err(EIO);
         }
     };
@@ -513,7 +513,7 @@ fn make_inode(dir: &Locked<MapFs>, typ: INodeType<'_>, mode: u16) -> Result<Crea
                     let _ = d.free_blocks(sb, disk, 1);
                 });
                 let ext = crate::format::extent::Extent { file_block: 0, disk_block: disk, len: 1, unwritten: false };
-                m.edit(|l| l.insert(ext, |_| {}))?;
+                m.edit(sb, inode.ino(), |l| l.insert(ext, |_| {}))?;
                 undo.dismiss();
                 m.blocks = 1;
                 crate::inode::update_blocks(&inode, &m);

@@ -53,10 +53,12 @@ pub(crate) struct FileMap {
 }
 
 impl FileMap {
-    /// Edits the extent list with `f` (given room for three more entries,
-    /// the most one [`ExtentList`] operation needs).
+    /// Edits the extent list of inode `ino` of `sb` with `f` (given room
+    /// for three more entries, the most one [`ExtentList`] operation needs).
     pub(crate) fn edit(
         &mut self,
+        sb: &SuperBlock<MapFs>,
+        ino: u64,
         f: impl FnOnce(&mut ExtentList<'_>) -> Result<(), ExtentError>,
     ) -> Result {
         let n = self.extents.len();
@@ -72,7 +74,7 @@ impl FileMap {
         self.seq = self.seq.wrapping_add(1);
         self.tree_dirty = true;
         res.map_err(|e| {
-            pr_err!("extent map edit failed: {:?}\n", e);
+            pr_err!("{}: inode {}: extent map edit failed: {:?}\n", sb.id(), ino, e);
             EUCLEAN
         })
     }
@@ -87,9 +89,9 @@ impl FileMap {
     /// so this cannot go below zero unless memory and disk disagree: then
     /// it is `EUCLEAN` with a dmesg line, never a wrapped count (or, with
     /// overflow checks, a kernel BUG).
-    pub(crate) fn sub_blocks(&mut self, n: u64) -> Result {
+    pub(crate) fn sub_blocks(&mut self, sb: &SuperBlock<MapFs>, ino: u64, n: u64) -> Result {
         self.blocks = self.blocks.checked_sub(n).ok_or_else(|| {
-            pr_err!("block count {} of a file that frees {} blocks\n", self.blocks, n);
+            pr_err!("{}: inode {}: block count {} of a file that frees {} blocks\n", sb.id(), ino, self.blocks, n);
             EUCLEAN
         })?;
         Ok(())
@@ -449,7 +451,7 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
             // A special file: no data, the data area stays zero.
         } else {
             let plan = tree::plan(m.extents.len(), bs).map_err(|e| {
-                pr_err!("inode {}: extent tree: {:?}\n", ino, e);
+                pr_err!("{}: inode {}: extent tree: {:?}\n", inode.super_block().id(), ino, e);
                 EFBIG
             })?;
             if plan.blocks > m.tree_blocks.len() {
@@ -473,7 +475,7 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
                 while m.tree_blocks.len() > plan.blocks {
                     if let Some(b) = m.tree_blocks.pop() {
                         freed.push(b, GFP_KERNEL)?;
-                        m.sub_blocks(1)?;
+                        m.sub_blocks(inode.super_block(), inode.ino(), 1)?;
                     }
                 }
                 m.tree_dirty = true;
@@ -681,7 +683,7 @@ pub(crate) fn delete_inode(inode: &INodeView<MapFs>) {
         d.free_inode(sb, ino)
     })();
     if let Err(e) = res {
-        pr_err!("inode {}: could not free it: error {}; run fsck.mapfs\n", ino, e.to_errno());
+        pr_err!("{}: inode {}: could not free it: error {}; run fsck.mapfs\n", sb.id(), ino, e.to_errno());
     }
 }
 
@@ -695,7 +697,7 @@ pub(crate) fn delete_inode(inode: &INodeView<MapFs>) {
 pub(crate) fn shift(inode: &INodeView<MapFs>, first: u64, count: u64, dir: Shift) -> Result {
     let mut m = inode.data().map.lock();
     reserve_tree(inode, &mut m, 0)?;
-    let res = m.edit(|l| match dir {
+    let res = m.edit(inode.super_block(), inode.ino(), |l| match dir {
         Shift::Down => l.shift_down(first, count),
         Shift::Up => l.shift_up(first, count),
     });
@@ -717,10 +719,10 @@ pub(crate) fn unmap(inode: &INodeView<MapFs>, first: u64, count: u64) -> Result 
     if ranges.is_empty() {
         return Ok(());
     }
-    m.edit(|l| l.remove(first, count, |_| {}))?;
+    m.edit(sb, inode.ino(), |l| l.remove(first, count, |_| {}))?;
     for (disk, len) in ranges.iter() {
         d.free_blocks(sb, *disk, *len)?;
-        m.sub_blocks(*len)?;
+        m.sub_blocks(sb, inode.ino(), *len)?;
     }
     update_blocks(inode, &m);
     drop(m);

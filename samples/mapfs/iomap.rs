@@ -93,7 +93,7 @@ fn for_write(inode: &INode<MapFs>, fb: u64, want: u64, nowait: bool) -> Result<M
                 let _ = d.free_blocks(sb, start, got);
             });
             let ext = Extent { file_block: fb, disk_block: start, len: got as u32, unwritten: true };
-            m.edit(|l| l.insert(ext, |_| {}))?;
+            m.edit(inode.super_block(), inode.ino(), |l| l.insert(ext, |_| {}))?;
             undo.dismiss();
             m.add_blocks(got);
             update_blocks(inode, &m);
@@ -128,9 +128,9 @@ fn free_unwritten(inode: &INodeView<MapFs>, first: u64, count: u64) -> Result {
             Found::Mapped { disk_block, len, unwritten } => {
                 let n = len.min(end - fb);
                 if unwritten {
-                    m.edit(|l| l.remove(fb, n, |_| {}))?;
+                    m.edit(inode.super_block(), inode.ino(), |l| l.remove(fb, n, |_| {}))?;
                     d.free_blocks(sb, disk_block, n)?;
-                    m.sub_blocks(n)?;
+                    m.sub_blocks(inode.super_block(), inode.ino(), n)?;
                     changed = true;
                 }
                 fb += n;
@@ -202,7 +202,7 @@ fn written(inode: &INodeView<MapFs>, offset: u64, len: u64, limit: u64) -> Resul
     {
         let mut m = inode.data().map.lock();
         if last > first {
-            m.edit(|l| l.mark_written(first, last - first))?;
+            m.edit(inode.super_block(), inode.ino(), |l| l.mark_written(first, last - first))?;
         }
         let reached = end.min(limit);
         if reached > m.disk_size {
@@ -257,8 +257,8 @@ impl WriteOps for WriteMap {
         let first = offset >> bits;
         let end = (offset + len + (1 << bits) - 1) >> bits;
         if let Err(e) = free_unwritten(inode, first, end - first) {
-            pr_err!("inode {}: giving back blocks {}+{} failed: error {}\n",
-                inode.ino(), first, end - first, e.to_errno());
+            pr_err!("{}: inode {}: giving back blocks {}+{} failed: error {}\n",
+                inode.super_block().id(), inode.ino(), first, end - first, e.to_errno());
         }
     }
 
@@ -291,7 +291,7 @@ pub(crate) fn preallocate(inode: &INode<MapFs>, first: u64, count: u64) -> Resul
                         let _ = d.free_blocks(sb, start, got);
                     });
                     let ext = Extent { file_block: fb, disk_block: start, len: got as u32, unwritten: true };
-                    m.edit(|l| l.insert(ext, |_| {}))?;
+                    m.edit(inode.super_block(), inode.ino(), |l| l.insert(ext, |_| {}))?;
                     undo.dismiss();
                     m.add_blocks(got);
                     update_blocks(inode, &m);

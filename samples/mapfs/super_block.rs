@@ -60,7 +60,7 @@ pub(crate) fn fill_super(sb: &mut NewSuperBlock<MapFs>) -> Result<MapfsSb> {
         sb.set_read_only();
     }
     let seed = fs_seed(&disk.uuid);
-    let mut alloc = Alloc::load(|b| sb.read_block(b), &geo, seed, &disk)?;
+    let mut alloc = Alloc::load(|b| sb.read_block(b), &geo, seed, &disk, id)?;
     let read_only = sb.is_read_only();
     if !read_only {
         if disk.state & STATE_CLEAN == 0 {
@@ -122,7 +122,7 @@ impl SuperOperations for Super {
 
     fn put_super(sb: &SuperBlock<MapFs>) {
         if record_state(sb, true).is_err() {
-            pr_err!("could not record the clean state at unmount\n");
+            pr_err!("{}: could not record the clean state at unmount\n", sb.id());
         }
     }
 }
@@ -138,8 +138,8 @@ pub(crate) fn reconfigure(sb: &SuperBlock<MapFs>, read_only: bool) -> Result {
         d.read_only.store(true, Relaxed);
     } else {
         if a.sb.unknown_ro_compat() != 0 {
-            pr_err!("unknown read-only-compatible features {:#x}: cannot write\n",
-                a.sb.unknown_ro_compat());
+            pr_err!("{}: unknown read-only-compatible features {:#x}: cannot write\n",
+                sb.id(), a.sb.unknown_ro_compat());
             return Err(EROFS);
         }
         begin_writing(&mut a, |b| sb.read_block(b))?;
