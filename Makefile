@@ -42,7 +42,8 @@ help:
 	@echo '                   (with KDIR=/lib/modules/$$(uname -r)/build: modprobe mapfs, mount -t mapfs; dkms.conf for DKMS)'
 	@echo '  make check-host  only the host tests (cargo test, script tests, compile-fail if the module is built): seconds'
 	@echo '  make compile-fail  the wrappers'"'"' compile-fail suite: each misuse must not compile (tools/tests/compile-fail)'
-	@echo '  make bench       mapfs vs XFS, ext4, ext2 in one VM boot (BENCH=quick: minutes; BENCH_SIZE, BENCH_REPS, BENCH_WORKLOADS, BENCH_FS; Documentation/benchmarks.rst)'
+	@echo '  make bench       mapfs vs XFS, ext4, ext2 in one VM boot of the release kernel (no KASAN/lockdep; built ~15 min once)'
+	@echo '                   (BENCH=quick: minutes; BENCH_KERNEL=test, BENCH_SIZE, BENCH_REPS, BENCH_WORKLOADS, BENCH_FS; Documentation/benchmarks.rst)'
 	@echo '  make crash       crash-consistency rounds: writers, a reset without sync, fsck, byte checks (CRASH_ROUNDS=$(CRASH_ROUNDS), CRASH_SEED)'
 	@echo '  make fuzz-mount  crafted images (valid checksums) mounted, walked, written in one VM boot (FUZZ_IMAGES=$(FUZZ_IMAGES) per block size, FUZZ_SEED)'
 	@echo '  make soak        millions of mapfs-fsx operations, parallel, fsck between rounds (SOAK_OPS, SOAK_JOBS, SOAK_CASES, ...; hours)'
@@ -52,7 +53,7 @@ help:
 	@echo '  make uninstall   remove them'
 	@echo '  make kernel-path print the build directory of the cached kernel'
 	@echo '  make clean       remove module and tool build outputs and out/'
-	@echo '  make distclean   clean, and also drop the cached kernel for the current key'
+	@echo '  make distclean   clean, and also drop the cached kernels (test and release) for the current key'
 	@echo
 	@echo 'Variables: KDIR=/path/to/built/linux (use your own kernel build),'
 	@echo '  LLVM=$(LLVM), JOBS=N (kernel build), MAPFS_TESTS="name ..." (subset of in-guest tests),'
@@ -127,7 +128,7 @@ demo: modules tools
 # Knobs: see tools/bench/run. Not part of `make check`.
 bench: modules tools
 	@BENCH="$(BENCH)" BENCH_SIZE="$(BENCH_SIZE)" BENCH_REPS="$(BENCH_REPS)" \
-		BENCH_WORKLOADS="$(BENCH_WORKLOADS)" BENCH_FS="$(BENCH_FS)" tools/bench/run
+		BENCH_WORKLOADS="$(BENCH_WORKLOADS)" BENCH_FS="$(BENCH_FS)" BENCH_KERNEL="$(BENCH_KERNEL)" tools/bench/run
 
 # Knobs: see tools/soak. Not part of `make check`.
 soak: modules tools
@@ -155,3 +156,4 @@ clean:
 
 distclean: clean
 	@d=$$(tools/kernel path) && rm -rf "$$(dirname "$$d")" && echo "removed $$(dirname "$$d")"
+	@d=$$(tools/kernel --release path) && if [ -d "$$d" ]; then rm -rf "$$(dirname "$$d")" && echo "removed $$(dirname "$$d")"; fi
