@@ -29,6 +29,14 @@ pub(crate) struct FileMap {
     pub(crate) tree_blocks: KVVec<u64>,
     /// Whether the extents changed since the tree was last written.
     pub(crate) tree_dirty: bool,
+    /// The root of the tree as it is on disk (read by `iget` or written by
+    /// `write_inode`), written again as it is while the tree is not dirty.
+    /// Re-encoding it instead would assume that the tree blocks are laid
+    /// out as [`tree::encode`] lays them out and listed in its order
+    /// (level by level); `iget` lists them in the walk's order (depth
+    /// first), and a tree another writer made may be shaped differently:
+    /// a new root over old blocks is a corrupt tree.
+    pub(crate) disk_root: Option<[u8; INODE_DATA_SIZE]>,
     /// Bumped by every change of the map: the validity cookie of mappings.
     pub(crate) seq: u64,
     /// Blocks owned: data and tree blocks.
@@ -264,6 +272,7 @@ fn iget_checked(sb: &SuperBlock<MapFs>, ino: u32, unlinked: bool) -> Result<ARef
         m.inline = (raw.flags & FLAG_INLINE != 0).then_some(raw.data);
         m.extents = extents;
         m.tree_blocks = tree_blocks;
+        m.disk_root = raw.has_extents().then_some(raw.data);
         m.blocks = raw.blocks;
         m.disk_size = raw.size;
         m.crtime = raw.crtime;
@@ -481,25 +490,30 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
                 m.tree_dirty = true;
                 update_blocks(inode, &m);
             }
-            let write_blocks = m.tree_dirty;
-            let mut scratch = KVec::from_elem(0u8, bs as usize, GFP_KERNEL)?;
-            let ctx = TreeCtx { geo: &d.geo, ino, seed: d.seed };
-            let res = tree::encode(&ctx, &m.extents, &m.tree_blocks, &mut raw.data, &mut scratch, |disk, bytes| {
-                if write_blocks {
-                    let buf = sb.new_block(disk)?;
-                    let mut g = buf.lock();
-                    g.data_mut().copy_from_slice(bytes);
-                    g.mark_dirty();
-                }
-                Ok::<(), Error>(())
-            });
-            match res {
-                Ok(()) => {}
-                Err(WalkError::Io(e)) => return Err(e),
-                Err(WalkError::Corrupt { error, .. }) => {
-                    return Err(corrupt(sb, inode.ino(), format_args!("cannot encode the extent tree: {:?}", error)));
+            match m.disk_root.filter(|_| !m.tree_dirty) {
+                // Unchanged: the root on disk, over the blocks on disk.
+                Some(root) => raw.data = root,
+                // A new tree, root and blocks together.
+                None => {
+                    let mut scratch = KVec::from_elem(0u8, bs as usize, GFP_KERNEL)?;
+                    let ctx = TreeCtx { geo: &d.geo, ino, seed: d.seed };
+                    let res = tree::encode(&ctx, &m.extents, &m.tree_blocks, &mut raw.data, &mut scratch, |disk, bytes| {
+                        let buf = sb.new_block(disk)?;
+                        let mut g = buf.lock();
+                        g.data_mut().copy_from_slice(bytes);
+                        g.mark_dirty();
+                        Ok::<(), Error>(())
+                    });
+                    match res {
+                        Ok(()) => {}
+                        Err(WalkError::Io(e)) => return Err(e),
+                        Err(WalkError::Corrupt { error, .. }) => {
+                            return Err(corrupt(sb, inode.ino(), format_args!("cannot encode the extent tree: {:?}", error)));
+                        }
+                    }
                 }
             }
+            m.disk_root = Some(raw.data);
             m.tree_dirty = false;
         }
         raw.blocks = m.blocks;
