@@ -460,7 +460,7 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
             // A special file: no data, the data area stays zero.
         } else {
             let plan = tree::plan(m.extents.len(), bs).map_err(|e| {
-                pr_err!("{}: inode {}: extent tree: {:?}\n", inode.super_block().id(), ino, e);
+                pr_err!("{}: inode {}: extent tree: {:?}\n", sb.id(), ino, e);
                 EFBIG
             })?;
             if plan.blocks > m.tree_blocks.len() {
@@ -484,7 +484,7 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
                 while m.tree_blocks.len() > plan.blocks {
                     if let Some(b) = m.tree_blocks.pop() {
                         freed.push(b, GFP_KERNEL)?;
-                        m.sub_blocks(inode.super_block(), inode.ino(), 1)?;
+                        m.sub_blocks(sb, inode.ino(), 1)?;
                     }
                 }
                 m.tree_dirty = true;
