@@ -444,3 +444,8 @@ int kfs_helper_ioend_status(struct iomap_ioend *ioend)
 {
 	return blk_status_to_errno(ioend->io_bio.bi_status);
 }
+
+void kfs_helper_posix_acl_release(struct posix_acl *acl)
+{
+	posix_acl_release(acl);
+}

@@ -15,6 +15,8 @@
 #include <linux/iomap.h>
 #include <linux/workqueue.h>
 #include <linux/fileattr.h>
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
 
 loff_t kfs_helper_i_size_read(const struct inode *inode);
 void kfs_helper_i_size_write(struct inode *inode, loff_t size);
@@ -85,5 +87,6 @@ void kfs_helper_endio_free(struct kfs_endio *q);
 int kfs_helper_writeback_submit_deferred(struct iomap_writepage_ctx *wpc, int error,
 					 struct kfs_endio *q);
 int kfs_helper_ioend_status(struct iomap_ioend *ioend);
+void kfs_helper_posix_acl_release(struct posix_acl *acl);
 
 #endif

@@ -15,6 +15,10 @@
 #include <linux/blkdev.h>
 #include <linux/falloc.h>
 #include <linux/fileattr.h>
+#include <linux/xattr.h>
+#include <linux/capability.h>
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
 #include "../helpers.h"
 
 /*
@@ -38,3 +42,5 @@ const unsigned short KFS_CONST_WHITEOUT_MODE = WHITEOUT_MODE;
 const unsigned int KFS_CONST_FS_IMMUTABLE_FL = FS_IMMUTABLE_FL;
 const unsigned int KFS_CONST_FS_APPEND_FL = FS_APPEND_FL;
 const unsigned int KFS_CONST_FS_NOATIME_FL = FS_NOATIME_FL;
+const int KFS_CAP_SYS_ADMIN = CAP_SYS_ADMIN;
+const unsigned long KFS_CONST_SB_POSIXACL = SB_POSIXACL;

@@ -230,6 +230,9 @@ impl<T: FileSystem> Tables<T> {
         rmdir: if T::Dir::HAS_RMDIR { Some(Self::rmdir) } else { None },
         rename: if T::Dir::HAS_RENAME { Some(Self::rename) } else { None },
         setattr: Some(super::file::Tables::<T>::setattr),
+        listxattr: super::xattr::Tables::<T>::LISTXATTR,
+        get_inode_acl: super::xattr::Tables::<T>::GET_INODE_ACL,
+        set_acl: super::xattr::Tables::<T>::SET_ACL,
         fileattr_get: Some(super::file::Tables::<T>::fileattr_get),
         fileattr_set: if T::HAS_SET_FLAGS { Some(super::file::Tables::<T>::fileattr_set) } else { None },
         ..pin_init::zeroed()

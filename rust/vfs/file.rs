@@ -348,6 +348,9 @@ impl<T: FileSystem> Tables<T> {
     pub(in crate::kfs) const REG_IOPS: b::inode_operations = b::inode_operations {
         setattr: Some(Self::setattr),
         getattr: Some(super::inode::getattr::<T>),
+        listxattr: super::xattr::Tables::<T>::LISTXATTR,
+        get_inode_acl: super::xattr::Tables::<T>::GET_INODE_ACL,
+        set_acl: super::xattr::Tables::<T>::SET_ACL,
         fiemap: Some(Self::fiemap),
         fileattr_get: Some(Self::fileattr_get),
         fileattr_set: if T::HAS_SET_FLAGS { Some(Self::fileattr_set) } else { None },
@@ -744,6 +747,15 @@ impl<T: FileSystem> Tables<T> {
             // SAFETY: checked by `setattr_prepare`, `i_rwsem` held.
             unsafe { b::setattr_copy(idmap, inode.as_ptr(), attr) };
             inode.mark_dirty();
+            // SAFETY: a referenced inode.
+            // SAFETY: `i_mode` of a referenced inode, `i_rwsem` held.
+            let symlink = unsafe { u32::from((*inode.as_ptr()).i_mode) & b::S_IFMT == b::S_IFLNK };
+            if valid & b::ATTR_MODE != 0 && !symlink && unsafe { super::xattr::Tables::<T>::acl_on(inode.as_ptr()) } {
+                // The access ACL follows the new mode (its mask or group
+                // entry, as `chmod` on XFS and ext4).
+                // SAFETY: per the caller: the dentry, `i_rwsem` held.
+                to_result(unsafe { b::posix_acl_chmod(idmap, dentry, (*inode.as_ptr()).i_mode) })?;
+            }
             Ok(0)
         })
     }

@@ -74,6 +74,9 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
     /// The operations of regular files.
     type File: super::FileOperations<FileSystem = Self>;
 
+    /// The extended attributes of every inode type.
+    type Xattr: super::XattrOperations<FileSystem = Self>;
+
     /// Reads and checks the on-disk super block and sets the block size.
     ///
     /// Called by `get_tree_bdev` with `s_umount` held for writing, the block
@@ -247,6 +250,7 @@ impl<T: FileSystem> Tables<T> {
                 (*sb).s_magic = T::MAGIC as kernel::ffi::c_ulong;
                 (*sb).s_time_gran = 1;
                 (*sb).s_max_links = T::MAX_LINKS;
+                (*sb).s_xattr = super::xattr::Tables::<T>::handlers();
             }
             // SAFETY: `sb` is a new super block of filesystem `T`, exclusively
             // ours until `fill_super` returns (caller guarantee).

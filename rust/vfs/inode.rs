@@ -657,9 +657,26 @@ impl<T: FileSystem> NewINode<T> {
             (*inode).i_blocks = 0;
             b::kfs_helper_touch_all_times(inode);
         }
+        // With POSIX ACLs the VFS left the umask to us: the directory's
+        // default ACL, or the umask without one, shapes the mode.
+        // SAFETY: `I_NEW`, ours alone, mode set; `dir` is referenced.
+        let acls = unsafe { super::xattr::Tables::<T>::create_acls(dir.as_ptr(), inode) }?;
         let inode = self.unlock();
         inode.mark_dirty();
-        Ok(Created(Some(inode)))
+        let created = Created(Some(inode));
+        if !acls.is_empty() {
+            // Stored before any directory entry names the inode: a failure
+            // drops `created`, which frees it all.
+            // SAFETY: a referenced inode; `create` runs with the parent's
+            // `i_rwsem` held, so the child subclass is the VFS's nesting.
+            unsafe { b::kfs_helper_inode_lock_child(created.as_ptr()) };
+            // SAFETY: `i_rwsem` held (just taken).
+            let res = super::xattr::Tables::<T>::store_created(unsafe { Locked::<T>::from_raw(created.as_ptr()) }, &acls);
+            // SAFETY: locked above by this task.
+            unsafe { b::kfs_helper_inode_unlock(created.as_ptr()) };
+            res?;
+        }
+        Ok(created)
     }
 
     /// Sets the type bits and operations of the kind of inode, and a
@@ -802,6 +819,7 @@ impl<T: FileSystem> Tables<T> {
         get_link: Some(b::simple_get_link),
         setattr: Some(super::file::Tables::<T>::setattr),
         getattr: Some(getattr::<T>),
+        listxattr: super::xattr::Tables::<T>::LISTXATTR,
         ..pin_init::zeroed()
     };
 
@@ -810,6 +828,9 @@ impl<T: FileSystem> Tables<T> {
     const SPECIAL_IOPS: b::inode_operations = b::inode_operations {
         setattr: Some(super::file::Tables::<T>::setattr),
         getattr: Some(getattr::<T>),
+        listxattr: super::xattr::Tables::<T>::LISTXATTR,
+        get_inode_acl: super::xattr::Tables::<T>::GET_INODE_ACL,
+        set_acl: super::xattr::Tables::<T>::SET_ACL,
         ..pin_init::zeroed()
     };
 }

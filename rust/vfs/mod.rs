@@ -6,7 +6,7 @@
 //! One trait per C operations table, each `#[vtable]` (entries a filesystem
 //! does not implement stay `NULL`): [`FileSystem`] (`file_system_type` and
 //! `fs_context_operations`), [`SuperOperations`], [`DirOperations`],
-//! [`FileOperations`]; the iomap traits are in [`crate::kfs::iomap`].
+//! [`FileOperations`], [`XattrOperations`] (`xattr_handler`s); the iomap traits are in [`crate::kfs::iomap`].
 
 pub mod buffer;
 pub mod dir;
@@ -16,6 +16,7 @@ pub mod inode;
 pub(in crate::kfs) mod lock;
 pub mod super_block;
 pub mod super_ops;
+pub mod xattr;
 
 pub use buffer::{Buffer, BufferGuard};
 pub use dir::{DirEmitter, DirOperations};
@@ -25,3 +26,4 @@ pub use inode::{Attrs, Created, DevNum, INode, INodeFlags, INodeParams, INodeTyp
 pub(in crate::kfs) use lock::NoFs;
 pub use super_block::{now_seconds, random_u32, Lookup, NewSuperBlock, StatFs, SuperBlock};
 pub use super_ops::SuperOperations;
+pub use xattr::{SetMode, XattrList, XattrNamespace, XattrOperations, XattrValue};

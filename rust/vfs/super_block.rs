@@ -99,6 +99,19 @@ impl<T: FileSystem> NewSuperBlock<T> {
         unsafe { (*self.ptr()).s_flags |= b::KFS_CONST_SB_RDONLY };
     }
 
+    /// Turns POSIX ACLs on for this mount (`SB_POSIXACL`): permission
+    /// checks use them and new inodes inherit them. `EINVAL` if the
+    /// filesystem's [`super::XattrOperations`] has no
+    /// [`super::XattrOperations::POSIX_ACL`].
+    pub fn enable_posix_acl(&mut self) -> Result {
+        if !<T::Xattr as super::XattrOperations>::POSIX_ACL {
+            return Err(EINVAL);
+        }
+        // SAFETY: the super block is ours alone during `fill_super`.
+        unsafe { (*self.ptr()).s_flags |= b::KFS_CONST_SB_POSIXACL };
+        Ok(())
+    }
+
     /// Sets the largest file size the filesystem supports.
     pub fn set_max_bytes(&mut self, max: i64) {
         // SAFETY: the super block is ours alone during `fill_super`.

@@ -515,7 +515,8 @@ fn make_inode(dir: &Locked<MapFs>, typ: INodeType<'_>, mode: u16) -> Result<Crea
                 let ext = crate::format::extent::Extent { file_block: 0, disk_block: disk, len: 1, unwritten: false };
                 m.edit(sb, inode.ino(), |l| l.insert(ext, |_| {}))?;
                 undo.dismiss();
-                m.blocks = 1;
+                // Added: an inherited ACL may have taken an xattr block.
+                m.add_blocks(1);
                 crate::inode::update_blocks(&inode, &m);
             }
             let buf = sb.new_block(disk)?;

@@ -10,6 +10,7 @@ use crate::format::{
     extent::{Extent, ExtentError, ExtentList},
     inode::{FileType, Inode, Timestamp, FLAG_APPEND, FLAG_IMMUTABLE, FLAG_INLINE, FLAG_NOATIME, INODE_DATA_SIZE},
     layout::{INODE_SIZE, ROOT_INO},
+    xattr::InodeExt,
     symlink,
     tree::{self, TreeCtx, TreeItem, WalkError},
 };
@@ -58,6 +59,16 @@ pub(crate) struct FileMap {
     pub(crate) flags: u32,
     /// The inode's data area of an inline symlink.
     pub(crate) inline: Option<[u8; INODE_DATA_SIZE]>,
+    /// The extended attributes, as a list of entries (see
+    /// [`crate::format::xattr`]): the in-inode ones, then the block's.
+    pub(crate) xattrs: KVec<u8>,
+    /// The xattr block (0: none), counted in [`Self::blocks`].
+    pub(crate) xattr_block: u64,
+    /// An xattr block no longer needed: freed once the inode that no
+    /// longer points at it is in the buffers (as tree blocks are).
+    pub(crate) xattr_freed: Option<u64>,
+    /// The attributes changed since the xattr block was last written.
+    pub(crate) xattr_dirty: bool,
 }
 
 impl FileMap {
@@ -224,12 +235,18 @@ fn iget_checked(sb: &SuperBlock<MapFs>, ino: u32, unlinked: bool) -> Result<ARef
         .geo
         .inode_location(ino)
         .ok_or_else(|| corrupt(sb, ino64, format_args!("inode number out of range")))?;
-    let raw = {
+    let (raw, ext) = {
         let buf = sb.read_block(block)?;
         let guard = buf.lock();
-        let bytes = guard.data().get(off..off + INODE_SIZE).ok_or(EIO)?;
-        Inode::decode(bytes, d.seed, ino)
-            .map_err(|e| corrupt(sb, ino64, format_args!("bad inode: {}", e)))?
+        let bytes = guard.data().get(off..off + d.geo.inode_bytes()).ok_or(EIO)?;
+        let raw = Inode::decode(bytes, d.seed, ino)
+            .map_err(|e| corrupt(sb, ino64, format_args!("bad inode: {}", e)))?;
+        let ext = match d.geo.has_xattrs() && !raw.is_free() {
+            true => Some(InodeExt::decode(bytes, d.seed, ino)
+                .map_err(|e| corrupt(sb, ino64, format_args!("extended attributes: {}", e)))?),
+            false => None,
+        };
+        (raw, ext)
     };
     if raw.is_free() {
         return Err(corrupt(sb, ino64, format_args!("a directory entry refers to a free inode")));
@@ -246,9 +263,11 @@ fn iget_checked(sb: &SuperBlock<MapFs>, ino: u32, unlinked: bool) -> Result<ARef
     if raw.has_extents() {
         load_extents(sb, ino, &raw, &mut extents, &mut tree_blocks)?;
     }
-    check::check_inode(&raw, ft, &extents, &tree_blocks, bs, unlinked)
+    let ext = ext.unwrap_or_default();
+    let xattrs = crate::xattr::load(sb, ino, &ext)?;
+    check::check_inode_with(&raw, ft, &extents, &tree_blocks, u64::from(ext.block != 0), bs, unlinked)
         .map_err(|e| corrupt(sb, ino64, format_args!("{}", e)))?;
-    check_blocks(sb, ino, &extents, &tree_blocks)?;
+    check_blocks(sb, ino, &extents, &tree_blocks, ext.block)?;
     if ft == FileType::Directory {
         // The first block maps (check_inode: whole blocks from 0).
         let first = extents.first().map(|e| e.disk_block).ok_or(EUCLEAN)?;
@@ -278,6 +297,8 @@ fn iget_checked(sb: &SuperBlock<MapFs>, ino: u32, unlinked: bool) -> Result<ARef
         m.crtime = raw.crtime;
         m.generation = raw.generation;
         m.flags = raw.flags;
+        m.xattrs = xattrs;
+        m.xattr_block = ext.block;
     }
     new.init(INodeParams {
         typ,
@@ -308,9 +329,12 @@ pub(crate) fn set_flags(inode: &INode<MapFs>, flags: INodeFlags) -> Result {
 /// claimed twice within it, and that the bitmaps mark the inode and every
 /// one of its blocks in use: a block the bitmap calls free would be handed
 /// out again while this file still maps it.
-fn check_blocks(sb: &SuperBlock<MapFs>, ino: u32, extents: &[Extent], tree_blocks: &[u64]) -> Result {
+fn check_blocks(sb: &SuperBlock<MapFs>, ino: u32, extents: &[Extent], tree_blocks: &[u64], xattr_block: u64) -> Result {
     let ino64 = u64::from(ino);
-    let mut ranges = KVVec::with_capacity(extents.len() + tree_blocks.len(), GFP_KERNEL)?;
+    let mut ranges = KVVec::with_capacity(extents.len() + tree_blocks.len() + 1, GFP_KERNEL)?;
+    if xattr_block != 0 {
+        ranges.push((xattr_block, 1), GFP_KERNEL)?;
+    }
     for e in extents {
         ranges.push((e.disk_block, u64::from(e.len)), GFP_KERNEL)?;
     }
@@ -444,6 +468,7 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
         ..Inode::default()
     };
     let mut freed = KVVec::new();
+    let mut ext = None;
     {
         let mut m = inode.data().map.lock();
         raw.crtime = m.crtime;
@@ -517,10 +542,16 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
             m.tree_dirty = false;
         }
         raw.blocks = m.blocks;
+        if d.geo.has_xattrs() {
+            ext = Some(crate::xattr::store(sb, ino, &mut m)?);
+            if let Some(b) = m.xattr_freed.take() {
+                freed.push(b, GFP_KERNEL)?;
+            }
+        }
     }
-    write_slot(sb, ino, &raw)?;
+    write_slot(sb, ino, &raw, ext.as_ref())?;
     // The new tree and the slot pointing at it are in the buffers: the
-    // blocks the old tree needed beyond it can go.
+    // blocks the old tree (or the attributes) needed beyond it can go.
     for b in freed.iter() {
         sb.forget_block(*b);
         d.free_blocks(sb, *b, 1)?;
@@ -639,14 +670,21 @@ pub(crate) fn process_orphans(sb: &SuperBlock<MapFs>) -> Result {
     Ok(())
 }
 
-/// Encodes `raw` into inode `ino`'s slot of the inode table.
-fn write_slot(sb: &SuperBlock<MapFs>, ino: u32, raw: &Inode) -> Result {
+/// Encodes `raw` and, with the xattr feature, its extension `ext` into
+/// inode `ino`'s slot of the inode table. A free slot is zeroed whole.
+fn write_slot(sb: &SuperBlock<MapFs>, ino: u32, raw: &Inode, ext: Option<&InodeExt>) -> Result {
     let d = sb.data();
     let (block, off) = d.geo.inode_location(ino).ok_or(EINVAL)?;
     let buf = sb.read_block(block)?;
     let mut guard = buf.lock();
-    let slot = guard.data_mut().get_mut(off..off + INODE_SIZE).ok_or(EIO)?;
+    let slot = guard.data_mut().get_mut(off..off + d.geo.inode_bytes()).ok_or(EIO)?;
+    if raw.is_free() {
+        slot.fill(0);
+    }
     raw.encode(slot, d.seed, ino)?;
+    if let (Some(ext), false) = (ext, raw.is_free()) {
+        ext.encode(slot, d.seed, ino).map_err(|_| EIO)?;
+    }
     guard.mark_dirty();
     Ok(())
 }
@@ -677,10 +715,16 @@ pub(crate) fn delete_inode(inode: &INodeView<MapFs>) {
             sb.forget_block(b);
             d.free_blocks(sb, b, 1)?;
         }
+        let xattr = core::mem::take(&mut m.xattr_block);
+        for b in [Some(xattr).filter(|&b| b != 0), m.xattr_freed.take()].into_iter().flatten() {
+            sb.forget_block(b);
+            d.free_blocks(sb, b, 1)?;
+        }
+        m.xattrs.clear();
         m.blocks = 0;
         m.seq = m.seq.wrapping_add(1);
         drop(m);
-        write_slot(sb, ino, &Inode::default())?;
+        write_slot(sb, ino, &Inode::default(), None)?;
         // Off the orphan list: the inode that pointed at it points past it.
         let relink = {
             let mut a = d.alloc.lock();

@@ -29,6 +29,7 @@ mod file;
 mod inode;
 mod iomap;
 mod super_block;
+mod xattr;
 
 use kfs::vfs::{FileSystem, INode, INodeFlags, Locked, NewSuperBlock, SuperBlock, Timespec};
 
@@ -114,6 +115,7 @@ impl FileSystem for MapFs {
     type Super = super_block::Super;
     type Dir = dir::Dir;
     type File = file::File;
+    type Xattr = xattr::Xattr;
 
     fn fill_super(sb: &mut NewSuperBlock<Self>) -> Result<MapfsSb> {
         super_block::fill_super(sb)

@@ -54,6 +54,10 @@ pub(crate) fn fill_super(sb: &mut NewSuperBlock<MapFs>) -> Result<MapfsSb> {
         return Err(EINVAL);
     }
     sb.set_max_bytes(i64::try_from(format::max_file_size(bs)).unwrap_or(i64::MAX));
+    if geo.has_xattrs() {
+        // POSIX ACLs live in extended attributes.
+        sb.enable_posix_acl()?;
+    }
     if disk.unknown_ro_compat() != 0 && !sb.is_read_only() {
         pr_warn!("{}: unknown read-only-compatible features {:#x}: mounting read-only\n",
             id, disk.unknown_ro_compat());

@@ -77,6 +77,20 @@ pub fn check_inode(
     block_size: u32,
     unlinked: bool,
 ) -> Result<(), InodeCheckError> {
+    check_inode_with(raw, ft, extents, tree_blocks, 0, block_size, unlinked)
+}
+
+/// [`check_inode`] of an inode that also owns `other_blocks` blocks
+/// outside its extent tree (its xattr block, see [`super::xattr`]).
+pub fn check_inode_with(
+    raw: &Inode,
+    ft: FileType,
+    extents: &[Extent],
+    tree_blocks: &[u64],
+    other_blocks: u64,
+    block_size: u32,
+    unlinked: bool,
+) -> Result<(), InodeCheckError> {
     let nlink = raw.nlink;
     let min_links = match (ft, unlinked) {
         (_, true) => 0,
@@ -89,7 +103,7 @@ pub fn check_inode(
     let data = extents
         .iter()
         .fold(0u64, |acc, e| acc.saturating_add(u64::from(e.len)));
-    let counted = data.saturating_add(tree_blocks.len() as u64);
+    let counted = data.saturating_add(tree_blocks.len() as u64).saturating_add(other_blocks);
     if raw.blocks != counted {
         return Err(InodeCheckError::BlockCount {
             stored: raw.blocks,

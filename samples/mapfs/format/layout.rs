@@ -18,8 +18,12 @@ pub const SUPERBLOCK_SIZE: usize = 1024;
 pub const MIN_LOG_BLOCK_SIZE: u32 = 10;
 /// Largest supported log2(block size).
 pub const MAX_LOG_BLOCK_SIZE: u32 = 12;
-/// Size in bytes of one on-disk inode.
+/// Size in bytes of an on-disk inode without the extended-attribute
+/// extension (and of the part of every inode that [`super::inode`] decodes).
 pub const INODE_SIZE: usize = 256;
+/// Size in bytes of an on-disk inode with the feature
+/// [`super::super_block::INCOMPAT_XATTR`] (see [`super::xattr`]).
+pub const XATTR_INODE_SIZE: usize = 512;
 /// Inode number of the root directory.
 pub const ROOT_INO: u32 = 1;
 /// Inode number mkfs gives `/lost+found` (fsck locates it by name, not number).
@@ -70,6 +74,8 @@ pub enum LayoutError {
     BadBlockCount(u64),
     /// Inode count below [`MIN_INODE_COUNT`].
     BadInodeCount(u32),
+    /// Inode size neither [`INODE_SIZE`] nor [`XATTR_INODE_SIZE`].
+    BadInodeSize(u32),
     /// The metadata does not leave at least `needed` blocks of data area.
     TooSmall {
         /// Blocks the layout needs (metadata plus the minimum data area).
@@ -89,6 +95,7 @@ impl core::fmt::Display for LayoutError {
                 n, MIN_BLOCK_COUNT, MAX_BLOCK_COUNT
             ),
             Self::BadInodeCount(n) => write!(f, "inode count {} below {}", n, MIN_INODE_COUNT),
+            Self::BadInodeSize(n) => write!(f, "inode size {} is not {} or {}", n, INODE_SIZE, XATTR_INODE_SIZE),
             Self::TooSmall { needed, have } => {
                 write!(f, "needs at least {} blocks, have {}", needed, have)
             }
@@ -113,9 +120,9 @@ pub fn bits_per_bitmap_block(block_size: u32) -> u64 {
         .saturating_mul(8)
 }
 
-/// Number of inodes in one inode-table block.
-pub fn inodes_per_block(block_size: u32) -> u32 {
-    block_size / INODE_SIZE as u32
+/// Number of inodes of `inode_size` bytes in one inode-table block.
+pub fn inodes_per_block(block_size: u32, inode_size: u32) -> u32 {
+    block_size.checked_div(inode_size).unwrap_or(0)
 }
 
 /// Minimum data blocks mkfs needs (root directory and lost+found).
@@ -130,6 +137,8 @@ pub struct Geometry {
     pub block_count: u64,
     /// Number of inode slots (inode 0 is reserved).
     pub inode_count: u32,
+    /// Bytes per inode: [`INODE_SIZE`] or [`XATTR_INODE_SIZE`].
+    pub inode_size: u32,
     /// Inode bitmap blocks.
     pub inode_bitmap: Region,
     /// Block bitmap blocks.
@@ -146,38 +155,50 @@ fn div_ceil(a: u64, b: u64) -> u64 {
 }
 
 /// Minimum sizes in blocks of the inode bitmap, block bitmap and inode
-/// table for the given counts (`None` for an unsupported block size).
+/// table for the given counts (`None` for an unsupported block or inode
+/// size).
 pub fn region_sizes(
     log_block_size: u32,
     block_count: u64,
     inode_count: u32,
+    inode_size: u32,
 ) -> Option<(u64, u64, u64)> {
     let bs = block_size_from_log(log_block_size)?;
+    if inode_size != INODE_SIZE as u32 && inode_size != XATTR_INODE_SIZE as u32 {
+        return None;
+    }
     let bits = bits_per_bitmap_block(bs);
     Some((
         div_ceil(u64::from(inode_count), bits),
         div_ceil(block_count, bits),
-        div_ceil(u64::from(inode_count), u64::from(inodes_per_block(bs))),
+        div_ceil(u64::from(inode_count), u64::from(inodes_per_block(bs, inode_size))),
     ))
 }
 
 impl Geometry {
-    /// The standard mkfs layout for the given parameters.
-    pub fn compute(
+    /// The standard mkfs layout for the given parameters, with inodes of
+    /// [`INODE_SIZE`] bytes (no extended attributes).
+    pub fn compute(log_block_size: u32, block_count: u64, inode_count: u32) -> Result<Self, LayoutError> {
+        Self::compute_sized(log_block_size, block_count, inode_count, INODE_SIZE as u32)
+    }
+
+    /// The standard mkfs layout for the given parameters and inode size
+    /// ([`INODE_SIZE`] or [`XATTR_INODE_SIZE`]).
+    pub fn compute_sized(
         log_block_size: u32,
         block_count: u64,
         inode_count: u32,
+        inode_size: u32,
     ) -> Result<Self, LayoutError> {
-        let bs =
-            block_size_from_log(log_block_size).ok_or(LayoutError::BadBlockSize(log_block_size))?;
+        block_size_from_log(log_block_size).ok_or(LayoutError::BadBlockSize(log_block_size))?;
         if !(MIN_BLOCK_COUNT..=MAX_BLOCK_COUNT).contains(&block_count) {
             return Err(LayoutError::BadBlockCount(block_count));
         }
         if inode_count < MIN_INODE_COUNT {
             return Err(LayoutError::BadInodeCount(inode_count));
         }
-        let (ib_len, bb_len, it_len) = region_sizes(log_block_size, block_count, inode_count)
-            .ok_or(LayoutError::BadBlockSize(bs))?;
+        let (ib_len, bb_len, it_len) = region_sizes(log_block_size, block_count, inode_count, inode_size)
+            .ok_or(LayoutError::BadInodeSize(inode_size))?;
         let inode_bitmap = Region {
             start: 1,
             len: ib_len,
@@ -202,6 +223,7 @@ impl Geometry {
             log_block_size,
             block_count,
             inode_count,
+            inode_size,
             inode_bitmap,
             block_bitmap,
             inode_table,
@@ -222,6 +244,16 @@ impl Geometry {
         }
     }
 
+    /// Bytes per inode slot, as a `usize`.
+    pub fn inode_bytes(&self) -> usize {
+        self.inode_size as usize
+    }
+
+    /// Whether inodes carry the extended-attribute extension.
+    pub fn has_xattrs(&self) -> bool {
+        self.inode_size as usize == XATTR_INODE_SIZE
+    }
+
     /// Disk block and byte offset in it of inode `ino`, if `ino` is in range.
     pub fn inode_location(&self, ino: u32) -> Option<(u64, usize)> {
         if ino >= self.inode_count {
@@ -229,9 +261,9 @@ impl Geometry {
         }
         // Checked division: no panic path even for a geometry that was never
         // validated (the kernel builds with overflow checks and objtool).
-        let per = inodes_per_block(self.block_size());
+        let per = inodes_per_block(self.block_size(), self.inode_size);
         let block = self.inode_table.start.checked_add(u64::from(ino.checked_div(per)?))?;
-        let off = usize::try_from(ino.checked_rem(per)?).ok()?.checked_mul(INODE_SIZE)?;
+        let off = usize::try_from(ino.checked_rem(per)?).ok()?.checked_mul(self.inode_size as usize)?;
         Some((block, off))
     }
 

@@ -17,7 +17,9 @@
 //! - [`check`] holds the checks of an inode as a whole (block count, link
 //!   count, shape, blocks claimed twice),
 //! - [`dir`] holds directory blocks,
-//! - [`symlink`] holds symbolic link targets.
+//! - [`symlink`] holds symbolic link targets,
+//! - [`xattr`] holds extended attributes (the inode extension and the
+//!   xattr block).
 
 #![forbid(unsafe_code)]
 
@@ -32,6 +34,7 @@ mod le;
 pub mod super_block;
 pub mod symlink;
 pub mod tree;
+pub mod xattr;
 
 /// Largest file size in bytes for a block size: `2^32 * block_size`
 /// (file blocks are 32-bit on disk).

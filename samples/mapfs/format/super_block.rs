@@ -4,7 +4,7 @@
 //! |----:|-----:|-------|
 //! | 0 | 4 | magic `"MAPF"` |
 //! | 4 | 2 | version (1) |
-//! | 6 | 2 | inode size (256) |
+//! | 6 | 2 | inode size (256; 512 with [`INCOMPAT_XATTR`]) |
 //! | 8 | 4 | compat features |
 //! | 12 | 4 | incompat features |
 //! | 16 | 4 | ro_compat features |
@@ -39,7 +39,7 @@
 
 use super::crc32c::crc32c;
 use super::layout::{
-    block_size_from_log, region_sizes, Geometry, Region, INODE_SIZE, MAX_BLOCK_COUNT,
+    block_size_from_log, region_sizes, Geometry, Region, INODE_SIZE, MAX_BLOCK_COUNT, XATTR_INODE_SIZE,
     MIN_BLOCK_COUNT, MIN_INODE_COUNT, ROOT_INO, SUPERBLOCK_SIZE,
 };
 use super::le::*;
@@ -53,8 +53,11 @@ pub const SB_VERSION: u16 = 1;
 pub const COMPAT_BACKUP_SB: u32 = 0x1;
 /// Compat features this code knows.
 pub const COMPAT_SUPPORTED: u32 = COMPAT_BACKUP_SB;
-/// Incompat features this code knows (none defined yet).
-pub const INCOMPAT_SUPPORTED: u32 = 0;
+/// Incompat feature: inodes are 512 bytes and carry extended attributes
+/// (see [`super::xattr`]); the inode size field says 512.
+pub const INCOMPAT_XATTR: u32 = 0x1;
+/// Incompat features this code knows.
+pub const INCOMPAT_SUPPORTED: u32 = INCOMPAT_XATTR;
 /// Ro-compat features this code knows (none defined yet).
 pub const RO_COMPAT_SUPPORTED: u32 = 0;
 /// State bit: the filesystem was cleanly unmounted (clear while mounted rw).
@@ -141,7 +144,7 @@ pub enum SbError {
     UnknownIncompat(u32),
     /// log2(block size) not in 10..=12.
     BadBlockSize(u32),
-    /// Inode size other than 256.
+    /// Inode size other than 256 (512 with [`INCOMPAT_XATTR`]).
     BadInodeSize(u16),
     /// Block count outside the supported range.
     BadBlockCount(u64),
@@ -371,9 +374,9 @@ impl Superblock {
         Self {
             magic: SB_MAGIC,
             version: SB_VERSION,
-            inode_size: INODE_SIZE as u16,
+            inode_size: g.inode_size as u16,
             feature_compat: 0,
-            feature_incompat: 0,
+            feature_incompat: if g.has_xattrs() { INCOMPAT_XATTR } else { 0 },
             feature_ro_compat: 0,
             log_block_size: g.log_block_size,
             block_count: g.block_count,
@@ -620,7 +623,8 @@ impl Superblock {
         }
         let bs = block_size_from_log(self.log_block_size)
             .ok_or(SbError::BadBlockSize(self.log_block_size))?;
-        if usize::from(self.inode_size) != INODE_SIZE {
+        let inode_size = if self.feature_incompat & INCOMPAT_XATTR != 0 { XATTR_INODE_SIZE } else { INODE_SIZE };
+        if usize::from(self.inode_size) != inode_size {
             return Err(SbError::BadInodeSize(self.inode_size));
         }
         if !(MIN_BLOCK_COUNT..=MAX_BLOCK_COUNT).contains(&self.block_count) {
@@ -636,7 +640,7 @@ impl Superblock {
             return Err(SbError::BadFreeCount);
         }
         // Region sizes: what each must hold.
-        let (ib, bb, it) = region_sizes(self.log_block_size, self.block_count, self.inode_count)
+        let (ib, bb, it) = region_sizes(self.log_block_size, self.block_count, self.inode_count, u32::from(self.inode_size))
             .ok_or(SbError::BadBlockSize(self.log_block_size))?;
         let regions = [
             (RegionKind::InodeBitmap, self.inode_bitmap, ib),
@@ -672,6 +676,7 @@ impl Superblock {
             log_block_size: self.log_block_size,
             block_count: self.block_count,
             inode_count: self.inode_count,
+            inode_size: u32::from(self.inode_size),
             inode_bitmap: self.inode_bitmap,
             block_bitmap: self.block_bitmap,
             inode_table: self.inode_table,

@@ -5,6 +5,7 @@
 //! fragmented extents, nested directories, symlinks, hard links) for fsck to
 //! check. Bitmaps are kept in memory and written by [`Builder::commit`].
 
+use mapfs_format::xattr;
 use mapfs_format::dir;
 use mapfs_format::extent::{mapped_blocks, Extent};
 use mapfs_format::inode::{FileType, Inode, Timestamp};
@@ -60,6 +61,9 @@ impl<D: Device> Builder<D> {
     fn new_inode(&mut self, ft: FileType, perm: u16) -> Result<(u32, Inode), FsError> {
         let (ino, _) = self.inodes.alloc(1, 1, 1).ok_or(FsError::NoSpace)?;
         let ino = u32::try_from(ino).map_err(|_| FsError::NoSpace)?;
+        // A fresh slot: no attributes left from an earlier inode.
+        self.fs.clear_inode(ino)?;
+        self.fs.write_ext(ino, &mapfs_format::xattr::InodeExt::default())?;
         let t = Timestamp {
             sec: self.now,
             nsec: 0,
@@ -132,6 +136,31 @@ impl<D: Device> Builder<D> {
         let mut i = self.fs.read_inode(ino)?;
         i.nlink = i.nlink.saturating_add_signed(delta);
         self.fs.write_inode(ino, &i)?;
+        Ok(())
+    }
+
+    /// Gives inode `ino` the extended attributes `list` (entries back to
+    /// back, see [`mapfs_format::xattr`]): the in-inode part and, when they
+    /// do not all fit there, an xattr block counted in the inode's blocks.
+    /// The inode must have none yet.
+    pub fn set_xattrs(&mut self, ino: u32, list: &[u8]) -> Result<(), FsError> {
+        let bad = |e: xattr::XattrError| FsError::Other(format!("inode {ino}: extended attributes: {e}"));
+        xattr::check_list(list).map_err(bad)?;
+        let bs = self.fs.geo.block_size();
+        let cut = xattr::split(list);
+        let mut block = 0;
+        if xattr::placement(list, bs).map_err(bad)? {
+            let lo = self.fs.geo.data_start;
+            block = self.blocks.alloc(lo, lo, 1).ok_or(FsError::NoSpace)?.0;
+            let mut buf = vec![0u8; self.fs.bs];
+            xattr::encode_block(&mut buf, self.fs.seed, ino, block, &list[cut..]).map_err(bad)?;
+            self.fs.write_block(block, &buf)?;
+            let mut inode = self.fs.read_inode(ino)?;
+            inode.blocks += 1;
+            self.fs.write_inode(ino, &inode)?;
+        }
+        let ext = xattr::InodeExt::new(&list[..cut], block).map_err(bad)?;
+        self.fs.write_ext(ino, &ext)?;
         Ok(())
     }
 

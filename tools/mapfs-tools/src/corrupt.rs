@@ -599,7 +599,9 @@ pub fn set_sb_field(
 }
 
 /// Sets a field of inode slot `ino` (in use or not) and recomputes the
-/// inode checksum. A field overlapping the checksum is written as given.
+/// inode checksum, or, for a field in bytes 256..512 of a 512-byte slot,
+/// the extension's (see [`mapfs_format::xattr`]). A field overlapping the
+/// checksum is written as given.
 pub fn set_inode_field(
     dev: MemDev,
     ino: u32,
@@ -607,9 +609,26 @@ pub fn set_inode_field(
     width: usize,
     value: u64,
 ) -> Result<(MemDev, String), String> {
-    check_field(INODE_SIZE, off, width, value)?;
     let size = dev.data.len();
     let mut fs = Fs::open(dev).map_err(|e| e.to_string())?;
+    check_field(fs.geo.inode_bytes(), off, width, value)?;
+    if off < INODE_SIZE && off + width > INODE_SIZE {
+        return Err(format!("offset {off} + width {width} crosses the end of the base inode ({INODE_SIZE} bytes)"));
+    }
+    if off >= INODE_SIZE {
+        let (b, o) = fs.geo.inode_location(ino).ok_or_else(|| format!("inode {ino} is out of range"))?;
+        let slot = block_range(size, fs.bs, b)
+            .and_then(|r| fs.dev.data.get_mut(r.start + o..r.start + o + fs.geo.inode_bytes()))
+            .ok_or_else(|| format!("inode {ino} is past the end of the device"))?;
+        let what = set_field(slot, off, width, value)?;
+        if hits_csum(slot.len(), off, width) {
+            return Ok((fs.dev, format!("inode {ino} extension {what}{CSUM_KEPT}")));
+        }
+        let c = mapfs_format::crc32c::meta_csum(fs.seed, Some(u64::from(ino)), None, &slot[INODE_SIZE..slot.len() - 4]);
+        let n = slot.len();
+        slot[n - 4..].copy_from_slice(&c.to_le_bytes());
+        return Ok((fs.dev, format!("inode {ino} extension {what}")));
+    }
     let start = fs.geo.inode_location(ino).ok_or_else(|| {
         format!(
             "inode {ino} is out of range (inode count {})",
@@ -707,4 +726,15 @@ pub fn extents(dev: MemDev, ino: u32) -> Result<(MemDev, Vec<Extent>, Vec<u64>),
     let inode = fs.read_inode(ino).map_err(|e| e.to_string())?;
     let (ext, tree) = fs.read_extents(ino, &inode).map_err(|e| e.to_string())?;
     Ok((fs.dev, ext, tree))
+}
+
+/// The xattr block of inode `ino` (0: none, or no xattr feature).
+pub fn xattr_block(dev: MemDev, ino: u32) -> Result<(MemDev, u64), String> {
+    let mut fs = Fs::open(dev).map_err(|e| e.to_string())?;
+    let b = match fs.read_ext(ino).map_err(|e| e.to_string())? {
+        Some(Ok(ext)) => ext.block,
+        Some(Err(e)) => return Err(format!("inode {ino}: extended attributes: {e}")),
+        None => 0,
+    };
+    Ok((fs.dev, b))
 }

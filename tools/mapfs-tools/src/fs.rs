@@ -9,6 +9,7 @@ use mapfs_format::dir;
 use mapfs_format::extent::{Extent, ExtentList};
 use mapfs_format::inode::{FileType, Inode, InodeError, INODE_DATA_SIZE};
 use mapfs_format::layout::{Geometry, Region, INODE_SIZE, SUPERBLOCK_SIZE};
+use mapfs_format::xattr::{InodeExt, XattrError, EXT_OFFSET};
 use mapfs_format::super_block::{backup_sb_block, SbError, Superblock};
 use mapfs_format::tree::{self, TreeCtx, TreeItem, WalkError};
 
@@ -229,10 +230,40 @@ impl<D: Device> Fs<D> {
         self.dev.write_at(off, &buf)
     }
 
-    /// Zeroes inode slot `ino` (frees it).
+    /// Zeroes inode slot `ino` (frees it), extension included.
     pub fn clear_inode(&mut self, ino: u32) -> io::Result<()> {
         let off = self.inode_off(ino)?;
-        self.dev.write_at(off, &[0u8; INODE_SIZE])
+        self.dev.write_at(off, &vec![0u8; self.geo.inode_bytes()])
+    }
+
+    /// The whole slot of inode `ino` (256 or 512 bytes).
+    pub fn read_slot(&mut self, ino: u32) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; self.geo.inode_bytes()];
+        let off = self.inode_off(ino)?;
+        self.dev.read_at(off, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// The extension of inode `ino`, checked (`Ok(None)` without the
+    /// xattr feature).
+    pub fn read_ext(&mut self, ino: u32) -> io::Result<Option<Result<InodeExt, XattrError>>> {
+        if !self.geo.has_xattrs() {
+            return Ok(None);
+        }
+        let slot = self.read_slot(ino)?;
+        Ok(Some(InodeExt::decode(&slot, self.seed, ino)))
+    }
+
+    /// Writes the extension of inode `ino` (nothing without the xattr
+    /// feature); the base inode is left as it is.
+    pub fn write_ext(&mut self, ino: u32, ext: &InodeExt) -> io::Result<()> {
+        if !self.geo.has_xattrs() {
+            return Ok(());
+        }
+        let mut slot = self.read_slot(ino)?;
+        ext.encode(&mut slot, self.seed, ino).map_err(|e| io::Error::other(e.to_string()))?;
+        let off = self.inode_off(ino)?;
+        self.dev.write_at(off + EXT_OFFSET as u64, &slot[EXT_OFFSET..])
     }
 
     /// Walks the extent tree of an inode (strict): its extents and tree blocks.

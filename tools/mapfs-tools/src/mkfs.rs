@@ -4,7 +4,7 @@ use std::io;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mapfs_format::layout::{
-    Geometry, INODE_SIZE, LOST_FOUND_INO, MAX_BLOCK_COUNT, MIN_BLOCK_COUNT, MIN_DATA_BLOCKS,
+    Geometry, INODE_SIZE, XATTR_INODE_SIZE, LOST_FOUND_INO, MAX_BLOCK_COUNT, MIN_BLOCK_COUNT, MIN_DATA_BLOCKS,
     MIN_INODE_COUNT,
 };
 use mapfs_format::super_block::{backup_sb_block, Superblock, COMPAT_BACKUP_SB, LABEL_SIZE};
@@ -31,6 +31,9 @@ pub struct MkfsOptions {
     pub inodes: Option<u64>,
     /// UUID (`None`: random).
     pub uuid: Option<[u8; 16]>,
+    /// Bytes per inode: 512 (`None`, the default: with extended
+    /// attributes, feature `INCOMPAT_XATTR`) or 256 (without).
+    pub inode_size: Option<u32>,
     /// Creation time (`None`: now).
     pub time: Option<i64>,
 }
@@ -128,7 +131,11 @@ pub fn plan(dev_size: u64, opts: &MkfsOptions) -> Result<Geometry, String> {
             MIN_BLOCK_COUNT * u64::from(bs)
         ));
     }
-    let per_block = u64::from(bs) / INODE_SIZE as u64;
+    let isz = opts.inode_size.unwrap_or(XATTR_INODE_SIZE as u32);
+    if isz != INODE_SIZE as u32 && isz != XATTR_INODE_SIZE as u32 {
+        return Err(format!("invalid inode size {isz} (must be {INODE_SIZE} or {XATTR_INODE_SIZE})"));
+    }
+    let per_block = u64::from(bs) / u64::from(isz);
     let want = match opts.inodes {
         // Slot 0 is reserved: N usable inodes need N + 1 slots.
         Some(n) => n.saturating_add(1),
@@ -160,7 +167,7 @@ pub fn plan(dev_size: u64, opts: &MkfsOptions) -> Result<Geometry, String> {
             if opts.size.is_some() { "filesystem" } else { "device" }
         )
     };
-    let g = Geometry::compute(log, blocks, inodes).map_err(|e| match e {
+    let g = Geometry::compute_sized(log, blocks, inodes, isz).map_err(|e| match e {
         mapfs_format::layout::LayoutError::TooSmall { needed, have } => too_small(needed, have),
         e => e.to_string(),
     })?;
@@ -291,7 +298,7 @@ pub fn summary(target: &str, sb: &Superblock) -> String {
         human(sb.block_count * bs),
         sb.free_blocks,
         sb.inode_count - 1,
-        INODE_SIZE,
+        sb.inode_size,
         sb.free_inodes,
         format_uuid(&sb.uuid),
         if label.is_empty() { "(none)".to_string() } else { label },

@@ -573,7 +573,7 @@ fn other_filesystem_at_the_start_is_not_overwritten() {
 #[test]
 fn smallest_filesystem_has_room_for_the_backup() {
     // 32 blocks of 1 KiB: 1 + 1 + 1 blocks of superblock and bitmaps, the
-    // inode table (4 inodes a block) and at least 3 data blocks.
+    // inode table (2 inodes of 512 bytes a block) and at least 3 data blocks.
     let mk = |inodes: u64| {
         let o = MkfsOptions {
             inodes: Some(inodes),
@@ -581,14 +581,14 @@ fn smallest_filesystem_has_room_for_the_backup() {
         };
         mkfs(MemDev::new(32 << 10), &o)
     };
-    // 108 slots: 27 inode table blocks, data area of 2 blocks (enough
+    // 54 slots: 27 inode table blocks, data area of 2 blocks (enough
     // before the backup).
-    let err = mk(107).unwrap_err().to_string();
+    let err = mk(53).unwrap_err().to_string();
     assert!(
         err.contains("too small") && err.contains("need at least 33 blocks"),
         "{err}"
     );
-    let (dev, sb) = mk(103).unwrap();
+    let (dev, sb) = mk(51).unwrap();
     assert_eq!(sb.data_start, 29);
     assert_eq!(sb.free_blocks, 0);
     let (r, _) = check(dev);

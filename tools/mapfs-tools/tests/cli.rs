@@ -96,7 +96,7 @@ fn mkfs_then_fsck() {
             && t.contains("01234567-89ab-cdef-0123-456789abcdef"),
         "{t}"
     );
-    assert!(t.contains("inodes:       1007 "), "{t}");
+    assert!(t.contains("inodes:       1003 (512 bytes each)"), "{t}");
     let o = run(FSCK, &[ps]);
     assert_eq!(code(&o), 0, "{}", text(&o));
     assert!(text(&o).contains("clean"));

@@ -40,3 +40,12 @@ fn buffer(sb: &SuperBlock<MapFs>) -> Result<usize> {
     let guard = buf.lock();
     Ok(guard.data().len())
 }
+
+fn acls_while_filling(sb: &mut NewSuperBlock<MapFs>) -> Result {
+    sb.enable_posix_acl()
+}
+
+fn answer(out: &mut crate::kfs::vfs::XattrValue<'_>, list: &mut crate::kfs::vfs::XattrList<'_>) -> Result {
+    out.put(b"value")?;
+    list.push(crate::kfs::vfs::XattrNamespace::User, b"name")
+}

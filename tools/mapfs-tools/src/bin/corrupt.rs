@@ -30,8 +30,9 @@ per change is printed.
                   the structured_corruption test names its change). Every
                   in-use inode and extent tree must read back correctly.
   --set-inode     set the little-endian field of WIDTH (1, 2, 4 or 8)
-                  bytes at byte OFF of inode INO's 256-byte slot to VALUE,
-                  recompute the inode checksum
+                  bytes at byte OFF of inode INO's slot to VALUE, recompute
+                  the inode checksum (bytes 0..256) or, in a 512-byte slot,
+                  the extended-attribute extension's (bytes 256..512)
   --set-sb        same in the first 1024 bytes of the superblock (the free
                   counts are not adjusted)
   --set-dir       same at byte OFF of file block FILEBLOCK of directory
@@ -40,7 +41,8 @@ per change is printed.
                   bitmap, recompute that bitmap block's checksum
   --extents       change nothing: print inode INO's extents, one per line
                   'file_block disk_block len unwritten(0|1)', then its
-                  extent tree blocks, 'tree disk_block'
+                  extent tree blocks, 'tree disk_block', then its xattr
+                  block, 'xattr disk_block'
   -h, --help      print this help and exit
 
 A field overlapping a checksum is written as given (the checksum is then
@@ -189,7 +191,8 @@ fn parse(argv: &[String]) -> Result<(String, Action), String> {
             }
             "--set-inode" => {
                 let ino = num_as("INO", &v[0])?;
-                let (off, width, value) = field(mapfs_format::layout::INODE_SIZE, &v[1..])?;
+                // The slot size (256 or 512) is checked against the image.
+                let (off, width, value) = field(mapfs_format::layout::XATTR_INODE_SIZE, &v[1..])?;
                 Action::SetInode {
                     ino,
                     off,
@@ -249,6 +252,10 @@ fn run(path: &str, action: Action) -> Result<(), String> {
                 ));
             }
             lines.extend(tree.iter().map(|b| format!("tree {b}")));
+            let (_, x) = corrupt::xattr_block(MemDev { data: std::fs::read(path).map_err(|e| e.to_string())? }, ino)?;
+            if x != 0 {
+                lines.push(format!("xattr {x}"));
+            }
             None
         }
         Action::Seed { seed, changes } => {

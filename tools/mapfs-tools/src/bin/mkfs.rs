@@ -19,6 +19,9 @@ Options:
               the size of TARGET (default: all of TARGET). The rest of
               TARGET is left untouched; an image file keeps its size.
   -L LABEL    volume label, at most 32 bytes
+  -I SIZE     inode size in bytes: 512 (default; inodes with extended
+              attributes and POSIX ACLs) or 256 (no extended attributes:
+              the format before they existed)
   -N COUNT    number of inodes (default: one per 16 KiB, at least 64;
               rounded up to fill the last inode-table block)
   -U UUID     filesystem UUID (32 hex digits, dashes allowed; default random)
@@ -41,7 +44,7 @@ fn main() -> ExitCode {
         eprintln!("mkfs.mapfs: {msg}");
         ExitCode::from(1)
     };
-    let parsed = match cli::parse(&argv, "bLNsU") {
+    let parsed = match cli::parse(&argv, "bILNsU") {
         Ok(p) => p,
         Err(e) => return fail(format!("{e}\nTry 'mkfs.mapfs --help'.")),
     };
@@ -79,6 +82,10 @@ fn main() -> ExitCode {
                 }
                 a.opts.label = Some(v);
             }
+            Arg::Opt('I', Some(v)) => match v.parse::<u32>() {
+                Ok(n @ (256 | 512)) => a.opts.inode_size = Some(n),
+                _ => return fail(format!("invalid inode size '{v}' (must be 256 or 512)")),
+            },
             Arg::Opt('N', Some(v)) => match v.parse::<u64>() {
                 Ok(n) => a.opts.inodes = Some(n),
                 Err(_) => return fail(format!("invalid inode count '{v}'")),

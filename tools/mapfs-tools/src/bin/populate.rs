@@ -13,6 +13,9 @@
 //! - `/dir/f000` .. `/dir/f199`: `file N\n`
 //! - `/sub/deeper/file.txt`: `nested\n`
 //! - `/link-short` -> `hello.txt` (inline), `/link-long` -> 300 x `a` (in a block)
+//! - extended attributes (512-byte inodes only): `/hello.txt` has
+//!   `user.greeting` = `hi` (in the inode); `/data.bin` has `user.a0` ..
+//!   `user.a5`, `user.aN` = 100 x the letter `A + N` (in an xattr block)
 //!
 //! `mapfs-populate DEVICE --many N` makes only `/many`, a file of `N`
 //! one-block extents, alternately written and unwritten (block `k` holds
@@ -61,9 +64,9 @@ fn populate(path: &str) -> Result<(), Box<dyn std::error::Error>> {
     let mut b = Builder::open(dev)?;
     let root = mapfs_format::layout::ROOT_INO;
     let bs = b.fs.bs;
-    b.create_file(root, "hello.txt", b"hello from mapfs\n")?;
+    let hello_ino = b.create_file(root, "hello.txt", b"hello from mapfs\n")?;
     let data: Vec<u8> = (0..3 * bs + 123).map(|j| ((j * 31 + 7) % 256) as u8).collect();
-    b.create_file(root, "data.bin", &data)?;
+    let data_ino = b.create_file(root, "data.bin", &data)?;
     b.create_fragmented(root, "frag.bin", 600)?;
     let dir = b.mkdir(root, "dir", 0o755)?;
     for i in 0..200 {
@@ -74,6 +77,27 @@ fn populate(path: &str) -> Result<(), Box<dyn std::error::Error>> {
     b.create_file(deeper, "file.txt", b"nested\n")?;
     b.symlink(root, "link-short", "hello.txt")?;
     b.symlink(root, "link-long", &"a".repeat(300))?;
+    if b.fs.geo.has_xattrs() {
+        let mut hello = Vec::new();
+        add_xattr(&mut hello, "greeting", b"hi")?;
+        b.set_xattrs(hello_ino, &hello)?;
+        let mut many = Vec::new();
+        for i in 0..6u8 {
+            add_xattr(&mut many, &format!("a{i}"), &[b'A' + i; 100])?;
+        }
+        b.set_xattrs(data_ino, &many)?;
+    }
     b.commit()?;
+    Ok(())
+}
+
+/// Appends the user attribute `name` = `value` to the list `l`.
+fn add_xattr(l: &mut Vec<u8>, name: &str, value: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+    use mapfs_format::xattr;
+    let mut out = vec![0u8; l.len() + xattr::ENTRY_HEADER + name.len() + value.len()];
+    let n = xattr::set(l, xattr::Namespace::User, name.as_bytes(), Some(value), &mut out)
+        .map_err(|e| e.to_string())?;
+    out.truncate(n);
+    *l = out;
     Ok(())
 }

@@ -16,7 +16,7 @@ use mapfs_format::bitmap;
 use mapfs_format::crc32c::fs_seed;
 use mapfs_format::inode::Inode;
 use mapfs_format::layout::{
-    Geometry, INODE_SIZE, MAX_LOG_BLOCK_SIZE, MIN_LOG_BLOCK_SIZE, SUPERBLOCK_SIZE,
+    Geometry, MAX_LOG_BLOCK_SIZE, MIN_LOG_BLOCK_SIZE, SUPERBLOCK_SIZE,
 };
 use mapfs_format::super_block::{backup_sb_block, BackupError, SbError, Superblock};
 
@@ -67,12 +67,12 @@ fn matches_device<D: Device>(dev: &mut D, sb: &Superblock, geo: &Geometry) -> io
             }
         }
     }
-    let per = bs / INODE_SIZE as u64;
+    let per = bs / geo.inode_size as u64;
     for i in 0..geo.inode_table.len.min(MATCH_BLOCKS) {
         if !read(dev, geo.inode_table.start.saturating_add(i), &mut buf)? {
             continue;
         }
-        for (k, raw) in buf.chunks(INODE_SIZE).enumerate() {
+        for (k, raw) in buf.chunks(geo.inode_bytes()).enumerate() {
             let ino = i.saturating_mul(per).saturating_add(k as u64);
             let Ok(ino) = u32::try_from(ino) else {
                 continue;

@@ -527,6 +527,7 @@ impl<D: Device> Checker<D> {
         self.fs
             .write_tree(ino, &mut inode, &ext, &[], &mut self.owned)?;
         self.fs.write_inode(ino, &inode)?;
+        self.fs.write_ext(ino, &mapfs_format::xattr::InodeExt::default())?;
         self.files.insert(
             ino,
             FileInfo {
@@ -535,6 +536,8 @@ impl<D: Device> Checker<D> {
                 extents: ext,
                 tree: Vec::new(),
                 dirty_tree: false,
+                xattr_block: None,
+                new_ext: None,
                 dirty_inode: false,
             },
         );
@@ -548,7 +551,7 @@ impl<D: Device> Checker<D> {
             for e in &f.extents {
                 self.owned.set_range(e.disk_block, u64::from(e.len), false);
             }
-            for &b in &f.tree {
+            for &b in f.tree.iter().chain(f.xattr_block.iter()) {
                 self.owned.set_range(b, 1, false);
             }
         }

@@ -88,6 +88,10 @@ pub(crate) struct FileInfo {
     pub(crate) tree: Vec<u64>,
     /// The tree must be rewritten from `extents`.
     pub(crate) dirty_tree: bool,
+    /// The xattr block kept (owned by this file only).
+    pub(crate) xattr_block: Option<u64>,
+    /// The extension (extended attributes) must be rewritten with this.
+    pub(crate) new_ext: Option<mapfs_format::xattr::InodeExt>,
     /// The inode must be rewritten.
     pub(crate) dirty_inode: bool,
 }

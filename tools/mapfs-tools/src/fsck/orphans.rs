@@ -203,7 +203,7 @@ impl<D: Device> Checker<D> {
             .extents
             .iter()
             .map(|e| (e.disk_block, u64::from(e.len)))
-            .chain(f.tree.iter().map(|&b| (b, 1)));
+            .chain(f.tree.iter().chain(f.xattr_block.iter()).map(|&b| (b, 1)));
         let mut marked = 0u64;
         for (start, len) in runs {
             let end = start.saturating_add(len);

@@ -4,11 +4,12 @@
 use std::collections::HashSet;
 use std::io;
 
+use mapfs_format::xattr::{self, InodeExt};
 use mapfs_format::bitmap;
 use mapfs_format::extent::{mapped_blocks, Extent, MAX_FILE_BLOCKS};
 use mapfs_format::inode::{FileType, Inode, FLAG_INLINE, INODE_DATA_SIZE};
 use mapfs_format::layout::{
-    bits_per_bitmap_block, Geometry, Region, INODE_SIZE, ROOT_INO, SUPERBLOCK_SIZE,
+    bits_per_bitmap_block, Geometry, Region, ROOT_INO, SUPERBLOCK_SIZE,
 };
 use mapfs_format::super_block::{SbError, Superblock, SB_MAGIC, STATE_CLEAN, STATE_ERRORS};
 use mapfs_format::symlink::{max_symlink_len, INLINE_SYMLINK_MAX};
@@ -269,7 +270,7 @@ impl<D: Device> Checker<D> {
         self.verbose("Pass 2: inodes, extent trees and block ownership");
         let g = self.fs.geo;
         let bs = self.bs();
-        let per_block = bs / INODE_SIZE as u64;
+        let per_block = bs / g.inode_size as u64;
         let chunk_blocks = (256 * 1024 / bs).max(1);
         let orphans = self.orphan_candidates()?;
         let mut later = Vec::new();
@@ -280,7 +281,7 @@ impl<D: Device> Checker<D> {
             self.fs
                 .dev
                 .read_at((g.inode_table.start + b) * bs, &mut buf)?;
-            for (k, raw) in buf.chunks(INODE_SIZE).enumerate() {
+            for (k, raw) in buf.chunks(g.inode_bytes()).enumerate() {
                 let ino = b * per_block + k as u64;
                 if ino == 0 || ino >= u64::from(g.inode_count) {
                     continue;
@@ -353,6 +354,8 @@ impl<D: Device> Checker<D> {
             extents: Vec::new(),
             tree: Vec::new(),
             dirty_tree: false,
+            xattr_block: None,
+            new_ext: None,
             dirty_inode: !csum_ok,
         };
         if !csum_ok {
@@ -367,8 +370,73 @@ impl<D: Device> Checker<D> {
             self.scan_tree(ino, &mut info)?;
             self.claim(ino, &mut info);
         }
+        self.check_xattrs(ino, raw, &mut info)?;
         self.check_type_rules(ino, &mut info);
         self.files.insert(ino, info);
+        Ok(())
+    }
+
+    /// Checks the extended attributes of inode `ino` (its slot is `raw`):
+    /// the extension, the xattr block (in the data area, owned by no one
+    /// else, owner and checksum right) and the attributes as a whole (no
+    /// name twice). What is wrong is dropped: a bad extension loses every
+    /// attribute, a bad block the attributes it held.
+    fn check_xattrs(&mut self, ino: u32, raw: &[u8], info: &mut FileInfo) -> io::Result<()> {
+        if !self.fs.geo.has_xattrs() {
+            return Ok(());
+        }
+        let ext = match InodeExt::decode(raw, self.fs.seed, ino) {
+            Ok(ext) => ext,
+            Err(e) => {
+                self.problem(
+                    format!("inode {ino}: extended attributes: {e}"),
+                    Some("attributes removed"),
+                );
+                info.new_ext = Some(InodeExt::default());
+                return Ok(());
+            }
+        };
+        if ext.block == 0 {
+            if let Err(e) = xattr::check_list(ext.entries()) {
+                self.problem(
+                    format!("inode {ino}: extended attributes: {e}"),
+                    Some("attributes removed"),
+                );
+                info.new_ext = Some(InodeExt::default());
+            }
+            return Ok(());
+        }
+        let b = ext.block;
+        let why = if !self.fs.geo.data().contains(b) {
+            Some("is outside the data area".to_string())
+        } else if Some(b) == self.backup_block || self.owned.get(b) {
+            Some(format!("is also used by {}", self.owner_desc(b, ino)))
+        } else {
+            let buf = self.fs.read_block(b)?;
+            match xattr::decode_block(&buf, self.fs.seed, ino, b) {
+                Err(e) => Some(e.to_string()),
+                Ok(list) => {
+                    let mut all = ext.entries().to_vec();
+                    all.extend_from_slice(list);
+                    xattr::check_list(&all).err().map(|e| e.to_string())
+                }
+            }
+        };
+        match why {
+            Some(w) => {
+                self.problem(
+                    format!("inode {ino}: xattr block {b} {w}"),
+                    Some("attributes in it removed"),
+                );
+                let mut kept = ext;
+                kept.block = 0;
+                info.new_ext = Some(kept);
+            }
+            None => {
+                self.owned.set_range(b, 1, true);
+                info.xattr_block = Some(b);
+            }
+        }
         Ok(())
     }
 
@@ -553,6 +621,7 @@ impl<D: Device> Checker<D> {
         self.files.iter().find_map(|(&ino, f)| {
             (ino != except
                 && (f.tree.contains(&b)
+                    || f.xattr_block == Some(b)
                     || f.extents
                         .iter()
                         .any(|e| b >= e.disk_block && b < e.disk_end())))
@@ -666,7 +735,7 @@ impl<D: Device> Checker<D> {
                     for e in &info.extents {
                         self.owned.set_range(e.disk_block, u64::from(e.len), false);
                     }
-                    for &b in &info.tree {
+                    for &b in info.tree.iter().chain(info.xattr_block.iter()) {
                         self.owned.set_range(b, 1, false);
                     }
                     info.extents.clear();
@@ -726,7 +795,7 @@ impl<D: Device> Checker<D> {
                 Some("inode cleared"),
             );
             if let Some(f) = self.files.remove(&ino) {
-                for &b in &f.tree {
+                for &b in f.tree.iter().chain(f.xattr_block.iter()) {
                     self.owned.set_range(b, 1, false);
                 }
             }
@@ -754,7 +823,8 @@ impl<D: Device> Checker<D> {
                     }
                 }
             }
-            let blocks = mapped_blocks(&f.extents) + f.tree.len() as u64;
+            let xattr = u64::from(f.xattr_block.is_some());
+            let blocks = mapped_blocks(&f.extents) + f.tree.len() as u64 + xattr;
             if f.inode.blocks != blocks && f.inode.has_extents() {
                 self.problem(
                     format!(
@@ -765,17 +835,20 @@ impl<D: Device> Checker<D> {
                 );
                 f.inode.blocks = blocks;
                 f.dirty_inode = true;
-            } else if !f.inode.has_extents() && f.inode.blocks != 0 {
+            } else if !f.inode.has_extents() && f.inode.blocks != xattr {
                 self.problem(
-                    format!("inode {ino}: block count {}, should be 0", f.inode.blocks),
+                    format!("inode {ino}: block count {}, should be {xattr}", f.inode.blocks),
                     Some("fixed"),
                 );
-                f.inode.blocks = 0;
+                f.inode.blocks = xattr;
                 f.dirty_inode = true;
             }
             if f.dirty_inode {
                 self.fs.write_inode(ino, &f.inode)?;
                 f.dirty_inode = false;
+            }
+            if let Some(ext) = f.new_ext.take() {
+                self.fs.write_ext(ino, &ext)?;
             }
             f.dirty_tree = false;
             self.files.insert(ino, f);
