@@ -16,6 +16,7 @@
 //! Nothing here panics on a damaged image: what cannot be done is an
 //! error.
 
+use mapfs_format::xattr;
 use mapfs_format::bitmap;
 use mapfs_format::dir;
 use mapfs_format::extent::Extent;
@@ -179,6 +180,9 @@ pub struct Map {
     pub near: Vec<u64>,
     /// The backup superblock's block, if the image has one.
     pub backup_sb: Option<u64>,
+    /// Inodes with extended attributes: (inode, byte offset of its slot
+    /// on the device, its xattr block or 0).
+    pub xattrs: Vec<(u32, usize, u64)>,
 }
 
 /// Byte range of block `b` on a device of `size` bytes, if it fits.
@@ -213,6 +217,7 @@ pub fn map(dev: MemDev) -> Result<(MemDev, Map), String> {
             sb.block_bitmap.start,
         ],
         backup_sb: backup_sb_block(&sb),
+        xattrs: Vec::new(),
     };
     let bs = fs.bs;
     let check_block = |b: u64, what: &str| {
@@ -239,6 +244,16 @@ pub fn map(dev: MemDev) -> Result<(MemDev, Map), String> {
             .ok_or_else(|| format!("inode {ino} is past the end of the device"))?;
         m.inodes.push((ino, start));
         m.near.push(u64::from(ino));
+        if let Some(x) = fs.read_ext(ino).map_err(|e| format!("inode {ino}: {e}"))? {
+            let x = x.map_err(|e| format!("inode {ino}: extended attributes: {e}"))?;
+            if x.block != 0 {
+                check_block(x.block, &format!("inode {ino} xattr"))?;
+                m.near.push(x.block);
+            }
+            if x.block != 0 || !x.entries().is_empty() {
+                m.xattrs.push((ino, start, x.block));
+            }
+        }
         for &b in &tree {
             check_block(b, &format!("inode {ino} tree"))?;
         }
@@ -527,13 +542,74 @@ pub fn damage_bitmap_block(dev: &mut MemDev, rng: &mut Rng, m: &Map) -> Result<S
     Ok(format!("bitmap block {b} {what}"))
 }
 
+/// A field of an entry of the attribute area `area` (namespace, name
+/// length, value length, a name byte, or the byte after the last entry),
+/// as (offset in `area`, width).
+fn xattr_field(rng: &mut Rng, area: &[u8]) -> (usize, usize) {
+    let starts: Vec<(usize, usize)> = xattr::entries(area)
+        .filter_map(Result::ok)
+        .map(|(at, e)| (at, e.name.len()))
+        .collect();
+    // The entries of an undamaged image are well formed.
+    let end = xattr::check_area(area).unwrap_or(0);
+    match starts.get(rng.below(starts.len() as u64 + 1) as usize) {
+        Some(&(at, nlen)) => match rng.below(4) {
+            0 => (at, 1),
+            1 => (at + 1, 1),
+            2 => (at + 2, 2),
+            _ => (at + 4 + rng.below(nlen.max(1) as u64) as usize, 1),
+        },
+        None => (end.min(area.len().saturating_sub(1)), 1),
+    }
+}
+
+/// Changes a field of an inode's extended attributes: in its extension
+/// (the xattr block pointer or an entry) or in its xattr block (an
+/// entry, or the owner), and recomputes that structure's checksum.
+pub fn damage_xattr(dev: &mut MemDev, rng: &mut Rng, m: &Map) -> Result<String, String> {
+    let &(ino, start, block) = m
+        .xattrs
+        .get(rng.below(m.xattrs.len() as u64) as usize)
+        .ok_or("no extended attributes to damage")?;
+    if block != 0 && rng.below(2) == 0 {
+        let buf = block_mut(dev, m.bs, block)?;
+        let end = buf.len() - 4;
+        let field = if rng.below(5) == 0 {
+            (4, 4)
+        } else {
+            let (o, w) = xattr_field(rng, &buf[xattr::BLOCK_AREA_OFFSET..end]);
+            (xattr::BLOCK_AREA_OFFSET + o, w)
+        };
+        let what = mutate_field(rng, buf, field, &m.near);
+        let c = mapfs_format::crc32c::meta_csum(m.seed, Some(u64::from(ino)), Some(block), &buf[..end]);
+        buf[end..].copy_from_slice(&c.to_le_bytes());
+        return Ok(format!("inode {ino} xattr block {block} {what}"));
+    }
+    let slot = start
+        .checked_add(xattr::EXT_INODE_SIZE)
+        .and_then(|end| dev.data.get_mut(start..end))
+        .ok_or_else(|| format!("inode {ino} is past the end of the device"))?;
+    let field = if rng.below(4) == 0 {
+        (xattr::EXT_OFFSET + 8, 8)
+    } else {
+        let area = &slot[xattr::EXT_AREA_OFFSET..xattr::EXT_CSUM_OFFSET];
+        let (o, w) = xattr_field(rng, area);
+        (xattr::EXT_AREA_OFFSET + o, w)
+    };
+    let what = mutate_field(rng, slot, field, &m.near);
+    let c = mapfs_format::crc32c::meta_csum(m.seed, Some(u64::from(ino)), None, &slot[xattr::EXT_OFFSET..xattr::EXT_CSUM_OFFSET]);
+    slot[xattr::EXT_CSUM_OFFSET..].copy_from_slice(&c.to_le_bytes());
+    Ok(format!("inode {ino} extension {what}"))
+}
+
 /// One random structured change to `dev` (whose structures `m` lists),
 /// drawn from `rng`; returns a description of it. The same `Map` and
 /// `Rng` state always make the same change.
 pub fn damage(dev: &mut MemDev, rng: &mut Rng, m: &Map) -> Result<String, String> {
-    match rng.below(6) {
+    match rng.below(7) {
         0 => damage_superblock(dev, rng, m),
         5 if m.backup_sb.is_some() => damage_backup_sb(dev, rng, m),
+        6 if !m.xattrs.is_empty() => damage_xattr(dev, rng, m),
         1 => damage_inode(dev, rng, m),
         2 if !m.tree_blocks.is_empty() => damage_tree_block(dev, rng, m),
         3 => damage_dir_block(dev, rng, m),

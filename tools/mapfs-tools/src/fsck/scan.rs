@@ -396,14 +396,17 @@ impl<D: Device> Checker<D> {
                 return Ok(());
             }
         };
+        // The in-inode entries first: a name twice there loses them all
+        // (and the block, which is then owned by no one and freed).
+        if let Err(e) = xattr::check_list(ext.entries()) {
+            self.problem(
+                format!("inode {ino}: extended attributes: {e}"),
+                Some("attributes removed"),
+            );
+            info.new_ext = Some(InodeExt::default());
+            return Ok(());
+        }
         if ext.block == 0 {
-            if let Err(e) = xattr::check_list(ext.entries()) {
-                self.problem(
-                    format!("inode {ino}: extended attributes: {e}"),
-                    Some("attributes removed"),
-                );
-                info.new_ext = Some(InodeExt::default());
-            }
             return Ok(());
         }
         let b = ext.block;

@@ -336,3 +336,28 @@ pub fn read_dev(dev: &mut MemDev, off: u64, len: usize) -> Vec<u8> {
 /// private to its unit tests).
 #[allow(unused_imports)]
 pub use mapfs_tools::corrupt::Rng;
+
+/// A list of `n` user attributes with values of `size` bytes (see
+/// `mapfs_format::xattr`).
+pub fn xattr_list(n: usize, size: usize) -> Vec<u8> {
+    let mut l = Vec::new();
+    for i in 0..n {
+        let name = format!("attr{i}");
+        let value = vec![i as u8; size];
+        let mut out = vec![0u8; l.len() + 8 + name.len() + size];
+        let len = mapfs_format::xattr::set(&l, mapfs_format::xattr::Namespace::User, name.as_bytes(), Some(&value), &mut out)
+            .expect("xattr list");
+        out.truncate(len);
+        l = out;
+    }
+    l
+}
+
+/// Gives `s.hello` attributes in its inode and `s.big` some in an xattr
+/// block.
+pub fn add_xattrs(dev: MemDev, s: &Sample) -> MemDev {
+    let mut b = Builder::open(dev).expect("open");
+    b.set_xattrs(s.hello, &xattr_list(2, 20)).expect("hello xattrs");
+    b.set_xattrs(s.big, &xattr_list(8, 100)).expect("big xattrs");
+    b.commit().expect("commit")
+}
