@@ -28,6 +28,8 @@
 const unsigned long KFS_CONST_SB_RDONLY = SB_RDONLY;
 const int KFS_CONST_IOCB_NOWAIT = IOCB_NOWAIT;
 const int KFS_CONST_IOCB_DIRECT = IOCB_DIRECT;
+const int KFS_CONST_IOCB_APPEND = IOCB_APPEND;
+const unsigned int KFS_CONST_S_NOSEC = S_NOSEC;
 const unsigned int KFS_CONST_FMODE_CAN_ODIRECT = (__force unsigned int)FMODE_CAN_ODIRECT;
 const unsigned int KFS_CONST_FMODE_NOWAIT = (__force unsigned int)FMODE_NOWAIT;
 const fop_flags_t KFS_CONST_FOP_BUFFER_RASYNC = FOP_BUFFER_RASYNC;

@@ -13,15 +13,23 @@
 //! [`crate::kfs::vfs::file`] take the locks and pick the mode:
 //!
 //! - reads: `i_rwsem` shared; holes and unwritten blocks read as zeros;
-//! - writes: `i_rwsem` exclusive. A write that is not aligned to the
+//! - writes aligned to the filesystem block that end inside EOF, on an
+//!   inode with nothing to strip on write (`S_NOSEC`: no setuid bits or
+//!   security attributes): `i_rwsem` **shared**, as XFS's
+//!   `xfs_file_dio_write_aligned`, so that writers of one file (a
+//!   database, a VM image) run in parallel. Nothing they do needs the
+//!   exclusive lock: no sub-block zeroing, no size change; the
+//!   filesystem's map has its own lock for the blocks they allocate;
+//!   truncate, fallocate and buffered writes take `i_rwsem` exclusive and
+//!   wait for them (`inode_dio_wait`);
+//! - other writes: `i_rwsem` exclusive. A write that is not aligned to the
 //!   filesystem block or that ends past EOF first waits for every direct
 //!   I/O in flight (`inode_dio_wait`) and is completed before the lock is
 //!   dropped (`IOMAP_DIO_FORCE_WAIT`, even for AIO): iomap zeroes the rest
 //!   of a partly written new or unwritten block, which must not race
 //!   another write to that block, and the new size must be set under the
 //!   lock. Other AIO writes complete on the super block's direct-I/O
-//!   workqueue, after the lock was dropped; truncate and fallocate wait
-//!   for them (`inode_dio_wait`).
+//!   workqueue, after the lock was dropped.
 //!
 //! The filesystem answers mapping requests ([`DirectOps::begin`]: a write
 //! is never given a hole; new blocks are allocated **unwritten**, as XFS
@@ -57,8 +65,10 @@ pub trait DirectOps: Sized + 'static {
     /// unwritten blocks unwritten until [`Self::write_done`]. With
     /// [`Flags::NOWAIT`], return `EAGAIN` rather than allocate or block.
     ///
-    /// Called with `i_rwsem` held (shared for a read, exclusive for a
-    /// write) and no folio lock.
+    /// Called with `i_rwsem` held (shared for a read and for a write
+    /// aligned to the filesystem block that ends inside EOF, exclusive for
+    /// the other writes) and no folio lock: two aligned writes may ask for
+    /// the same range at once, and both must get the same blocks.
     fn begin(_inode: &INode<Self::FileSystem>, _pos: u64, _len: u64, _flags: Flags) -> Result<Mapping> {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
@@ -212,10 +222,11 @@ pub(in crate::kfs) unsafe fn read<T: FileSystem>(iocb: *mut b::kiocb, to: *mut b
 /// # Safety
 ///
 /// `iocb` and `from` are a direct write request on an open regular file of
-/// `T` whose `i_rwsem` is held exclusive, after `generic_write_checks`,
-/// with a non-zero count; with [`Completion::Wait`] whenever the write is
-/// not aligned to the filesystem block or ends past EOF, after
-/// `inode_dio_wait`.
+/// `T` after `generic_write_checks`, with a non-zero count. `i_rwsem` is
+/// held exclusive; or shared when the write is aligned to the filesystem
+/// block and ends inside EOF (then nothing changes the size while it is
+/// held). With [`Completion::Wait`] whenever the write is not aligned to
+/// the filesystem block or ends past EOF, after `inode_dio_wait`.
 pub(in crate::kfs) unsafe fn write<T: FileSystem>(
     iocb: *mut b::kiocb,
     from: *mut b::iov_iter,

@@ -12,7 +12,9 @@
 //! [`FileOperations::allocate`], [`FileOperations::punch`]). These wrappers
 //! do the rest:
 //!
-//! - `write_iter`: `i_rwsem` exclusive; `generic_write_checks`;
+//! - `write_iter`: `i_rwsem` exclusive (shared for a direct write
+//!   aligned to the block that ends inside EOF: see
+//!   [`crate::kfs::iomap::direct`]); `generic_write_checks`;
 //!   `kiocb_modified` (mtime, ctime, suid bits); zeroes from the old EOF to
 //!   the write position ([`zero_range`], so a write past EOF never exposes
 //!   stale bytes of the old last block); `iomap_file_buffered_write`; the
@@ -434,6 +436,12 @@ impl<T: FileSystem> Tables<T> {
         // hooks, `Flags::NOWAIT`) an allocation.
         let nowait = ki_flags & b::KFS_CONST_IOCB_NOWAIT != 0;
         let direct = DirectOf::<T>::HAS_BEGIN && ki_flags & b::KFS_CONST_IOCB_DIRECT != 0;
+        if direct && ki_flags & b::KFS_CONST_IOCB_APPEND == 0 {
+            // SAFETY: the request and its iterator, from the VFS.
+            if let Some(ret) = unsafe { Self::dio_write_shared(inode, iocb, from, nowait) } {
+                return ret;
+            }
+        }
         // Whether iomap's direct path completed the request, including its
         // O_SYNC/O_DSYNC flush.
         let mut synced = false;
@@ -509,6 +517,65 @@ impl<T: FileSystem> Tables<T> {
         } else {
             ret
         }
+    }
+
+    /// A direct write aligned to the filesystem block that ends inside
+    /// EOF, with `i_rwsem` **shared** (see [`crate::kfs::iomap::direct`]):
+    /// `None` if the request is not one (or stops being one under the
+    /// lock, or iomap could not drop the page cache of the range: then
+    /// nothing was written), for the caller's exclusive path.
+    ///
+    /// # Safety
+    ///
+    /// `iocb` and `from` are a direct write request on an open regular
+    /// file of `T`, `inode` its inode.
+    unsafe fn dio_write_shared(inode: &INode<T>, iocb: *mut b::kiocb, from: *mut b::iov_iter, nowait: bool) -> Option<isize> {
+        let mask = (1u64 << inode.block_bits()) - 1;
+        // SAFETY: reading the request's position and its iterator's count.
+        let (pos, count) = unsafe { ((*iocb).ki_pos, b::kfs_helper_iov_iter_count(from) as u64) };
+        let pos = u64::try_from(pos).ok()?;
+        // `S_NOSEC`: no setuid bits or security attributes to strip;
+        // stripping them (in `kiocb_modified`) needs `i_rwsem` exclusive.
+        let eligible = |inode: &INode<T>| {
+            // SAFETY: `i_flags` of a referenced inode, read once.
+            let nosec = unsafe { core::ptr::read_volatile(&raw const (*inode.as_ptr()).i_flags) } & b::KFS_CONST_S_NOSEC != 0;
+            count != 0 && (pos | count) & mask == 0 && nosec && pos.saturating_add(count) <= inode.size() as u64
+        };
+        if !eligible(inode) {
+            return None;
+        }
+        let lock = match InodeLockShared::lock_or_again(inode, nowait) {
+            Ok(lock) => lock,
+            Err(e) => return Some(e.to_errno() as isize),
+        };
+        // The size changes only under `i_rwsem` exclusive: stable now.
+        if !eligible(lock.inode()) {
+            return None;
+        }
+        // SAFETY: a write request with `i_rwsem` held (shared suffices:
+        // the checks read the size, which cannot change now).
+        let n = unsafe { b::generic_write_checks(iocb, from) };
+        if n <= 0 {
+            return Some(n);
+        }
+        // The limits may have shortened it (RLIMIT_FSIZE, s_maxbytes).
+        // SAFETY: reading the iterator's count.
+        if unsafe { b::kfs_helper_iov_iter_count(from) } as u64 & mask != 0 {
+            return None;
+        }
+        // SAFETY: as above; with `S_NOSEC` this only updates the times.
+        if let Err(e) = to_result(unsafe { b::kiocb_modified(iocb) }) {
+            return Some(e.to_errno() as isize);
+        }
+        // SAFETY: a direct write, checks passed, a non-zero count, aligned
+        // to the block and inside EOF, `i_rwsem` shared.
+        let n = unsafe { direct::write::<T>(iocb, from, Completion::MayQueue) };
+        if n == ENOTBLK.to_errno() as isize {
+            // Not started: the exclusive path falls back to the page cache.
+            return None;
+        }
+        drop(lock);
+        Some(n)
     }
 
     /// # Safety
