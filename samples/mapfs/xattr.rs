@@ -10,7 +10,7 @@
 //!
 //! A change allocates the xattr block when the list outgrows the inode
 //! (`ENOSPC` if there is no free block, or if the list outgrows the block
-//! too) and gives it back once the list fits in the inode again; the
+//! too; `E2BIG` for one attribute larger than the block) and gives it back once the list fits in the inode again; the
 //! block is freed only after the inode no longer pointing at it is in the
 //! buffers.
 
@@ -127,6 +127,12 @@ impl XattrOperations for Xattr {
         let n = ns(n);
         if !fx::valid_name(n, name) {
             return Err(if name.is_empty() { EINVAL } else { ERANGE });
+        }
+        // One attribute larger than the block can ever be: E2BIG (the
+        // value is too large), not ENOSPC (the others take the room).
+        let entry = fx::ENTRY_HEADER + name.len() + value.map_or(0, |v| v.len());
+        if entry > fx::EXT_AREA_SIZE.max(fx::block_area_size(d.geo.block_size())) {
+            return Err(E2BIG);
         }
         let mut m = inode.data().map.lock();
         let exists = fx::find(&m.xattrs, n, name).map_err(|_| EUCLEAN)?.is_some();
