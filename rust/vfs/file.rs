@@ -814,9 +814,9 @@ impl<T: FileSystem> Tables<T> {
             // SAFETY: checked by `setattr_prepare`, `i_rwsem` held.
             unsafe { b::setattr_copy(idmap, inode.as_ptr(), attr) };
             inode.mark_dirty();
-            // SAFETY: a referenced inode.
             // SAFETY: `i_mode` of a referenced inode, `i_rwsem` held.
             let symlink = unsafe { u32::from((*inode.as_ptr()).i_mode) & b::S_IFMT == b::S_IFLNK };
+            // SAFETY: a referenced inode.
             if valid & b::ATTR_MODE != 0 && !symlink && unsafe { super::xattr::Tables::<T>::acl_on(inode.as_ptr()) } {
                 // The access ACL follows the new mode (its mask or group
                 // entry, as `chmod` on XFS and ext4).

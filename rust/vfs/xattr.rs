@@ -206,6 +206,21 @@ pub trait XattrOperations: Sized + 'static {
     }
 }
 
+/// The caller's buffer of a `getxattr`/`listxattr` (`None` for a size
+/// query: `size` 0 or no buffer).
+///
+/// # Safety
+///
+/// `buffer` is NULL or points at `size` bytes writable, and not otherwise
+/// used, for `'a`.
+unsafe fn caller_buffer<'a>(buffer: *mut u8, size: usize) -> Option<&'a mut [u8]> {
+    if size == 0 || buffer.is_null() {
+        return None;
+    }
+    // SAFETY: per the caller.
+    Some(unsafe { core::slice::from_raw_parts_mut(buffer, size) })
+}
+
 /// The handlers and `listxattr` of filesystem `T`'s attributes.
 pub(in crate::kfs) struct Tables<T: FileSystem>(PhantomData<T>);
 
@@ -262,13 +277,8 @@ impl<T: FileSystem> Tables<T> {
             let inode = unsafe { INode::<T>::from_raw(inode) };
             // SAFETY: a NUL-terminated name, valid during the call.
             let name = unsafe { CStr::from_char_ptr(name) }.to_bytes();
-            let buf = if size == 0 || buffer.is_null() {
-                None
-            } else {
-                // SAFETY: `size` writable bytes at `buffer`, ours during the
-                // call (caller).
-                Some(unsafe { core::slice::from_raw_parts_mut(buffer.cast::<u8>(), size) })
-            };
+            // SAFETY: `size` writable bytes at `buffer` during the call.
+            let buf = unsafe { caller_buffer(buffer.cast(), size) };
             let mut out = XattrValue { buf, len: None };
             T::Xattr::get(inode, ns, name, &mut out)?;
             let len = out.len.ok_or(ENODATA)?;
@@ -337,12 +347,8 @@ impl<T: FileSystem> Tables<T> {
         let _nofs = NoFs::enter();
         // SAFETY: a positive dentry of a `T` inode, which it references.
         let inode = unsafe { INode::<T>::from_raw(b::kfs_helper_d_inode(dentry)) };
-        let buf = if size == 0 || buffer.is_null() {
-            None
-        } else {
-            // SAFETY: `size` writable bytes at `buffer` during the call.
-            Some(unsafe { core::slice::from_raw_parts_mut(buffer.cast::<u8>(), size) })
-        };
+        // SAFETY: `size` writable bytes at `buffer` during the call.
+        let buf = unsafe { caller_buffer(buffer.cast(), size) };
         // SAFETY: `capable` only looks at the current task's credentials.
         let trusted = unsafe { b::capable(b::KFS_CAP_SYS_ADMIN) };
         let mut out = XattrList { buf, len: 0, trusted };
