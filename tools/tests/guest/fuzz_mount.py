@@ -23,9 +23,15 @@
 #   cp OUT/fuzz/base-BS.img x.img; mapfs-corrupt x.img --seed S --changes C
 # rebuilds the image.
 #
+# Its images go on a loop device of its own (FUZZ_LOOP, default loop200,
+# made through /dev/loop-control), never one that `losetup -f` hands out:
+# the other lane of make check (hostile-images) attaches images too, and
+# each test judges the kernel lines naming its own device.
+#
 # Environment: FUZZ_IMAGES (per block size), FUZZ_SEED (first seed),
-# FUZZ_BS (block sizes), MAPFS_TOP, MAPFS_OUT.
+# FUZZ_BS (block sizes), FUZZ_LOOP, MAPFS_TOP, MAPFS_OUT.
 import errno
+import fcntl
 import mmap
 import os
 import re
@@ -44,6 +50,8 @@ IMAGE_MB = 8
 # Time limits: hang detectors, not speed checks (an image takes ~3 s).
 CHILD_LIMIT = 180
 CMD_LIMIT = 120
+LOOP_NR = int(os.environ.get("FUZZ_LOOP", "200"))
+LOOP_CTL_ADD = 0x4C80
 
 SPLAT = re.compile(
     r"^(BUG: |WARNING: |INFO: task .* blocked for more than|Oops|Kernel panic|"
@@ -78,6 +86,30 @@ def run(cmd, limit=CMD_LIMIT, check=False):
     if check and p.returncode != 0:
         raise SystemExit("%s: exit %d\n%s" % (" ".join(cmd), p.returncode, out))
     return p.returncode, out
+
+
+def own_loop():
+    """This harness' loop device, /dev/loopLOOP_NR, created if missing."""
+    dev = "/dev/loop%d" % LOOP_NR
+    fd = os.open("/dev/loop-control", os.O_RDWR)
+    try:
+        fcntl.ioctl(fd, LOOP_CTL_ADD, LOOP_NR)
+    except OSError as e:
+        if e.errno != errno.EEXIST:
+            raise
+    finally:
+        os.close(fd)
+    for _ in range(100):  # devtmpfs makes the node
+        if os.path.exists(dev):
+            return dev
+        time.sleep(0.05)
+    raise SystemExit("%s did not appear after LOOP_CTL_ADD" % dev)
+
+
+def attach(path):
+    """Attaches path to this harness' loop device: (exit status, device or error)."""
+    rc, out = run(["losetup", own_loop(), path])
+    return rc, (own_loop() if rc == 0 else out)
 
 
 class Kmsg:
@@ -129,7 +161,9 @@ def make_base(bs, path, mnt):
         f.truncate(IMAGE_MB << 20)
     run([tool("mkfs.mapfs"), "-q", "-f", "-b", str(bs), path], check=True)
     run([tool("mapfs-populate"), path], check=True)
-    loop = run(["losetup", "-f", "--show", path], check=True)[1].strip()
+    rc, loop = attach(path)
+    if rc != 0:
+        raise SystemExit("losetup: %s" % loop)
     run(["mount", "-t", "mapfs", loop, mnt], check=True)
     try:
         kernel_writes(mnt, bs)
@@ -290,11 +324,10 @@ def main():
             if frc not in (0, 4):
                 totals["fsck_crash"] += 1
                 failures.append("%s (%s): fsck -n exit %d:\n%s" % (tag, what, frc, fout[-2000:]))
-            rc, loop = run(["losetup", "-f", "--show", img])
+            rc, loop = attach(img)
             if rc != 0:
                 failures.append("%s: losetup: %s" % (tag, loop))
                 break
-            loop = loop.strip()
             noticed = False
             hung = False
             mrc, mout = run(["mount", "-t", "mapfs", loop, mnt])
