@@ -174,6 +174,9 @@ impl<T: FileSystem> Aops<T> {
         len: kernel::ffi::c_uint,
         end_pos: u64,
     ) -> isize {
+        // Allocation (delayed allocation's blocks) must not recurse into
+        // the filesystem through reclaim.
+        let _nofs = NoFs::enter();
         let res = (|| -> Result<isize> {
             // SAFETY: our context (see `writepages`), with an initialised
             // inode of `T` (referenced or not: hence a view).
@@ -202,6 +205,15 @@ impl<T: FileSystem> Aops<T> {
             // write. Unwritten blocks under dirty data would read back as
             // zeros unless the completion converts them.
             let unwritten = matches!(map.kind(), Kind::Unwritten { .. });
+            if map.kind() == Kind::Delalloc {
+                pr_err!(
+                    "{}: inode {}: writeback of {} was answered with a delayed allocation: not written\n",
+                    inode.super_block().id(),
+                    inode.ino(),
+                    pos
+                );
+                return Err(EIO);
+            }
             if unwritten && !WritebackOf::<T>::HAS_COMPLETE {
                 pr_err!(
                     "{}: inode {}: dirty data at {} over unwritten blocks: not written\n",

@@ -5,7 +5,9 @@
 //! C header: [`include/linux/iomap.h`](srctree/include/linux/iomap.h).
 //!
 //! A [`Mapping`] says what lies at a range of a file: a hole, blocks on the
-//! device (mapped, or unwritten: allocated but reading as zeros). There is no
+//! device (mapped, or unwritten: allocated but reading as zeros), or blocks
+//! promised but not yet chosen (delayed allocation: the data is only in the
+//! page cache, and writeback picks the blocks). There is no
 //! way to make a mapped range without a device address, and the device is the
 //! filesystem's own block device (filled in by the wrapper). The rest of what
 //! iomap requires is checked by [`Mapping::check`] before iomap sees it: a
@@ -30,6 +32,10 @@ pub enum Kind {
         /// Byte address on the device of the range's first byte.
         addr: u64,
     },
+    /// Delayed allocation (`IOMAP_DELALLOC`): space is reserved but no
+    /// block chosen; the data lives in the page cache until writeback
+    /// allocates. Reads as zeros where the page cache has nothing.
+    Delalloc,
 }
 
 /// A mapping of the file range `offset .. offset + length` (bytes).
@@ -58,6 +64,16 @@ impl Mapping {
     /// Allocated but unwritten blocks at `addr` (read as zeros).
     pub fn unwritten(offset: u64, length: u64, addr: u64) -> Self {
         Self { kind: Kind::Unwritten { addr }, offset, length, new: false, fs_flag: false, size_changed: false, cookie: 0 }
+    }
+
+    /// Delayed allocation of `offset .. offset + length`: the filesystem has
+    /// reserved the space, and its writeback mapping
+    /// ([`super::WritebackOps::map`]) allocates the blocks when the data is
+    /// written. Only the buffered write paths, reads and reports may answer
+    /// with it: writeback and direct I/O need real blocks, and the wrapper
+    /// refuses it there.
+    pub fn delalloc(offset: u64, length: u64) -> Self {
+        Self { kind: Kind::Delalloc, offset, length, new: false, fs_flag: false, size_changed: false, cookie: 0 }
     }
 
     /// Marks the blocks as newly allocated (`IOMAP_F_NEW`): iomap zeroes the
@@ -127,6 +143,12 @@ impl Mapping {
         }
         match self.kind {
             Kind::Hole => Ok(()),
+            Kind::Delalloc => {
+                if (self.offset | self.length) & mask != 0 {
+                    return Err(EIO);
+                }
+                Ok(())
+            }
             Kind::Mapped { addr } | Kind::Unwritten { addr } => {
                 let aligned = (self.offset | self.length | addr) & mask == 0;
                 if !aligned || addr.checked_add(self.length).is_none() {
@@ -146,6 +168,7 @@ impl Mapping {
     pub(in crate::kfs) unsafe fn fill(&self, iomap: *mut b::iomap, bdev: *mut b::block_device) {
         let (typ, addr) = match self.kind {
             Kind::Hole => (b::IOMAP_HOLE, u64::MAX),
+            Kind::Delalloc => (b::IOMAP_DELALLOC, u64::MAX),
             Kind::Mapped { addr } => (b::IOMAP_MAPPED, addr),
             Kind::Unwritten { addr } => (b::IOMAP_UNWRITTEN, addr),
         };
@@ -177,6 +200,7 @@ impl Mapping {
         let kind = match u32::from(m.type_) {
             b::IOMAP_MAPPED => Kind::Mapped { addr: m.addr },
             b::IOMAP_UNWRITTEN => Kind::Unwritten { addr: m.addr },
+            b::IOMAP_DELALLOC => Kind::Delalloc,
             _ => Kind::Hole,
         };
         let flags = u32::from(m.flags);

@@ -103,8 +103,12 @@ pub trait WriteOps: Sized + 'static {
     /// Maps the range starting at byte `pos` of `inode`, up to `len` bytes,
     /// for the request `flags` ([`Flags::WRITE`], with [`Flags::FAULT`] for
     /// a page fault, or [`Flags::ZERO`]). For [`Flags::WRITE`] the answer
-    /// must not be a hole (allocate holes, convert unwritten blocks); for
-    /// [`Flags::ZERO`] holes and unwritten ranges are skipped. With
+    /// must not be a hole: allocate the hole's blocks, or reserve them and
+    /// answer [`Mapping::delalloc`] (with [`Mapping::new_blocks`] for a
+    /// fresh reservation), leaving the choice of blocks to
+    /// [`WritebackOps::map`]; `ENOSPC` must come from here, never from
+    /// writeback. For [`Flags::ZERO`] holes and unwritten ranges are
+    /// skipped, delalloc ranges zeroed in the page cache. With
     /// [`Flags::NOWAIT`] (an `IOCB_NOWAIT` write), return `EAGAIN` rather
     /// than allocate or wait for I/O.
     fn begin(_inode: &INode<Self::FileSystem>, _pos: u64, _len: u64, _flags: Flags) -> Result<Mapping> {
@@ -134,9 +138,10 @@ pub trait WriteOps: Sized + 'static {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
-    /// Gives back the blocks in `offset .. offset + len` of a mapping that
-    /// [`Self::begin`] made with [`Mapping::new_blocks`] and a write left
-    /// unused (a short or failed write). The wrapper calls it after a
+    /// Gives back the blocks (or the delayed-allocation reservation) in
+    /// `offset .. offset + len` of a mapping that [`Self::begin`] made with
+    /// [`Mapping::new_blocks`] and a write left unused (a short or failed
+    /// write). The wrapper calls it after a
     /// write, not a page fault, through `iomap_write_delalloc_release`, with
     /// `invalidate_lock` held exclusive: only for ranges that no dirty page
     /// cache covers (a shared-mapping store admitted meanwhile keeps its
@@ -171,7 +176,11 @@ pub trait WritebackOps: Sized + 'static {
 
     /// Maps the dirty range starting at byte `pos` of `inode`, up to `len`
     /// bytes. The folio is locked and under writeback. Dirty data over a
-    /// hole is skipped by iomap. An unwritten answer is allowed when the
+    /// hole is skipped by iomap. A delayed allocation
+    /// ([`Mapping::delalloc`]) is this call's to allocate, from the space
+    /// reserved when it was made (so it cannot fail for lack of space):
+    /// answering with a delalloc mapping is refused with `EIO` and a line
+    /// in dmesg. Runs in a no-filesystem-reclaim scope. An unwritten answer is allowed when the
     /// filesystem implements [`Self::complete`], which converts it once the
     /// data is on the disk; otherwise it would read back as zeros, so it is
     /// refused with `EIO` and a line in dmesg.
@@ -223,6 +232,8 @@ pub(in crate::kfs) fn checked<T: FileSystem>(
 ) -> Result<Mapping> {
     let bad = map.check(pos, inode.block_bits()).is_err()
         || (flags.contains(Flags::WRITE) && map.kind() == super::map::Kind::Hole)
+        // A direct write needs blocks to write to.
+        || (flags.contains(Flags::DIRECT) && flags.contains(Flags::WRITE) && map.kind() == super::map::Kind::Delalloc)
         || (!flags.contains(Flags::WRITE) && !flags.contains(Flags::ZERO) && map.is_new());
     if bad {
         pr_err!(

@@ -146,6 +146,17 @@ impl Alloc {
         Ok(())
     }
 
+    /// Promises up to `max` free blocks, as many as are available:
+    /// how many, `ENOSPC` when none is.
+    pub(crate) fn reserve_some(&mut self, max: u64) -> Result<u64> {
+        let n = max.min(self.available());
+        if n == 0 {
+            return Err(ENOSPC);
+        }
+        self.reserved += n;
+        Ok(n)
+    }
+
     /// Takes back a promise of `n` blocks.
     pub(crate) fn unreserve(&mut self, n: u64) {
         self.reserved = self.reserved.saturating_sub(n);
@@ -169,18 +180,38 @@ impl Alloc {
         self.alloc_any(sb, geo, seed, goal, max)
     }
 
-    /// Allocates one block out of `n` reserved ones (a promise made with
-    /// [`Self::reserve`]): it cannot fail for lack of space.
+    /// Allocates up to `max` contiguous blocks out of reserved ones (a
+    /// promise made with [`Self::reserve`] for at least `max`), the first
+    /// at or after `goal` if possible: `(first block, count)`. It cannot
+    /// fail for lack of space: the free blocks are at least the reserved
+    /// ones.
     pub(crate) fn alloc_reserved(
         &mut self,
         sb: &SuperBlock<MapFs>,
         geo: &Geometry,
         seed: u32,
         goal: Option<u64>,
-    ) -> Result<u64> {
-        let (b, _) = self.alloc_any(sb, geo, seed, goal, 1)?;
-        self.reserved = self.reserved.saturating_sub(1);
-        Ok(b)
+        max: u64,
+    ) -> Result<(u64, u64)> {
+        let (b, n) = self.alloc_any(sb, geo, seed, goal, max.min(self.reserved).max(1))?;
+        self.reserved = self.reserved.saturating_sub(n);
+        Ok((b, n))
+    }
+
+    /// Undoes [`Self::alloc_reserved`]: frees blocks `start .. start +
+    /// len` and promises them again, at once (no one can take them in
+    /// between).
+    pub(crate) fn free_to_reserved(
+        &mut self,
+        sb: &SuperBlock<MapFs>,
+        geo: &Geometry,
+        seed: u32,
+        start: u64,
+        len: u64,
+    ) -> Result {
+        self.free_blocks(sb, geo, seed, start, len)?;
+        self.reserved += len;
+        Ok(())
     }
 
     fn alloc_any(

@@ -26,6 +26,17 @@ pub(crate) struct FileMap {
     /// pages): a file of a million extents needs 24 MB here, far past what
     /// kmalloc can give in one piece.
     pub(crate) extents: KVVec<Extent>,
+    /// Delayed allocations: file blocks a buffered write or a write fault
+    /// reserved (in the allocator, see [`Self::delalloc_blocks`]) whose disk
+    /// blocks writeback has not chosen yet ([`crate::iomap`]). Kept as
+    /// extents whose "disk block" is their own first file block, a stand-in
+    /// that lets [`ExtentList`] merge neighbours: it names no disk block,
+    /// and nothing here ever reaches the disk. Never overlaps
+    /// [`Self::extents`].
+    pub(crate) delalloc: KVVec<Extent>,
+    /// Blocks in [`Self::delalloc`]: reserved in the allocator, counted in
+    /// `st_blocks` but not in [`Self::blocks`] (which is what the disk says).
+    pub(crate) delalloc_blocks: u64,
     /// The extent tree's blocks on disk (none while the root holds it all).
     pub(crate) tree_blocks: KVVec<u64>,
     /// Whether the extents changed since the tree was last written.
@@ -80,22 +91,43 @@ impl FileMap {
         ino: u64,
         f: impl FnOnce(&mut ExtentList<'_>) -> Result<(), ExtentError>,
     ) -> Result {
-        let n = self.extents.len();
-        self.extents.resize(n + 3, Extent::default(), GFP_KERNEL)?;
-        let (res, len) = match ExtentList::new_trusted(&mut self.extents, n) {
-            Ok(mut list) => {
-                let r = f(&mut list);
-                (r, list.len())
-            }
-            Err(e) => (Err(e), n),
-        };
-        self.extents.truncate(len);
-        self.seq = self.seq.wrapping_add(1);
         self.tree_dirty = true;
-        res.map_err(|e| {
+        self.seq = self.seq.wrapping_add(1);
+        edit_list(&mut self.extents, f)?.map_err(|e| {
             pr_err!("{}: inode {}: extent map edit failed: {:?}\n", sb.id(), ino, e);
             EUCLEAN
         })
+    }
+
+    /// Edits the delayed allocations of inode `ino` with `f`, as
+    /// [`Self::edit`] edits the extents (nothing on disk changes).
+    pub(crate) fn edit_delalloc(
+        &mut self,
+        sb: &SuperBlock<MapFs>,
+        ino: u64,
+        f: impl FnOnce(&mut ExtentList<'_>) -> Result<(), ExtentError>,
+    ) -> Result {
+        self.seq = self.seq.wrapping_add(1);
+        edit_list(&mut self.delalloc, f)?.map_err(|e| {
+            pr_err!("{}: inode {}: delayed allocation edit failed: {:?}\n", sb.id(), ino, e);
+            EUCLEAN
+        })
+    }
+
+    /// Drops the delayed allocations of file blocks `first .. first +
+    /// count` and gives their reservation back; returns how many blocks
+    /// that was.
+    pub(crate) fn drop_delalloc(&mut self, sb: &SuperBlock<MapFs>, ino: u64, first: u64, count: u64) -> Result<u64> {
+        let end = first.saturating_add(count);
+        let i = self.delalloc.partition_point(|e| e.end() <= first);
+        if self.delalloc.get(i).is_none_or(|e| e.file_block >= end) {
+            return Ok(0);
+        }
+        let mut dropped = 0u64;
+        self.edit_delalloc(sb, ino, |l| l.remove(first, count, |r| dropped += r.len))?;
+        self.delalloc_blocks = self.delalloc_blocks.saturating_sub(dropped);
+        sb.data().unreserve(dropped);
+        Ok(dropped)
     }
 
     /// Counts `n` more blocks owned (bounded by the device's block count,
@@ -133,6 +165,26 @@ impl FileMap {
     }
 }
 
+/// Applies `f` to the extent list kept in `v`, given room for three more
+/// entries (the most one [`ExtentList`] operation needs); `ENOMEM` when
+/// there is no memory for them.
+fn edit_list(
+    v: &mut KVVec<Extent>,
+    f: impl FnOnce(&mut ExtentList<'_>) -> Result<(), ExtentError>,
+) -> Result<Result<(), ExtentError>> {
+    let n = v.len();
+    v.resize(n + 3, Extent::default(), GFP_KERNEL)?;
+    let (res, len) = match ExtentList::new_trusted(v, n) {
+        Ok(mut list) => {
+            let r = f(&mut list);
+            (r, list.len())
+        }
+        Err(e) => (Err(e), n),
+    };
+    v.truncate(len);
+    Ok(res)
+}
+
 /// Makes sure the extent tree of `m` can grow to map `extra` more data
 /// blocks, whatever their fragmentation: a file has at most as many extents
 /// as data blocks, so the tree's blocks plus those reserved cover the tree
@@ -140,7 +192,13 @@ impl FileMap {
 pub(crate) fn reserve_tree(inode: &INodeView<MapFs>, m: &mut FileMap, extra: u64) -> Result {
     let sb = inode.super_block();
     let d = sb.data();
-    let data_blocks = m.blocks.saturating_sub(m.tree_blocks.len() as u64).saturating_add(extra);
+    // Delayed allocations become data blocks at writeback, drawing on
+    // this reservation too.
+    let data_blocks = m
+        .blocks
+        .saturating_sub(m.tree_blocks.len() as u64)
+        .saturating_add(m.delalloc_blocks)
+        .saturating_add(extra);
     let n = usize::try_from(data_blocks).unwrap_or(usize::MAX);
     let need = tree::plan(n, d.geo.block_size()).map(|p| p.blocks as u64).map_err(|_| EFBIG)?;
     let have = (m.tree_blocks.len() as u64).saturating_add(m.tree_reserved);
@@ -151,17 +209,26 @@ pub(crate) fn reserve_tree(inode: &INodeView<MapFs>, m: &mut FileMap, extra: u64
     Ok(())
 }
 
-/// Gives the tree reservation of `m` back (the inode leaves memory).
+/// Gives the reservations of `m` back (the inode leaves memory): its
+/// tree's, and any delayed allocation left without data (eviction dropped
+/// the page cache; dirty data would have been written first).
 pub(crate) fn release_tree_reservation(inode: &INodeView<MapFs>, m: &mut FileMap) {
+    let d = inode.super_block().data();
     if m.tree_reserved != 0 {
-        inode.super_block().data().unreserve(m.tree_reserved);
+        d.unreserve(m.tree_reserved);
         m.tree_reserved = 0;
     }
+    if m.delalloc_blocks != 0 {
+        d.unreserve(m.delalloc_blocks);
+        m.delalloc_blocks = 0;
+    }
+    m.delalloc.clear();
 }
 
-/// Sets `i_blocks` from the map's block count.
+/// Sets `i_blocks` from the map's block count, delayed allocations
+/// included (as XFS counts them).
 pub(crate) fn update_blocks(inode: &INodeView<MapFs>, m: &FileMap) {
-    inode.set_blocks(m.blocks << (inode.block_bits() - 9));
+    inode.set_blocks(m.blocks.saturating_add(m.delalloc_blocks) << (inode.block_bits() - 9));
 }
 
 /// What mapfs keeps per inode.
@@ -759,6 +826,18 @@ pub(crate) fn shift(inode: &INodeView<MapFs>, first: u64, count: u64, dir: Shift
         Shift::Down => l.shift_down(first, count),
         Shift::Up => l.shift_up(first, count),
     });
+    // The wrapper wrote back and dropped the page cache from `first` on,
+    // so no delayed allocation is left there; should one be, it moves
+    // with its data's file offset.
+    let res = res.and_then(|()| {
+        if m.delalloc.is_empty() {
+            return Ok(());
+        }
+        m.edit_delalloc(inode.super_block(), inode.ino(), |l| match dir {
+            Shift::Down => l.shift_down(first, count),
+            Shift::Up => l.shift_up(first, count),
+        })
+    });
     drop(m);
     inode.mark_dirty();
     res
@@ -773,6 +852,9 @@ pub(crate) fn unmap(inode: &INodeView<MapFs>, first: u64, count: u64) -> Result 
     let sb = inode.super_block();
     let d = sb.data();
     let mut m = inode.data().map.lock();
+    if m.drop_delalloc(sb, inode.ino(), first, count)? != 0 {
+        update_blocks(inode, &m);
+    }
     let ranges = m.ranges_in(first, first + count)?;
     if ranges.is_empty() {
         return Ok(());

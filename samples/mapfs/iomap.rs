@@ -1,18 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Mapping file ranges for iomap, one type per purpose: reads, reporting
-//! and writeback see the extent map as it is ([`ReadMap`], [`ReportMap`],
-//! [`WritebackMap`]); writes and write faults allocate **unwritten** blocks
-//! for holes and leave unwritten extents unwritten ([`WriteMap`]). Blocks
-//! become written only when the data written to them is on the disk: the
-//! writeback completion ([`WritebackMap::complete`]) converts them, in
-//! process context, and advances the on-disk size. Until then every reader
-//! (and, after a crash, the disk) sees zeros there, never what the blocks
-//! held before, as on XFS.
+//! Mapping file ranges for iomap, one type per purpose, the XFS way:
 //!
-//! Direct I/O ([`DirectMap`]) maps the same way: a direct write to a hole
-//! gets new unwritten blocks, and its completion converts what it wrote
-//! and advances the on-disk size, as the writeback completion does.
+//! - Buffered writes and write faults ([`WriteMap`]) **delay allocation**:
+//!   a hole gets a reservation (its blocks, and the extent tree's growth,
+//!   promised in the allocator, so `ENOSPC` comes back from the write or
+//!   the fault) and is answered as a delayed allocation; the data waits in
+//!   the page cache. Unwritten extents stay unwritten.
+//! - Writeback ([`WritebackMap`]) chooses the blocks of a delayed
+//!   allocation when its data is written, the whole run at once next to
+//!   the file's previous blocks (a file written in small appends, or two
+//!   written in turn, stays contiguous), and allocates them **unwritten**.
+//! - Blocks become written only when the data written to them is on the
+//!   disk: the writeback completion ([`WritebackMap::complete`]) converts
+//!   them, in process context, and advances the on-disk size. Until then
+//!   every reader (and, after a crash, the disk) sees zeros there, never
+//!   what the blocks held before, as on XFS.
+//! - Reads and reports ([`ReadMap`], [`ReportMap`]) see the map as it is,
+//!   delayed allocations included (`FIEMAP` flags them, `SEEK_DATA` finds
+//!   them).
+//! - Direct I/O ([`DirectMap`]) allocates at once: a direct write to a hole
+//!   gets new unwritten blocks (and one over a delayed allocation, which
+//!   only a racing write fault can leave there, turns it into blocks
+//!   first), and its completion converts what it wrote and advances the
+//!   on-disk size, as the writeback completion does.
 //!
 //! Every change of a file's map bumps its sequence number, which each
 //! mapping carries as its validity cookie: a buffered write (iomap checks
@@ -22,7 +33,7 @@
 #![forbid(unsafe_code)]
 
 use crate::format::extent::{lookup, Extent, Mapping as Found, MAX_EXTENT_LEN};
-use crate::inode::{reserve_tree, update_blocks};
+use crate::inode::{reserve_tree, update_blocks, FileMap};
 use crate::kfs::iomap::{DirectOps, Flags, Mapping, ReadOps, ReportOps, WriteOps, WritebackOps};
 use crate::kfs::vfs::{INode, INodeView};
 use crate::MapFs;
@@ -34,19 +45,38 @@ pub(crate) struct ReadMap;
 pub(crate) struct WriteMap;
 /// `SEEK_HOLE`/`SEEK_DATA` and `FIEMAP`: the map as it is.
 pub(crate) struct ReportMap;
-/// Writeback: the map as it is (the write path allocated every block).
+/// Writeback: the map as it is, delayed allocations turned into blocks.
 pub(crate) struct WritebackMap;
 /// Direct I/O: reads see the map as it is, writes allocate.
 pub(crate) struct DirectMap;
 
-/// The current mapping at byte `pos`, without changing anything.
-fn current(inode: &INodeView<MapFs>, pos: u64) -> Result<Mapping> {
-    let fb = pos >> inode.block_bits();
-    let bits = inode.block_bits();
-    let m = inode.data().map.lock();
+/// What file block `fb` of a map is.
+enum At {
+    /// Blocks on the disk, from `disk_block`, `len` of them.
+    Mapped { disk_block: u64, len: u64, unwritten: bool },
+    /// A delayed allocation, `len` blocks from `fb` on.
+    Delalloc { len: u64 },
+    /// A hole of `len` blocks; `goal`: the disk block that would continue
+    /// the previous extent.
+    Hole { len: u64, goal: Option<u64> },
+}
+
+/// Looks up file block `fb` in the extents and the delayed allocations.
+fn at(m: &FileMap, fb: u64) -> At {
+    match lookup(&m.extents, fb) {
+        Found::Mapped { disk_block, len, unwritten } => At::Mapped { disk_block, len, unwritten },
+        Found::Hole { len, goal } => match lookup(&m.delalloc, fb) {
+            Found::Mapped { len: dlen, .. } => At::Delalloc { len: dlen.min(len) },
+            Found::Hole { len: dlen, .. } => At::Hole { len: len.min(dlen), goal },
+        },
+    }
+}
+
+/// The mapping of file block `fb` (at byte `fb << bits`) as it is in `m`.
+fn mapping_of(m: &FileMap, fb: u64, bits: u32) -> Result<Mapping> {
     let offset = fb << bits;
-    let map = match lookup(&m.extents, fb) {
-        Found::Mapped { disk_block, len, unwritten } => {
+    let map = match at(m, fb) {
+        At::Mapped { disk_block, len, unwritten } => {
             let length = len.checked_shl(bits).ok_or(EIO)?;
             let addr = disk_block.checked_shl(bits).ok_or(EIO)?;
             if unwritten {
@@ -55,36 +85,118 @@ fn current(inode: &INodeView<MapFs>, pos: u64) -> Result<Mapping> {
                 Mapping::mapped(offset, length, addr)
             }
         }
-        Found::Hole { len, .. } => Mapping::hole(offset, len.saturating_mul(1 << bits)),
+        At::Delalloc { len, .. } => Mapping::delalloc(offset, len.checked_shl(bits).ok_or(EIO)?),
+        At::Hole { len, .. } => Mapping::hole(offset, len.saturating_mul(1 << bits)),
     };
     Ok(map.with_cookie(m.seq))
 }
 
+/// The current mapping at byte `pos`, without changing anything.
+fn current(inode: &INodeView<MapFs>, pos: u64) -> Result<Mapping> {
+    let bits = inode.block_bits();
+    mapping_of(&inode.data().map.lock(), pos >> bits, bits)
+}
+
+/// Chooses the blocks of the delayed allocation that holds file block
+/// `fb`: from the start of its run (next to the file's previous blocks,
+/// so that the run continues them) until `fb` is covered, as large a
+/// contiguous piece as the allocator finds each time, allocated as
+/// **unwritten** blocks out of the run's reservation (so this cannot fail
+/// for lack of space). The tree's growth was reserved with the run.
+fn allocate_delalloc(inode: &INodeView<MapFs>, m: &mut FileMap, fb: u64) -> Result {
+    let sb = inode.super_block();
+    let d = sb.data();
+    let i = m.delalloc.partition_point(|e| e.end() <= fb);
+    let run = *m.delalloc.get(i).filter(|e| e.file_block <= fb).ok_or(EIO)?;
+    let mut cur = run.file_block;
+    while cur <= fb {
+        let goal = match lookup(&m.extents, cur) {
+            Found::Hole { goal, .. } => goal,
+            Found::Mapped { .. } => return Err(EIO),
+        };
+        let want = (run.end() - cur).min(u64::from(MAX_EXTENT_LEN));
+        let (start, got) = d.alloc_reserved_run(sb, goal, want)?;
+        // Promised again unless the extent map takes them.
+        let undo = ScopeGuard::new(|| {
+            let _ = d.free_to_reserved(sb, start, got);
+        });
+        let ext = Extent { file_block: cur, disk_block: start, len: got as u32, unwritten: true };
+        m.edit(sb, inode.ino(), |l| l.insert(ext, |_| {}))?;
+        if let Err(e) = m.edit_delalloc(sb, inode.ino(), |l| l.remove(cur, got, |_| {})) {
+            let _ = m.edit(sb, inode.ino(), |l| l.remove(cur, got, |_| {}));
+            return Err(e);
+        }
+        undo.dismiss();
+        m.delalloc_blocks = m.delalloc_blocks.saturating_sub(got);
+        m.add_blocks(got);
+        cur += got;
+    }
+    Ok(())
+}
+
+/// How a write maps a hole.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Alloc {
+    /// Reserve and answer with a delayed allocation (buffered writes and
+    /// write faults).
+    Delayed,
+    /// Allocate unwritten blocks now (direct writes).
+    Now,
+}
+
 /// Maps file blocks from `fb` on, at most `want` of them, for writing: a
-/// written extent as it is, an unwritten one as unwritten, a hole to new
-/// unwritten blocks. The extent tree's worst-case growth is reserved first
-/// (conversions split extents), so `ENOSPC` comes back here, from the
-/// write or the fault, never from writeback.
+/// written extent as it is, an unwritten one as unwritten, a hole as a new
+/// delayed allocation or as new unwritten blocks (`how`). The extent
+/// tree's worst-case growth is reserved first (conversions split extents),
+/// so `ENOSPC` comes back here, from the write or the fault, never from
+/// writeback.
 ///
 /// `nowait` (an `IOCB_NOWAIT` write): a hole is `EAGAIN` instead, as
 /// allocating may wait.
-fn for_write(inode: &INode<MapFs>, fb: u64, want: u64, nowait: bool) -> Result<Mapping> {
+fn for_write(inode: &INode<MapFs>, fb: u64, want: u64, nowait: bool, how: Alloc) -> Result<Mapping> {
     let bits = inode.block_bits();
     let sb = inode.super_block();
     let d = sb.data();
     let want = want.clamp(1, u64::from(MAX_EXTENT_LEN));
     let mut m = inode.data().map.lock();
     let offset = fb << bits;
-    let map = match lookup(&m.extents, fb) {
-        Found::Mapped { disk_block, len, unwritten: false } => {
+    let map = match at(&m, fb) {
+        At::Mapped { disk_block, len, unwritten: false } => {
             return Ok(Mapping::mapped(offset, len << bits, disk_block << bits).with_cookie(m.seq));
         }
-        Found::Mapped { disk_block, len, unwritten: true } => {
+        At::Mapped { disk_block, len, unwritten: true } => {
             reserve_tree(inode, &mut m, 0)?;
             return Ok(Mapping::unwritten(offset, len << bits, disk_block << bits).with_cookie(m.seq));
         }
-        Found::Hole { .. } if nowait => return Err(EAGAIN),
-        Found::Hole { len, goal } => {
+        At::Delalloc { len, .. } if how == Alloc::Delayed => {
+            return Ok(Mapping::delalloc(offset, len << bits).with_cookie(m.seq));
+        }
+        At::Delalloc { .. } => {
+            // A direct write where a write fault reserved space after the
+            // direct write flushed the range: give that reservation its
+            // blocks now (the dirty folio goes to them later).
+            allocate_delalloc(inode, &mut m, fb)?;
+            update_blocks(inode, &m);
+            let map = mapping_of(&m, fb, bits)?;
+            drop(m);
+            inode.mark_dirty();
+            return Ok(map);
+        }
+        At::Hole { .. } if nowait => return Err(EAGAIN),
+        At::Hole { len, .. } if how == Alloc::Delayed => {
+            let n = len.min(want);
+            reserve_tree(inode, &mut m, n)?;
+            let got = d.reserve_some(n)?;
+            let ext = Extent { file_block: fb, disk_block: fb, len: got as u32, unwritten: false };
+            if let Err(e) = m.edit_delalloc(sb, inode.ino(), |l| l.insert(ext, |_| {})) {
+                d.unreserve(got);
+                return Err(e);
+            }
+            m.delalloc_blocks += got;
+            update_blocks(inode, &m);
+            return Ok(Mapping::delalloc(offset, got << bits).new_blocks().with_cookie(m.seq));
+        }
+        At::Hole { len, goal } => {
             let n = len.min(want);
             reserve_tree(inode, &mut m, n)?;
             let (start, got) = d.alloc_blocks(sb, goal, n)?;
@@ -107,22 +219,24 @@ fn for_write(inode: &INode<MapFs>, fb: u64, want: u64, nowait: bool) -> Result<M
 }
 
 /// [`for_write`] for the blocks of bytes `pos .. pos + len`.
-fn for_write_bytes(inode: &INode<MapFs>, pos: u64, len: u64, flags: Flags) -> Result<Mapping> {
+fn for_write_bytes(inode: &INode<MapFs>, pos: u64, len: u64, flags: Flags, how: Alloc) -> Result<Mapping> {
     let bits = inode.block_bits();
     let fb = pos >> bits;
     let last = pos.saturating_add(len.max(1) - 1) >> bits;
-    for_write(inode, fb, last - fb + 1, flags.contains(Flags::NOWAIT))
+    for_write(inode, fb, last - fb + 1, flags.contains(Flags::NOWAIT), how)
 }
 
-/// Frees the unwritten blocks among file blocks `first .. first + count`
-/// (written ones stay: writeback completed there meanwhile).
+/// Gives back what a write reserved or allocated among file blocks `first
+/// .. first + count` and did not use: delayed allocations, and the
+/// unwritten blocks writeback made of them meanwhile (written ones stay:
+/// writeback completed there).
 fn free_unwritten(inode: &INodeView<MapFs>, first: u64, count: u64) -> Result {
     let sb = inode.super_block();
     let d = sb.data();
     let end = first.saturating_add(count);
     let mut m = inode.data().map.lock();
     let mut fb = first;
-    let mut changed = false;
+    let mut changed = m.drop_delalloc(sb, inode.ino(), first, count)? != 0;
     while fb < end {
         match lookup(&m.extents, fb) {
             Found::Mapped { disk_block, len, unwritten } => {
@@ -169,7 +283,18 @@ impl WritebackOps for WritebackMap {
     type FileSystem = MapFs;
 
     fn map(inode: &INodeView<MapFs>, pos: u64, _len: u64) -> Result<Mapping> {
-        current(inode, pos)
+        let bits = inode.block_bits();
+        let fb = pos >> bits;
+        let mut m = inode.data().map.lock();
+        if !matches!(at(&m, fb), At::Delalloc { .. }) {
+            return mapping_of(&m, fb, bits);
+        }
+        allocate_delalloc(inode, &mut m, fb)?;
+        update_blocks(inode, &m);
+        let map = mapping_of(&m, fb, bits)?;
+        drop(m);
+        inode.mark_dirty();
+        Ok(map)
     }
 
     fn valid(inode: &INodeView<MapFs>, cookie: u64) -> bool {
@@ -230,7 +355,7 @@ impl DirectOps for DirectMap {
                 _ => Err(EAGAIN),
             };
         }
-        for_write_bytes(inode, pos, len, flags)
+        for_write_bytes(inode, pos, len, flags, Alloc::Now)
     }
 
     fn write_done(inode: &INode<MapFs>, offset: u64, len: u64, _unwritten: bool) -> Result {
@@ -249,7 +374,7 @@ impl WriteOps for WriteMap {
             // Zeroing: holes and unwritten ranges already read as zeros.
             return current(inode, pos);
         }
-        for_write_bytes(inode, pos, len, flags)
+        for_write_bytes(inode, pos, len, flags, Alloc::Delayed)
     }
 
     fn release_new(inode: &INodeView<MapFs>, offset: u64, len: u64) {
@@ -281,9 +406,11 @@ pub(crate) fn preallocate(inode: &INode<MapFs>, first: u64, count: u64) -> Resul
     let res = (|| -> Result {
         while fb < end {
             let mut m = inode.data().map.lock();
-            match lookup(&m.extents, fb) {
-                Found::Mapped { len, .. } => fb += len,
-                Found::Hole { len, goal } => {
+            match at(&m, fb) {
+                // A delayed allocation has its reservation: writeback
+                // allocates it.
+                At::Mapped { len, .. } | At::Delalloc { len, .. } => fb += len,
+                At::Hole { len, goal } => {
                     let n = len.min(end - fb).min(u64::from(MAX_EXTENT_LEN));
                     reserve_tree(inode, &mut m, n)?;
                     let (start, got) = d.alloc_blocks(sb, goal, n)?;

@@ -76,6 +76,14 @@ impl MapfsSb {
         self.alloc.lock().reserve(n)
     }
 
+    /// Promises up to `max` blocks (a delayed allocation): how many.
+    pub(crate) fn reserve_some(&self, max: u64) -> Result<u64> {
+        if self.is_read_only() {
+            return Err(EROFS);
+        }
+        self.alloc.lock().reserve_some(max)
+    }
+
     /// Takes back a promise of `n` blocks.
     pub(crate) fn unreserve(&self, n: u64) {
         self.alloc.lock().unreserve(n)
@@ -83,7 +91,18 @@ impl MapfsSb {
 
     /// Allocates one of the blocks promised by [`Self::reserve`].
     pub(crate) fn alloc_reserved(&self, sb: &SuperBlock<MapFs>, goal: Option<u64>) -> Result<u64> {
-        self.alloc.lock().alloc_reserved(sb, &self.geo, self.seed, goal)
+        Ok(self.alloc.lock().alloc_reserved(sb, &self.geo, self.seed, goal, 1)?.0)
+    }
+
+    /// Allocates up to `max` contiguous blocks of those promised by
+    /// [`Self::reserve_some`] (see [`alloc::Alloc::alloc_reserved`]).
+    pub(crate) fn alloc_reserved_run(&self, sb: &SuperBlock<MapFs>, goal: Option<u64>, max: u64) -> Result<(u64, u64)> {
+        self.alloc.lock().alloc_reserved(sb, &self.geo, self.seed, goal, max)
+    }
+
+    /// Gives back blocks of [`Self::alloc_reserved_run`] still promised.
+    pub(crate) fn free_to_reserved(&self, sb: &SuperBlock<MapFs>, start: u64, len: u64) -> Result {
+        self.alloc.lock().free_to_reserved(sb, &self.geo, self.seed, start, len)
     }
 
     /// Frees blocks.
