@@ -277,9 +277,16 @@ fn insert(dir: &Locked<MapFs>, name: &[u8], ino: u32, ft: u8) -> Result {
             return Ok(());
         }
     }
-    // A new block at the end.
+    // A new block at the end. Its extent may make the tree grow: that
+    // growth is reserved first, so that ENOSPC comes from here and never
+    // from writing the directory's inode back (which would lose the
+    // entries of the new block).
     let bs = u64::from(sb.block_size());
-    let goal = dir.data().map.lock().extents.last().map(|e| e.disk_end());
+    let goal = {
+        let mut m = dir.data().map.lock();
+        crate::inode::reserve_tree(dir, &mut m, 1)?;
+        m.extents.last().map(|e| e.disk_end())
+    };
     let (disk, _) = d.alloc_blocks(sb, goal, 1)?;
     let res = (|| -> Result {
         let buf = sb.new_block(disk)?;

@@ -563,8 +563,9 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
                         m.tree_reserved -= 1;
                         b
                     } else {
-                        // Not reserved (a directory, or a map this mount
-                        // never grew): may fail, leaving the old tree.
+                        // Not reserved (a map this mount never grew, whose
+                        // on-disk tree another writer laid out): may fail,
+                        // leaving the old tree.
                         d.alloc_blocks(sb, goal, 1)?.0
                     };
                     m.tree_blocks.push(b, GFP_KERNEL)?;
