@@ -46,7 +46,8 @@ help:
 	@echo '                   (BENCH=quick: minutes; BENCH_KERNEL=test, BENCH_SIZE, BENCH_REPS, BENCH_WORKLOADS, BENCH_FS; Documentation/benchmarks.rst)'
 	@echo '  make crash       crash-consistency rounds: writers, a reset without sync, fsck, byte checks (CRASH_ROUNDS=$(CRASH_ROUNDS), CRASH_SEED)'
 	@echo '  make fuzz-mount  crafted images (valid checksums) mounted, walked, written in one VM boot (FUZZ_IMAGES=$(FUZZ_IMAGES) per block size, FUZZ_SEED)'
-	@echo '  make soak        millions of mapfs-fsx operations, parallel, fsck between rounds (SOAK_OPS, SOAK_JOBS, SOAK_CASES, ...; hours)'
+	@echo '  make soak        millions of mapfs-fsx operations, parallel, fsck between rounds (SOAK_OPS, SOAK_JOBS, SOAK_CASES, ...; hours),'
+	@echo '                   then SOAK_CRASH_ROUNDS=$(SOAK_CRASH_ROUNDS) crash rounds (tools/crash)'
 	@echo '  make selftest-harness  prove the VM harness fails a run on KASAN/lockdep/WARNING splats'
 	@echo '  make xfstests    run a built xfstests tree in the VM: XFSTESTS=dir [TESTS="generic/001 ..."]'
 	@echo '  make install     install mkfs.mapfs and fsck.mapfs into $$(SBINDIR) (default /usr/local/sbin)'
@@ -111,7 +112,7 @@ compile-fail: modules
 	@tools/compile-fail
 
 # Crash rounds: mixed writers, a reset without sync, fsck and a byte check
-# after each (tools/crash). make check runs one round.
+# after each (tools/crash). make check runs two rounds.
 CRASH_ROUNDS ?= 10
 crash: modules tools
 	@tools/crash --rounds $(CRASH_ROUNDS) $(if $(CRASH_SEED),--seed $(CRASH_SEED))
@@ -130,12 +131,16 @@ bench: modules tools
 	@BENCH="$(BENCH)" BENCH_SIZE="$(BENCH_SIZE)" BENCH_REPS="$(BENCH_REPS)" \
 		BENCH_WORKLOADS="$(BENCH_WORKLOADS)" BENCH_FS="$(BENCH_FS)" BENCH_KERNEL="$(BENCH_KERNEL)" tools/bench/run
 
-# Knobs: see tools/soak. Not part of `make check`.
+# Knobs: see tools/soak. Not part of `make check`. After the fsx soak,
+# SOAK_CRASH_ROUNDS crash rounds (tools/crash; 0: none).
+SOAK_CRASH_ROUNDS ?= 10
 soak: modules tools
 	@SOAK_OPS="$(SOAK_OPS)" SOAK_JOBS="$(SOAK_JOBS)" SOAK_FILES="$(SOAK_FILES)" \
 		SOAK_ROUND_OPS="$(SOAK_ROUND_OPS)" SOAK_REMOUNT_OPS="$(SOAK_REMOUNT_OPS)" \
 		SOAK_DURATION="$(SOAK_DURATION)" SOAK_CASES="$(SOAK_CASES)" SOAK_SEED="$(SOAK_SEED)" \
 		SOAK_MAX_SIZE="$(SOAK_MAX_SIZE)" SOAK_TIMEOUT="$(SOAK_TIMEOUT)" tools/soak
+	@if [ "$(SOAK_CRASH_ROUNDS)" != 0 ]; then \
+		tools/crash --rounds $(SOAK_CRASH_ROUNDS) --out out/soak/crash $(if $(CRASH_SEED),--seed $(CRASH_SEED)); fi
 
 selftest-harness: $(KERNEL_DEP)
 	@$(MAKE) -C "$(KDIR_CMD)" M="$(CURDIR)/tools/selftest" LLVM=$(LLVM) modules
