@@ -145,9 +145,12 @@ pub trait WriteOps: Sized + 'static {
     /// write, not a page fault, through `iomap_write_delalloc_release`, with
     /// `invalidate_lock` held exclusive: only for ranges that no dirty page
     /// cache covers (a shared-mapping store admitted meanwhile keeps its
-    /// blocks), and always past EOF. Writeback may have written part of the
-    /// new blocks meanwhile: give back only blocks still as `begin` made
-    /// them (e.g. still unwritten).
+    /// blocks), and always past EOF. The range may reach past what is
+    /// still the filesystem's to give back: writeback may have chosen
+    /// blocks for part of it meanwhile, and a folio there may be under
+    /// writeback (it is clean, so not skipped). Give back only what is
+    /// still as `begin` made it, a delayed allocation's reservation, never
+    /// blocks (iomap's punch contract: only delalloc is punched).
     fn release_new(_inode: &INodeView<Self::FileSystem>, _offset: u64, _len: u64) {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }

@@ -226,36 +226,14 @@ fn for_write_bytes(inode: &INode<MapFs>, pos: u64, len: u64, flags: Flags, how: 
     for_write(inode, fb, last - fb + 1, flags.contains(Flags::NOWAIT), how)
 }
 
-/// Gives back what a write reserved or allocated among file blocks `first
-/// .. first + count` and did not use: delayed allocations, and the
-/// unwritten blocks writeback made of them meanwhile (written ones stay:
-/// writeback completed there).
-fn free_unwritten(inode: &INodeView<MapFs>, first: u64, count: u64) -> Result {
-    let sb = inode.super_block();
-    let d = sb.data();
-    let end = first.saturating_add(count);
+/// Gives back the delayed allocations among file blocks `first .. first +
+/// count` that a write reserved and did not use. Only those: blocks that
+/// writeback chose meanwhile stay (a folio there may be under writeback
+/// right now, its I/O going to them), as iomap's punch contract asks.
+fn release_delalloc(inode: &INodeView<MapFs>, first: u64, count: u64) -> Result {
     let mut m = inode.data().map.lock();
-    let mut fb = first;
-    let mut changed = m.drop_delalloc(sb, inode.ino(), first, count)? != 0;
-    while fb < end {
-        match lookup(&m.extents, fb) {
-            Found::Mapped { disk_block, len, unwritten } => {
-                let n = len.min(end - fb);
-                if unwritten {
-                    m.edit(inode.super_block(), inode.ino(), |l| l.remove(fb, n, |_| {}))?;
-                    d.free_blocks(sb, disk_block, n)?;
-                    m.sub_blocks(inode.super_block(), inode.ino(), n)?;
-                    changed = true;
-                }
-                fb += n;
-            }
-            Found::Hole { len, .. } => fb = fb.saturating_add(len.max(1)),
-        }
-    }
-    if changed {
+    if m.drop_delalloc(inode.super_block(), inode.ino(), first, count)? != 0 {
         update_blocks(inode, &m);
-        drop(m);
-        inode.mark_dirty();
     }
     Ok(())
 }
@@ -378,10 +356,15 @@ impl WriteOps for WriteMap {
     }
 
     fn release_new(inode: &INodeView<MapFs>, offset: u64, len: u64) {
+        // Only blocks wholly inside the range: a block it cuts holds dirty
+        // data on its other side (iomap punches up to dirty folios).
         let bits = inode.block_bits();
-        let first = offset >> bits;
-        let end = (offset + len + (1 << bits) - 1) >> bits;
-        if let Err(e) = free_unwritten(inode, first, end - first) {
+        let first = offset.saturating_add((1 << bits) - 1) >> bits;
+        let end = offset.saturating_add(len) >> bits;
+        if end <= first {
+            return;
+        }
+        if let Err(e) = release_delalloc(inode, first, end - first) {
             pr_err!("{}: inode {}: giving back blocks {}+{} failed: error {}\n",
                 inode.super_block().id(), inode.ino(), first, end - first, e.to_errno());
         }
