@@ -559,7 +559,7 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
                 let goal = m.extents.first().map(|e| e.disk_block);
                 while m.tree_blocks.len() < plan.blocks {
                     let b = if m.tree_reserved > 0 {
-                        let b = d.alloc_reserved(sb, goal)?;
+                        let b = d.alloc_reserved_run(sb, goal, 1)?.0;
                         m.tree_reserved -= 1;
                         b
                     } else {

@@ -103,7 +103,9 @@ fn current(inode: &INodeView<MapFs>, pos: u64) -> Result<Mapping> {
 /// contiguous piece as the allocator finds each time, allocated as
 /// **unwritten** blocks out of the run's reservation (so this cannot fail
 /// for lack of space). The tree's growth was reserved with the run.
-fn allocate_delalloc(inode: &INodeView<MapFs>, m: &mut FileMap, fb: u64) -> Result {
+/// Returns the mapping of `fb` afterwards; the caller marks the inode
+/// dirty once it has dropped the map lock.
+fn allocate_delalloc(inode: &INodeView<MapFs>, m: &mut FileMap, fb: u64) -> Result<Mapping> {
     let sb = inode.super_block();
     let d = sb.data();
     let i = m.delalloc.partition_point(|e| e.end() <= fb);
@@ -131,7 +133,8 @@ fn allocate_delalloc(inode: &INodeView<MapFs>, m: &mut FileMap, fb: u64) -> Resu
         m.add_blocks(got);
         cur += got;
     }
-    Ok(())
+    update_blocks(inode, m);
+    mapping_of(m, fb, inode.block_bits())
 }
 
 /// How a write maps a hole.
@@ -175,9 +178,7 @@ fn for_write(inode: &INode<MapFs>, fb: u64, want: u64, nowait: bool, how: Alloc)
             // A direct write where a write fault reserved space after the
             // direct write flushed the range: give that reservation its
             // blocks now (the dirty folio goes to them later).
-            allocate_delalloc(inode, &mut m, fb)?;
-            update_blocks(inode, &m);
-            let map = mapping_of(&m, fb, bits)?;
+            let map = allocate_delalloc(inode, &mut m, fb)?;
             drop(m);
             inode.mark_dirty();
             return Ok(map);
@@ -267,9 +268,7 @@ impl WritebackOps for WritebackMap {
         if !matches!(at(&m, fb), At::Delalloc { .. }) {
             return mapping_of(&m, fb, bits);
         }
-        allocate_delalloc(inode, &mut m, fb)?;
-        update_blocks(inode, &m);
-        let map = mapping_of(&m, fb, bits)?;
+        let map = allocate_delalloc(inode, &mut m, fb)?;
         drop(m);
         inode.mark_dirty();
         Ok(map)

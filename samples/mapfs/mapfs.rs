@@ -89,13 +89,9 @@ impl MapfsSb {
         self.alloc.lock().unreserve(n)
     }
 
-    /// Allocates one of the blocks promised by [`Self::reserve`].
-    pub(crate) fn alloc_reserved(&self, sb: &SuperBlock<MapFs>, goal: Option<u64>) -> Result<u64> {
-        Ok(self.alloc.lock().alloc_reserved(sb, &self.geo, self.seed, goal, 1)?.0)
-    }
-
     /// Allocates up to `max` contiguous blocks of those promised by
-    /// [`Self::reserve_some`] (see [`alloc::Alloc::alloc_reserved`]).
+    /// [`Self::reserve`] or [`Self::reserve_some`] (see
+    /// [`alloc::Alloc::alloc_reserved`]).
     pub(crate) fn alloc_reserved_run(&self, sb: &SuperBlock<MapFs>, goal: Option<u64>, max: u64) -> Result<(u64, u64)> {
         self.alloc.lock().alloc_reserved(sb, &self.geo, self.seed, goal, max)
     }
