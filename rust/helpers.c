@@ -326,6 +326,25 @@ void kfs_helper_mapping_set_large_folios(struct address_space *mapping)
 	mapping_set_large_folios(mapping);
 }
 
+/*
+ * Where a new mapping of a regular file goes: with THP, at an address that
+ * has the file offset's alignment within a PMD when the mapping is large
+ * enough (thp_get_unmapped_area, as XFS and ext4 ask for), so that a fault
+ * maps a whole large folio; otherwise, or without THP, where the mm would
+ * put it anyway. Without it, a folio that straddles a page-table boundary
+ * in the process's address space is mapped one page per fault.
+ */
+unsigned long kfs_helper_get_unmapped_area(struct file *file, unsigned long addr,
+					   unsigned long len, unsigned long pgoff,
+					   unsigned long flags)
+{
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+	return thp_get_unmapped_area(file, addr, len, pgoff, flags);
+#else
+	return mm_get_unmapped_area(file, addr, len, pgoff, flags);
+#endif
+}
+
 /* statx's STATX_DIOALIGN for direct I/O to files on bdev. */
 void kfs_helper_statx_dioalign(struct kstat *stat, struct block_device *bdev)
 {

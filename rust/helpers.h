@@ -77,6 +77,9 @@ void kfs_helper_sb_end_intwrite(struct super_block *sb);
 size_t kfs_helper_iov_iter_count(const struct iov_iter *i);
 bool kfs_helper_can_sleep(void);
 void kfs_helper_mapping_set_large_folios(struct address_space *mapping);
+unsigned long kfs_helper_get_unmapped_area(struct file *file, unsigned long addr,
+					   unsigned long len, unsigned long pgoff,
+					   unsigned long flags);
 void kfs_helper_statx_dioalign(struct kstat *stat, struct block_device *bdev);
 
 

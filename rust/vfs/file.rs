@@ -335,6 +335,14 @@ impl<T: FileSystem> Tables<T> {
         splice_read: Some(b::filemap_splice_read),
         splice_write: if WriteOf::<T>::HAS_BEGIN { Some(b::iter_file_splice_write) } else { None },
         mmap_prepare: Some(Self::mmap_prepare),
+        // With large folios, mappings aligned so that a fault maps a whole
+        // folio, as XFS and ext4 ask for: in a misaligned one, a folio that
+        // straddles a page table is mapped one page per fault.
+        get_unmapped_area: if <T::File as FileOperations>::LARGE_FOLIOS {
+            Some(b::kfs_helper_get_unmapped_area)
+        } else {
+            None
+        },
         fsync: Some(fsync::<T>),
         fallocate: if T::File::HAS_ALLOCATE || T::File::HAS_PUNCH { Some(Self::fallocate) } else { None },
         // Buffered reads and writes can be tried without blocking
