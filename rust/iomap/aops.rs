@@ -20,8 +20,9 @@
 //! data over a hole is skipped by iomap (a shared mapping's stores past EOF,
 //! which a truncate up brings inside EOF); over an unwritten mapping it
 //! would read back as zeros, so that is refused with `EIO` and a dmesg line
-//! (the write path allocates holes and converts unwritten blocks when it
-//! maps them, so written data never lies over either).
+//! unless the filesystem has a completion to convert it. The answer is a
+//! [`super::WritebackMapping`], which cannot be a delayed allocation or
+//! new blocks.
 //!
 //! The folio helpers (`dirty_folio`, `release_folio`,
 //! `invalidate_folio`, `is_partially_uptodate`, `error_remove_folio`) are
@@ -191,7 +192,7 @@ impl<T: FileSystem> Aops<T> {
             let map = if reuse {
                 cached
             } else {
-                let map = WritebackOf::<T>::map(inode, pos, u64::from(len))?;
+                let map = Mapping::from(WritebackOf::<T>::map(inode, pos, u64::from(len))?);
                 // Writeback asks like a read (no flag): never new blocks.
                 let map = checked(inode, pos, Flags::NONE, map)?;
                 // SAFETY: the context's mapping is ours to fill; `s_bdev`
@@ -204,16 +205,9 @@ impl<T: FileSystem> Aops<T> {
             // come back inside EOF after a truncate up, with nothing to
             // write. Unwritten blocks under dirty data would read back as
             // zeros unless the completion converts them.
+            // (A delayed allocation cannot be the answer: `WritebackMapping`
+            // has no way to say it.)
             let unwritten = matches!(map.kind(), Kind::Unwritten { .. });
-            if map.kind() == Kind::Delalloc {
-                pr_err!(
-                    "{}: inode {}: writeback of {} was answered with a delayed allocation: not written\n",
-                    inode.super_block().id(),
-                    inode.ino(),
-                    pos
-                );
-                return Err(EIO);
-            }
             if unwritten && !WritebackOf::<T>::HAS_COMPLETE {
                 pr_err!(
                     "{}: inode {}: dirty data at {} over unwritten blocks: not written\n",

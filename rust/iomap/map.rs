@@ -13,6 +13,11 @@
 //! iomap requires is checked by [`Mapping::check`] before iomap sees it: a
 //! non-empty range covering the position asked about, and (for mapped and
 //! unwritten ranges) offsets and addresses aligned to the block size.
+//!
+//! Writeback gets its own answer type, [`WritebackMapping`]: blocks to
+//! write to, or a hole. It has no constructor for a delayed allocation
+//! (writeback is where a delayed allocation gets its blocks) nor for new
+//! blocks, so a writeback hook that answers with either does not compile.
 
 use crate::kfs::bindings as b;
 use kernel::prelude::*;
@@ -213,5 +218,50 @@ impl Mapping {
             size_changed: flags & b::IOMAP_F_SIZE_CHANGED != 0,
             cookie: m.validity_cookie,
         }
+    }
+}
+
+/// What writeback may be told about a dirty range ([`super::WritebackOps::map`]):
+/// blocks on the device to write to (mapped, or unwritten for the
+/// completion to convert), or a hole (nothing to write: iomap skips it).
+///
+/// A [`Mapping`] converts from it, never back: there is no way to make one
+/// that says "delayed allocation" or "new blocks", which writeback cannot
+/// act on (the data would not be written, or iomap would zero it).
+#[derive(Clone, Copy, Debug)]
+pub struct WritebackMapping(Mapping);
+
+impl WritebackMapping {
+    /// Device bytes at `addr` hold the file range `offset .. offset + length`.
+    pub fn mapped(offset: u64, length: u64, addr: u64) -> Self {
+        Self(Mapping::mapped(offset, length, addr))
+    }
+
+    /// Allocated but unwritten blocks at `addr`: the data goes there, and
+    /// [`super::WritebackOps::complete`] converts them once it is on the disk.
+    pub fn unwritten(offset: u64, length: u64, addr: u64) -> Self {
+        Self(Mapping::unwritten(offset, length, addr))
+    }
+
+    /// No blocks at `offset .. offset + length`: dirty data there is not
+    /// written (a truncate or punch raced the writeback).
+    pub fn hole(offset: u64, length: u64) -> Self {
+        Self(Mapping::hole(offset, length))
+    }
+
+    /// Sets the validity cookie ([`super::WritebackOps::valid`] sees it).
+    pub fn with_cookie(self, cookie: u64) -> Self {
+        Self(self.0.with_cookie(cookie))
+    }
+
+    /// The mapping as a [`Mapping`].
+    pub fn mapping(&self) -> &Mapping {
+        &self.0
+    }
+}
+
+impl From<WritebackMapping> for Mapping {
+    fn from(m: WritebackMapping) -> Self {
+        m.0
     }
 }

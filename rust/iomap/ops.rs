@@ -32,7 +32,7 @@
 //! before iomap sees it ([`Mapping::check`]); a wrong one fails the I/O with
 //! `EIO` and one line in dmesg instead of an iomap warning.
 
-use super::Mapping;
+use super::{Mapping, WritebackMapping};
 use crate::kfs::{
     bindings as b,
     vfs::{lock::InvalidateLock, FileSystem, INode, INodeView, NoFs},
@@ -181,13 +181,14 @@ pub trait WritebackOps: Sized + 'static {
     /// bytes. The folio is locked and under writeback. Dirty data over a
     /// hole is skipped by iomap. A delayed allocation
     /// ([`Mapping::delalloc`]) is this call's to allocate, from the space
-    /// reserved when it was made (so it cannot fail for lack of space):
-    /// answering with a delalloc mapping is refused with `EIO` and a line
-    /// in dmesg. Runs in a no-filesystem-reclaim scope. An unwritten answer is allowed when the
+    /// reserved when it was made (so it cannot fail for lack of space): the
+    /// answer is a [`WritebackMapping`], which cannot say "delayed
+    /// allocation" (nor "new blocks"). Runs in a no-filesystem-reclaim
+    /// scope. An unwritten answer is allowed when the
     /// filesystem implements [`Self::complete`], which converts it once the
     /// data is on the disk; otherwise it would read back as zeros, so it is
     /// refused with `EIO` and a line in dmesg.
-    fn map(_inode: &INodeView<Self::FileSystem>, _pos: u64, _len: u64) -> Result<Mapping> {
+    fn map(_inode: &INodeView<Self::FileSystem>, _pos: u64, _len: u64) -> Result<WritebackMapping> {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 

@@ -34,7 +34,7 @@
 
 use crate::format::extent::{lookup, Extent, Mapping as Found, MAX_EXTENT_LEN};
 use crate::inode::{reserve_tree, update_blocks, FileMap};
-use crate::kfs::iomap::{DirectOps, Flags, Mapping, ReadOps, ReportOps, WriteOps, WritebackOps};
+use crate::kfs::iomap::{DirectOps, Flags, Mapping, ReadOps, ReportOps, WriteOps, WritebackMapping, WritebackOps};
 use crate::kfs::vfs::{INode, INodeView};
 use crate::MapFs;
 use kernel::{prelude::*, types::ScopeGuard};
@@ -91,6 +91,26 @@ fn mapping_of(m: &FileMap, fb: u64, bits: u32) -> Result<Mapping> {
     Ok(map.with_cookie(m.seq))
 }
 
+/// The mapping of file block `fb` for writeback: its blocks, or a hole.
+/// `EIO` for a delayed allocation, which the caller allocates first.
+fn blocks_of(m: &FileMap, fb: u64, bits: u32) -> Result<WritebackMapping> {
+    let offset = fb << bits;
+    let map = match at(m, fb) {
+        At::Mapped { disk_block, len, unwritten } => {
+            let length = len.checked_shl(bits).ok_or(EIO)?;
+            let addr = disk_block.checked_shl(bits).ok_or(EIO)?;
+            if unwritten {
+                WritebackMapping::unwritten(offset, length, addr)
+            } else {
+                WritebackMapping::mapped(offset, length, addr)
+            }
+        }
+        At::Hole { len, .. } => WritebackMapping::hole(offset, len.saturating_mul(1 << bits)),
+        At::Delalloc { .. } => return Err(EIO),
+    };
+    Ok(map.with_cookie(m.seq))
+}
+
 /// The current mapping at byte `pos`, without changing anything.
 fn current(inode: &INodeView<MapFs>, pos: u64) -> Result<Mapping> {
     let bits = inode.block_bits();
@@ -105,7 +125,7 @@ fn current(inode: &INodeView<MapFs>, pos: u64) -> Result<Mapping> {
 /// for lack of space). The tree's growth was reserved with the run.
 /// Returns the mapping of `fb` afterwards; the caller marks the inode
 /// dirty once it has dropped the map lock.
-fn allocate_delalloc(inode: &INodeView<MapFs>, m: &mut FileMap, fb: u64) -> Result<Mapping> {
+fn allocate_delalloc(inode: &INodeView<MapFs>, m: &mut FileMap, fb: u64) -> Result<WritebackMapping> {
     let sb = inode.super_block();
     let d = sb.data();
     let i = m.delalloc.partition_point(|e| e.end() <= fb);
@@ -134,7 +154,7 @@ fn allocate_delalloc(inode: &INodeView<MapFs>, m: &mut FileMap, fb: u64) -> Resu
         cur += got;
     }
     update_blocks(inode, m);
-    mapping_of(m, fb, inode.block_bits())
+    blocks_of(m, fb, inode.block_bits())
 }
 
 /// How a write maps a hole.
@@ -181,7 +201,7 @@ fn for_write(inode: &INode<MapFs>, fb: u64, want: u64, nowait: bool, how: Alloc)
             let map = allocate_delalloc(inode, &mut m, fb)?;
             drop(m);
             inode.mark_dirty();
-            return Ok(map);
+            return Ok(map.into());
         }
         At::Hole { .. } if nowait => return Err(EAGAIN),
         At::Hole { len, .. } if how == Alloc::Delayed => {
@@ -261,12 +281,12 @@ impl ReportOps for ReportMap {
 impl WritebackOps for WritebackMap {
     type FileSystem = MapFs;
 
-    fn map(inode: &INodeView<MapFs>, pos: u64, _len: u64) -> Result<Mapping> {
+    fn map(inode: &INodeView<MapFs>, pos: u64, _len: u64) -> Result<WritebackMapping> {
         let bits = inode.block_bits();
         let fb = pos >> bits;
         let mut m = inode.data().map.lock();
         if !matches!(at(&m, fb), At::Delalloc { .. }) {
-            return mapping_of(&m, fb, bits);
+            return blocks_of(&m, fb, bits);
         }
         let map = allocate_delalloc(inode, &mut m, fb)?;
         drop(m);
