@@ -14,10 +14,12 @@
 //! non-empty range covering the position asked about, and (for mapped and
 //! unwritten ranges) offsets and addresses aligned to the block size.
 //!
-//! Writeback gets its own answer type, [`WritebackMapping`]: blocks to
-//! write to, or a hole. It has no constructor for a delayed allocation
-//! (writeback is where a delayed allocation gets its blocks) nor for new
-//! blocks, so a writeback hook that answers with either does not compile.
+//! Reads and reports, and writeback, get answer types of their own that
+//! cannot say what those requests must never be told: a [`ReadMapping`]
+//! cannot flag new blocks (iomap would zero a read's range instead of
+//! reading it), a [`WritebackMapping`] cannot be a delayed allocation
+//! (writeback is where a delayed allocation gets its blocks) nor new
+//! blocks. A hook that tries does not compile.
 
 use crate::kfs::bindings as b;
 use kernel::prelude::*;
@@ -262,6 +264,55 @@ impl WritebackMapping {
 
 impl From<WritebackMapping> for Mapping {
     fn from(m: WritebackMapping) -> Self {
+        m.0
+    }
+}
+
+/// What a read or a report may be told ([`super::ReadOps::begin`],
+/// [`super::ReportOps::begin`]): the map as it is, a hole, blocks,
+/// unwritten blocks or a delayed allocation.
+///
+/// There is no constructor for new blocks (`IOMAP_F_NEW`), and a
+/// [`Mapping`] does not convert into it: iomap zeroes the range of a read
+/// answered "new" instead of reading the data there.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadMapping(Mapping);
+
+impl ReadMapping {
+    /// A hole at `offset .. offset + length`: reads give zeros.
+    pub fn hole(offset: u64, length: u64) -> Self {
+        Self(Mapping::hole(offset, length))
+    }
+
+    /// Device bytes at `addr` hold the file range `offset .. offset + length`.
+    pub fn mapped(offset: u64, length: u64, addr: u64) -> Self {
+        Self(Mapping::mapped(offset, length, addr))
+    }
+
+    /// Allocated but unwritten blocks at `addr`: reads give zeros.
+    pub fn unwritten(offset: u64, length: u64, addr: u64) -> Self {
+        Self(Mapping::unwritten(offset, length, addr))
+    }
+
+    /// A delayed allocation: the data is in the page cache (a read finds
+    /// it there) or it reads as zeros.
+    pub fn delalloc(offset: u64, length: u64) -> Self {
+        Self(Mapping::delalloc(offset, length))
+    }
+
+    /// Sets the validity cookie.
+    pub fn with_cookie(self, cookie: u64) -> Self {
+        Self(self.0.with_cookie(cookie))
+    }
+
+    /// The mapping as a [`Mapping`].
+    pub fn mapping(&self) -> &Mapping {
+        &self.0
+    }
+}
+
+impl From<ReadMapping> for Mapping {
+    fn from(m: ReadMapping) -> Self {
         m.0
     }
 }

@@ -33,6 +33,6 @@ pub mod report;
 pub mod write;
 
 pub use direct::DirectOps;
-pub use map::{Mapping, WritebackMapping};
+pub use map::{Mapping, ReadMapping, WritebackMapping};
 pub use ops::{Flags, ReadOps, ReportOps, WriteOps, WritebackOps};
 pub use write::{truncate_page, zero_range};

@@ -32,7 +32,7 @@
 //! before iomap sees it ([`Mapping::check`]); a wrong one fails the I/O with
 //! `EIO` and one line in dmesg instead of an iomap warning.
 
-use super::{Mapping, WritebackMapping};
+use super::{Mapping, ReadMapping, WritebackMapping};
 use crate::kfs::{
     bindings as b,
     vfs::{lock::InvalidateLock, FileSystem, INode, INodeView, NoFs},
@@ -85,8 +85,9 @@ pub trait ReadOps: Sized + 'static {
 
     /// Maps the range starting at byte `pos` of `inode`, up to `len` bytes:
     /// the returned mapping must cover `pos` and may be shorter or longer
-    /// than asked. Never allocates; never answers with new blocks.
-    fn begin(inode: &INode<Self::FileSystem>, pos: u64, len: u64) -> Result<Mapping>;
+    /// than asked. Never allocates; the answer is a [`ReadMapping`], which
+    /// cannot flag new blocks.
+    fn begin(inode: &INode<Self::FileSystem>, pos: u64, len: u64) -> Result<ReadMapping>;
 }
 
 /// The mapping of file ranges for the write paths: buffered write, zero
@@ -165,7 +166,7 @@ pub trait ReportOps: Sized + 'static {
 
     /// Maps the range starting at byte `pos` of `inode`, up to `len` bytes,
     /// as it is now.
-    fn begin(inode: &INode<Self::FileSystem>, pos: u64, len: u64) -> Result<Mapping>;
+    fn begin(inode: &INode<Self::FileSystem>, pos: u64, len: u64) -> Result<ReadMapping>;
 }
 
 /// Where writeback sends dirty data (`iomap_writeback_ops.writeback_range`).
@@ -311,7 +312,7 @@ impl<O: ReadOps> ReadTable<O> {
         _srcmap: *mut b::iomap,
     ) -> kernel::ffi::c_int {
         // SAFETY: per the caller.
-        unsafe { begin_with(inode, pos, length, flags, iomap, |i, p, l, _| O::begin(i, p, l)) }
+        unsafe { begin_with(inode, pos, length, flags, iomap, |i, p, l, _| O::begin(i, p, l).map(Mapping::from)) }
     }
 }
 
@@ -337,7 +338,7 @@ impl<O: ReportOps> ReportTable<O> {
         _srcmap: *mut b::iomap,
     ) -> kernel::ffi::c_int {
         // SAFETY: per the caller.
-        unsafe { begin_with(inode, pos, length, flags, iomap, |i, p, l, _| O::begin(i, p, l)) }
+        unsafe { begin_with(inode, pos, length, flags, iomap, |i, p, l, _| O::begin(i, p, l).map(Mapping::from)) }
     }
 }
 

@@ -34,7 +34,9 @@
 
 use crate::format::extent::{lookup, Extent, Mapping as Found, MAX_EXTENT_LEN};
 use crate::inode::{reserve_tree, update_blocks, FileMap};
-use crate::kfs::iomap::{DirectOps, Flags, Mapping, ReadOps, ReportOps, WriteOps, WritebackMapping, WritebackOps};
+use crate::kfs::iomap::{
+    DirectOps, Flags, Mapping, ReadMapping, ReadOps, ReportOps, WriteOps, WritebackMapping, WritebackOps,
+};
 use crate::kfs::vfs::{INode, INodeView};
 use crate::MapFs;
 use kernel::{prelude::*, types::ScopeGuard};
@@ -73,20 +75,20 @@ fn at(m: &FileMap, fb: u64) -> At {
 }
 
 /// The mapping of file block `fb` (at byte `fb << bits`) as it is in `m`.
-fn mapping_of(m: &FileMap, fb: u64, bits: u32) -> Result<Mapping> {
+fn mapping_of(m: &FileMap, fb: u64, bits: u32) -> Result<ReadMapping> {
     let offset = fb << bits;
     let map = match at(m, fb) {
         At::Mapped { disk_block, len, unwritten } => {
             let length = len.checked_shl(bits).ok_or(EIO)?;
             let addr = disk_block.checked_shl(bits).ok_or(EIO)?;
             if unwritten {
-                Mapping::unwritten(offset, length, addr)
+                ReadMapping::unwritten(offset, length, addr)
             } else {
-                Mapping::mapped(offset, length, addr)
+                ReadMapping::mapped(offset, length, addr)
             }
         }
-        At::Delalloc { len, .. } => Mapping::delalloc(offset, len.checked_shl(bits).ok_or(EIO)?),
-        At::Hole { len, .. } => Mapping::hole(offset, len.saturating_mul(1 << bits)),
+        At::Delalloc { len, .. } => ReadMapping::delalloc(offset, len.checked_shl(bits).ok_or(EIO)?),
+        At::Hole { len, .. } => ReadMapping::hole(offset, len.saturating_mul(1 << bits)),
     };
     Ok(map.with_cookie(m.seq))
 }
@@ -112,7 +114,7 @@ fn blocks_of(m: &FileMap, fb: u64, bits: u32) -> Result<WritebackMapping> {
 }
 
 /// The current mapping at byte `pos`, without changing anything.
-fn current(inode: &INodeView<MapFs>, pos: u64) -> Result<Mapping> {
+fn current(inode: &INodeView<MapFs>, pos: u64) -> Result<ReadMapping> {
     let bits = inode.block_bits();
     mapping_of(&inode.data().map.lock(), pos >> bits, bits)
 }
@@ -263,7 +265,7 @@ fn release_delalloc(inode: &INodeView<MapFs>, first: u64, count: u64) -> Result 
 impl ReadOps for ReadMap {
     type FileSystem = MapFs;
 
-    fn begin(inode: &INode<MapFs>, pos: u64, _len: u64) -> Result<Mapping> {
+    fn begin(inode: &INode<MapFs>, pos: u64, _len: u64) -> Result<ReadMapping> {
         current(inode, pos)
     }
 }
@@ -272,7 +274,7 @@ impl ReadOps for ReadMap {
 impl ReportOps for ReportMap {
     type FileSystem = MapFs;
 
-    fn begin(inode: &INode<MapFs>, pos: u64, _len: u64) -> Result<Mapping> {
+    fn begin(inode: &INode<MapFs>, pos: u64, _len: u64) -> Result<ReadMapping> {
         current(inode, pos)
     }
 }
@@ -341,12 +343,12 @@ impl DirectOps for DirectMap {
 
     fn begin(inode: &INode<MapFs>, pos: u64, len: u64, flags: Flags) -> Result<Mapping> {
         if !flags.contains(Flags::WRITE) {
-            return current(inode, pos);
+            return current(inode, pos).map(Mapping::from);
         }
         if flags.contains(Flags::NOWAIT) {
             // Only an overwrite of written blocks goes ahead without
             // waiting.
-            let map = current(inode, pos)?;
+            let map = Mapping::from(current(inode, pos)?);
             return match map.kind() {
                 crate::kfs::iomap::map::Kind::Mapped { .. } => Ok(map),
                 _ => Err(EAGAIN),
@@ -369,7 +371,7 @@ impl WriteOps for WriteMap {
     fn begin(inode: &INode<MapFs>, pos: u64, len: u64, flags: Flags) -> Result<Mapping> {
         if !flags.contains(Flags::WRITE) {
             // Zeroing: holes and unwritten ranges already read as zeros.
-            return current(inode, pos);
+            return current(inode, pos).map(Mapping::from);
         }
         for_write_bytes(inode, pos, len, flags, Alloc::Delayed)
     }
