@@ -334,6 +334,11 @@ void kfs_helper_mapping_set_large_folios(struct address_space *mapping)
  * put it anyway. Without it, a folio that straddles a page-table boundary
  * in the process's address space is mapped one page per fault.
  */
+struct dentry *kfs_helper_file_dentry(struct file *file)
+{
+	return file->f_path.dentry;
+}
+
 unsigned long kfs_helper_get_unmapped_area(struct file *file, unsigned long addr,
 					   unsigned long len, unsigned long pgoff,
 					   unsigned long flags)

@@ -77,6 +77,7 @@ void kfs_helper_sb_end_intwrite(struct super_block *sb);
 size_t kfs_helper_iov_iter_count(const struct iov_iter *i);
 bool kfs_helper_can_sleep(void);
 void kfs_helper_mapping_set_large_folios(struct address_space *mapping);
+struct dentry *kfs_helper_file_dentry(struct file *file);
 unsigned long kfs_helper_get_unmapped_area(struct file *file, unsigned long addr,
 					   unsigned long len, unsigned long pgoff,
 					   unsigned long flags);

@@ -54,8 +54,23 @@ pub trait DirOperations: Sized + 'static {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
-    /// Adds an entry `name` in `dir` for the existing `inode` (the wrapper
-    /// raises its link count). Both `i_rwsem`s are held.
+    /// Makes an unnamed regular file for `open(O_TMPFILE)` in `dir`'s
+    /// filesystem: an inode made as [`Self::create`] makes one (with
+    /// [`super::NewINode::init_created`], permission bits `mode`), and no
+    /// entry. The wrapper drops its link count to 0 (`d_tmpfile`) and opens
+    /// it: the filesystem must keep it as a file unlinked while open (freed
+    /// at its last close, and after a crash). Unless opened `O_EXCL`,
+    /// `linkat` may name it later: [`Self::link`] then sees its link count
+    /// raised from 0 to 1. `dir`'s `i_rwsem` is not held. Without this,
+    /// `O_TMPFILE` is `EOPNOTSUPP`.
+    fn tmpfile(_dir: &INode<Self::FileSystem>, _mode: u16) -> Result<Created<Self::FileSystem>> {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Adds an entry `name` in `dir` for the existing `inode`. The wrapper
+    /// has raised its link count already (and drops it again if this
+    /// fails), so an `O_TMPFILE` inode getting its first name has a link
+    /// count of 1 here. Both `i_rwsem`s are held.
     fn link(
         _dir: &Locked<Self::FileSystem>,
         _name: &[u8],
@@ -226,6 +241,7 @@ impl<T: FileSystem> Tables<T> {
         symlink: if T::Dir::HAS_CREATE { Some(Self::symlink) } else { None },
         mknod: if T::Dir::HAS_CREATE { Some(Self::mknod) } else { None },
         link: if T::Dir::HAS_LINK { Some(Self::link) } else { None },
+        tmpfile: if T::Dir::HAS_TMPFILE { Some(Self::tmpfile) } else { None },
         unlink: if T::Dir::HAS_UNLINK { Some(Self::unlink) } else { None },
         rmdir: if T::Dir::HAS_RMDIR { Some(Self::rmdir) } else { None },
         rename: if T::Dir::HAS_RENAME { Some(Self::rename) } else { None },
@@ -384,6 +400,33 @@ impl<T: FileSystem> Tables<T> {
 
     /// # Safety
     ///
+    /// Called by the VFS (`vfs_tmpfile`) with a referenced `T` directory
+    /// (its `i_rwsem` not held) and a `file` being opened whose path is a
+    /// new negative dentry in it.
+    unsafe extern "C" fn tmpfile(
+        _idmap: *mut b::mnt_idmap,
+        dir: *mut b::inode,
+        file: *mut b::file,
+        mode: b::umode_t,
+    ) -> kernel::ffi::c_int {
+        let _nofs = NoFs::enter();
+        from_result(|| {
+            // SAFETY: a referenced directory of `T` (caller guarantee).
+            let dir = unsafe { INode::<T>::from_raw(dir) };
+            let inode = T::Dir::tmpfile(dir, mode)?.into_inner();
+            // SAFETY: the file's dentry is negative and ours to instantiate;
+            // `d_tmpfile` drops the link count `init_created` set to 0 and
+            // takes our reference to the inode.
+            unsafe { b::d_tmpfile(file, ARef::into_raw(inode).as_ptr().cast()) };
+            // SAFETY: the file's path is set and its dentry positive now;
+            // `finish_open` runs the inode's own `open`.
+            kernel::error::to_result(unsafe { b::finish_open(file, b::kfs_helper_file_dentry(file), None) })?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
     /// Called by the VFS (`vfs_link`) with a positive `old` dentry of a `T`
     /// non-directory on the same super block as `dir` (`vfs_link` refuses
     /// `EXDEV` otherwise), the `T` directory `dir` (its `i_rwsem` held
@@ -403,9 +446,15 @@ impl<T: FileSystem> Tables<T> {
                     Locked::<T>::from_raw(b::kfs_helper_d_inode(old)),
                 )
             };
-            T::Dir::link(dir, name, inode)?;
+            // Raised first, as ext4 does: an `O_TMPFILE` inode (`I_LINKABLE`,
+            // `vfs_link` checked) goes from 0 to 1 before its entry exists.
             // SAFETY: the inode's `i_rwsem` is held.
             unsafe { b::inc_nlink(inode.as_ptr()) };
+            if let Err(e) = T::Dir::link(dir, name, inode) {
+                // SAFETY: as above; raised just now.
+                unsafe { b::drop_nlink(inode.as_ptr()) };
+                return Err(e);
+            }
             inode.touch_ctime();
             inode.mark_dirty();
             dir.touch_mtime_ctime();

@@ -639,7 +639,7 @@ impl<T: FileSystem> NewINode<T> {
     ///
     /// The result is the only value [`super::DirOperations::create`] can
     /// return: a create always instantiates the inode it made.
-    pub fn init_created(self, dir: &Locked<T>, typ: INodeType<'_>, mode: u16) -> Result<Created<T>> {
+    pub fn init_created(self, dir: &INode<T>, typ: INodeType<'_>, mode: u16) -> Result<Created<T>> {
         let inode = self.ptr();
         self.install(&typ)?;
         let (nlink, size) = match typ {
@@ -668,7 +668,8 @@ impl<T: FileSystem> NewINode<T> {
             // Stored before any directory entry names the inode: a failure
             // drops `created`, which frees it all.
             // SAFETY: a referenced inode; `create` runs with the parent's
-            // `i_rwsem` held, so the child subclass is the VFS's nesting.
+            // `i_rwsem` held (`tmpfile` without), so the child subclass is
+            // the VFS's nesting.
             unsafe { b::kfs_helper_inode_lock_child(created.as_ptr()) };
             // SAFETY: `i_rwsem` held (just taken).
             let res = super::xattr::Tables::<T>::store_created(unsafe { Locked::<T>::from_raw(created.as_ptr()) }, &acls);

@@ -214,8 +214,10 @@ impl<T: FileSystem> SuperBlock<T> {
     /// Writes the device's dirty metadata buffers out, waits
     /// (`sync_blockdev`), and flushes the device's volatile cache
     /// (`blkdev_issue_flush`, a no-op on a device without one): what a hook
-    /// recorded in them is then on stable storage.
-    pub(in crate::kfs) fn sync_device(&self) -> Result {
+    /// recorded in them is then on stable storage, before anything
+    /// recorded after this returns (an ordering point for a filesystem
+    /// without a journal).
+    pub fn sync_device(&self) -> Result {
         // SAFETY: a mounted block-device super block has `s_bdev`, open
         // until `kill_block_super` releases it.
         let bdev = unsafe { (*self.ptr()).s_bdev };

@@ -313,6 +313,11 @@ impl Alloc {
         Ok(())
     }
 
+    /// Whether `ino` is on the orphan list.
+    pub(crate) fn is_orphan(&self, ino: u32) -> bool {
+        self.orphans.contains(&ino)
+    }
+
     /// The inode that `ino`'s slot points at on the orphan list (0 at the
     /// end, or when `ino` is not on it).
     pub(crate) fn orphan_next(&self, ino: u32) -> u32 {

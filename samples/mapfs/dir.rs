@@ -37,8 +37,30 @@ impl DirOperations for Dir {
         create(dir, name, typ, mode)
     }
 
+    fn tmpfile(dir: &INode<MapFs>, mode: u16) -> Result<Created<MapFs>> {
+        let inode = make_inode(dir, INodeType::Reg, mode)?;
+        // No entry names it: it lives only while open, unless `linkat`
+        // names it (`link`, below, takes it off the list then).
+        crate::inode::orphan_add(&inode)?;
+        Ok(inode)
+    }
+
     fn link(dir: &Locked<MapFs>, name: &[u8], inode: &Locked<MapFs>) -> Result {
-        add_entry(dir, name, inode)
+        // An `O_TMPFILE` file getting its first name: the wrapper raised
+        // its link count from 0; off the orphan list first, its link
+        // count on stable storage before the entry can be.
+        let named = inode.nlink() == 1 && crate::inode::is_orphan(inode);
+        if named {
+            crate::inode::orphan_del(inode)?;
+        }
+        if let Err(e) = add_entry(dir, name, inode) {
+            if named {
+                // Unnamed again (the wrapper drops the count back to 0).
+                let _ = crate::inode::orphan_add(inode);
+            }
+            return Err(e);
+        }
+        Ok(())
     }
 
     fn unlink(dir: &Locked<MapFs>, name: &[u8], inode: &Locked<MapFs>) -> Result {
@@ -447,7 +469,7 @@ fn create(dir: &Locked<MapFs>, name: &[u8], typ: INodeType<'_>, mode: u16) -> Re
 /// Makes an inode of kind `typ` for directory `dir` and writes it, with
 /// its first block for a directory or a long symlink; no entry names it
 /// yet. Dropping the result frees it all again.
-fn make_inode(dir: &Locked<MapFs>, typ: INodeType<'_>, mode: u16) -> Result<Created<MapFs>> {
+fn make_inode(dir: &INode<MapFs>, typ: INodeType<'_>, mode: u16) -> Result<Created<MapFs>> {
     let sb = dir.super_block();
     let d = sb.data();
     let bs = sb.block_size();

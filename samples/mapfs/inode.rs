@@ -671,6 +671,41 @@ pub(crate) fn orphan_add(inode: &INodeView<MapFs>) -> Result {
     Ok(())
 }
 
+/// Whether `inode` is on the orphan list.
+pub(crate) fn is_orphan(inode: &INodeView<MapFs>) -> bool {
+    let Ok(ino) = u32::try_from(inode.ino()) else { return false };
+    inode.super_block().data().alloc.lock().is_orphan(ino)
+}
+
+/// Takes `inode`, an orphan that is getting a name (an `O_TMPFILE` file
+/// given one by `linkat`, its link count now 1), off the orphan list. Its
+/// slot, with that link count, is on stable storage first, before any
+/// entry the caller adds next: a mount never frees an inode an entry
+/// names. A crash in between leaves an inode with one link and no entry
+/// (fsck.mapfs reports it, as after an unlink that stopped half way).
+pub(crate) fn orphan_del(inode: &INodeView<MapFs>) -> Result {
+    let ino = u32::try_from(inode.ino()).map_err(|_| EINVAL)?;
+    let sb = inode.super_block();
+    let d = sb.data();
+    write_inode(inode)?;
+    sb.sync_device()?;
+    let relink = {
+        let mut a = d.alloc.lock();
+        let relink = a.orphan_remove(ino);
+        if relink.is_none() {
+            // It was the head: the super block changes.
+            a.write_super(|b| sb.read_block(b), false)?;
+        }
+        relink
+    };
+    if let Some((pred, next)) = relink {
+        set_next_orphan(sb, pred, next)?;
+    }
+    // Its own slot stops pointing into the list.
+    inode.mark_dirty();
+    Ok(())
+}
+
 /// At a read-write mount: frees every inode of the on-disk orphan list, as
 /// their last close would have. The list is checked on the way (numbers in
 /// range, in use, no loop); at a bad entry it is cut there, with a dmesg

@@ -12,14 +12,15 @@ before: every free block is filled with a marker first) or another file's
 records are a violation: the file shows bytes it was never given. Files
 that were fsync'd, or written with O_DIRECT|O_DSYNC (recorded in a
 manifest on the host's 9p directory only after the call returned), must be
-whole. Files unlinked while open at the
-crash (orphans) must be freed by the next mount: fsck finds none after it.
+whole, among them O_TMPFILE files named by linkat after their fsync.
+Files unlinked while open at the crash, and O_TMPFILE files never named
+(orphans), must be freed by the next mount: fsck finds none after it.
 
     crash.py CASES_FILE [--check] [--write SEED]
 
 CASES_FILE lists "fs/bs dev" lines; results go to $MAPFS_OUT/crash-*.
 """
-import mmap, os, random, struct, subprocess, sys, time, zlib
+import ctypes, mmap, os, random, struct, subprocess, sys, time, zlib
 
 OUT = os.environ["MAPFS_OUT"]
 MAGIC = b"\xc5\x1a"
@@ -186,6 +187,15 @@ def direct_write(fd, data, off):
         buf.close()
 
 
+def link_unnamed(fd, path):
+    """Names the O_TMPFILE file fd: linkat of /proc/self/fd/FD with
+    AT_SYMLINK_FOLLOW."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.linkat(-100, f"/proc/self/fd/{fd}".encode(), -100, path.encode(), 0x400) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e), path)
+
+
 def writer(mnt, dev, seed, stop_at):
     """One filesystem's writer process: never returns (the crash ends it)."""
     rnd = random.Random(seed)
@@ -197,12 +207,35 @@ def writer(mnt, dev, seed, stop_at):
     while time.monotonic() < stop_at:
         op = rnd.random()
         if op < 0.05 and len(held) < 16:
-            # Unlinked while open: an orphan when the crash comes.
+            # Unlinked while open, or never named (O_TMPFILE): an orphan
+            # when the crash comes.
             fid += 1
-            fd = os.open(f"{mnt}/f{fid}", os.O_RDWR | os.O_CREAT | os.O_TRUNC)
-            os.write(fd, records(fid, 0, rnd.randrange(1, 4096), 0))
-            os.unlink(f"{mnt}/f{fid}")
+            if rnd.random() < 0.5:
+                fd = os.open(mnt, os.O_TMPFILE | os.O_RDWR, 0o644)
+                os.write(fd, records(fid, 0, rnd.randrange(1, 4096), 0))
+            else:
+                fd = os.open(f"{mnt}/f{fid}", os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+                os.write(fd, records(fid, 0, rnd.randrange(1, 4096), 0))
+                os.unlink(f"{mnt}/f{fid}")
             held.append(fd)
+        elif op < 0.07:
+            # An O_TMPFILE file written, fsync'd, named by linkat, then
+            # fsync'd with its directory: promised whole (and never freed
+            # as an orphan by the next mount).
+            fid += 1
+            n = rnd.randrange(1, 4096)
+            name = f"f{fid}"
+            fd = os.open(mnt, os.O_TMPFILE | os.O_RDWR, 0o644)
+            os.write(fd, records(fid, 0, n, 0))
+            os.fsync(fd)
+            link_unnamed(fd, f"{mnt}/{name}")
+            os.fsync(fd)
+            dfd = os.open(mnt, os.O_RDONLY | os.O_DIRECTORY)
+            os.fsync(dfd)
+            os.close(dfd)
+            os.close(fd)
+            os.write(man, f"{name} {n * REC}\n".encode())
+            os.fsync(man)
         elif op < 0.15:
             # Direct I/O (page-aligned buffers, offsets and lengths): a new
             # file, acknowledged with O_DSYNC (promised whole) or not; or
