@@ -653,6 +653,24 @@ fn set_next_orphan(sb: &SuperBlock<MapFs>, ino: u32, next: u32) -> Result {
     Ok(())
 }
 
+/// Takes inode `ino` off the orphan list, on disk too: the inode that
+/// pointed at it points past it, or (it was the head, or not listed) the
+/// super block is written.
+fn unlist_orphan(sb: &SuperBlock<MapFs>, ino: u32) -> Result {
+    let relink = {
+        let mut a = sb.data().alloc.lock();
+        let relink = a.orphan_remove(ino);
+        if relink.is_none() {
+            a.write_super(|b| sb.read_block(b), false)?;
+        }
+        relink
+    };
+    if let Some((pred, next)) = relink {
+        set_next_orphan(sb, pred, next)?;
+    }
+    Ok(())
+}
+
 /// Puts `inode`, which is losing its last link, on the orphan list: if the
 /// machine crashes while it is still open, the next mount (or fsck) frees
 /// it instead of leaking it.
@@ -686,21 +704,9 @@ pub(crate) fn is_orphan(inode: &INodeView<MapFs>) -> bool {
 pub(crate) fn orphan_del(inode: &INodeView<MapFs>) -> Result {
     let ino = u32::try_from(inode.ino()).map_err(|_| EINVAL)?;
     let sb = inode.super_block();
-    let d = sb.data();
     write_inode(inode)?;
     sb.sync_device()?;
-    let relink = {
-        let mut a = d.alloc.lock();
-        let relink = a.orphan_remove(ino);
-        if relink.is_none() {
-            // It was the head: the super block changes.
-            a.write_super(|b| sb.read_block(b), false)?;
-        }
-        relink
-    };
-    if let Some((pred, next)) = relink {
-        set_next_orphan(sb, pred, next)?;
-    }
+    unlist_orphan(sb, ino)?;
     // Its own slot stops pointing into the list.
     inode.mark_dirty();
     Ok(())
@@ -828,19 +834,7 @@ pub(crate) fn delete_inode(inode: &INodeView<MapFs>) {
         m.seq = m.seq.wrapping_add(1);
         drop(m);
         write_slot(sb, ino, &Inode::default(), None)?;
-        // Off the orphan list: the inode that pointed at it points past it.
-        let relink = {
-            let mut a = d.alloc.lock();
-            let relink = a.orphan_remove(ino);
-            if relink.is_none() {
-                // It was the head (or not listed): the super block changes.
-                a.write_super(|b| sb.read_block(b), false)?;
-            }
-            relink
-        };
-        if let Some((pred, next)) = relink {
-            set_next_orphan(sb, pred, next)?;
-        }
+        unlist_orphan(sb, ino)?;
         d.free_inode(sb, ino)
     })();
     if let Err(e) = res {
