@@ -229,7 +229,9 @@ impl Mapping {
 ///
 /// A [`Mapping`] converts from it, never back: there is no way to make one
 /// that says "delayed allocation" or "new blocks", which writeback cannot
-/// act on (the data would not be written, or iomap would zero it).
+/// act on (the data would not be written, or iomap would zero it). A
+/// [`ReadMapping`] (which cannot say "new") converts into one unless it is
+/// a delayed allocation.
 #[derive(Clone, Copy, Debug)]
 pub struct WritebackMapping(Mapping);
 
@@ -265,6 +267,20 @@ impl WritebackMapping {
 impl From<WritebackMapping> for Mapping {
     fn from(m: WritebackMapping) -> Self {
         m.0
+    }
+}
+
+/// The map as it is, for writeback: a [`ReadMapping`] (never new blocks)
+/// that is not a delayed allocation. `EIO` for one: writeback must give it
+/// blocks first.
+impl TryFrom<ReadMapping> for WritebackMapping {
+    type Error = Error;
+
+    fn try_from(m: ReadMapping) -> Result<Self> {
+        match m.0.kind() {
+            Kind::Delalloc => Err(EIO),
+            Kind::Hole | Kind::Mapped { .. } | Kind::Unwritten { .. } => Ok(Self(m.0)),
+        }
     }
 }
 

@@ -96,21 +96,7 @@ fn mapping_of(m: &FileMap, fb: u64, bits: u32) -> Result<ReadMapping> {
 /// The mapping of file block `fb` for writeback: its blocks, or a hole.
 /// `EIO` for a delayed allocation, which the caller allocates first.
 fn blocks_of(m: &FileMap, fb: u64, bits: u32) -> Result<WritebackMapping> {
-    let offset = fb << bits;
-    let map = match at(m, fb) {
-        At::Mapped { disk_block, len, unwritten } => {
-            let length = len.checked_shl(bits).ok_or(EIO)?;
-            let addr = disk_block.checked_shl(bits).ok_or(EIO)?;
-            if unwritten {
-                WritebackMapping::unwritten(offset, length, addr)
-            } else {
-                WritebackMapping::mapped(offset, length, addr)
-            }
-        }
-        At::Hole { len, .. } => WritebackMapping::hole(offset, len.saturating_mul(1 << bits)),
-        At::Delalloc { .. } => return Err(EIO),
-    };
-    Ok(map.with_cookie(m.seq))
+    WritebackMapping::try_from(mapping_of(m, fb, bits)?)
 }
 
 /// The current mapping at byte `pos`, without changing anything.
