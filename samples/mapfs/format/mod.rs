@@ -12,7 +12,9 @@
 //! - [`super_block`] holds the superblock and its validation,
 //! - [`bitmap`] holds inode and block bitmaps,
 //! - [`inode`] holds inodes,
-//! - [`extent`] holds extents and in-memory extent-map editing,
+//! - [`extent`] holds extents and in-memory extent-list editing,
+//! - [`emap`] holds a file's extent map in memory, as the leaves of its
+//!   tree (O(log n) lookups and edits, incremental writeback),
 //! - [`tree`] holds the on-disk extent tree (walk and encode),
 //! - [`check`] holds the checks of an inode as a whole (block count, link
 //!   count, shape, blocks claimed twice),
@@ -27,6 +29,7 @@ pub mod bitmap;
 pub mod check;
 pub mod crc32c;
 pub mod dir;
+pub mod emap;
 pub mod extent;
 pub mod inode;
 pub mod layout;

@@ -224,7 +224,7 @@ pub fn index_entry(node: &[u8], i: usize) -> Option<IndexEntry> {
     })
 }
 
-fn put_header(node: &mut [u8], h: NodeHeader) {
+pub(crate) fn put_header(node: &mut [u8], h: NodeHeader) {
     put_u16(node, 0, TREE_MAGIC);
     put_u16(node, 2, h.entries);
     put_u16(node, 4, h.max);
@@ -232,14 +232,14 @@ fn put_header(node: &mut [u8], h: NodeHeader) {
     put_u32(node, 8, 0);
 }
 
-fn put_leaf_entry(node: &mut [u8], i: usize, e: &Extent) -> bool {
+pub(crate) fn put_leaf_entry(node: &mut [u8], i: usize, e: &Extent) -> bool {
     let Some(o) = entry_off(i) else { return false };
     let len = e.len | if e.unwritten { UNWRITTEN_FLAG } else { 0 };
     let fb = u32::try_from(e.file_block).unwrap_or(u32::MAX);
     put_u32(node, o, fb) && put_u32(node, o + 4, len) && put_u64(node, o + 8, e.disk_block)
 }
 
-fn put_index_entry(node: &mut [u8], i: usize, key: u64, child: u64) -> bool {
+pub(crate) fn put_index_entry(node: &mut [u8], i: usize, key: u64, child: u64) -> bool {
     let Some(o) = entry_off(i) else { return false };
     let key = u32::try_from(key).unwrap_or(u32::MAX);
     put_u32(node, o, key) && put_u32(node, o + 4, 0) && put_u64(node, o + 8, child)
