@@ -13,7 +13,7 @@
 
 #![forbid(unsafe_code)]
 
-use crate::format::{dir, extent::{lookup as map_block, Mapping}, inode::FileType, symlink};
+use crate::format::{dir, extent::Mapping, inode::FileType, symlink};
 use crate::kfs::vfs::{BufferGuard, Created, DevNum, DirEmitter, DirOperations, INode, INodeType, Locked, Lookup};
 use crate::MapFs;
 use kernel::{prelude::*, sync::aref::ARef, types::ScopeGuard};
@@ -215,7 +215,7 @@ fn read_dir(dir: &INode<MapFs>, emitter: &mut DirEmitter) -> Result {
 
 /// The disk block of directory block `fb` of `dir`.
 fn dir_block(dir: &INode<MapFs>, fb: u64) -> Result<u64> {
-    match map_block(&dir.data().map.lock().extents, fb) {
+    match dir.data().map.lock().extents.lookup(fb) {
         Mapping::Mapped { disk_block, unwritten: false, .. } => Ok(disk_block),
         _ => Err(crate::inode::corrupt(dir.super_block(), dir.ino(), format_args!("directory block {} is not mapped", fb))),
     }

@@ -7,6 +7,7 @@
 
 use crate::format::{
     check, dir,
+    emap::{Array, Arrays, ExtentMap, MapError, NoMemory},
     extent::{Extent, ExtentError, ExtentList},
     inode::{FileType, Inode, Timestamp, FLAG_APPEND, FLAG_IMMUTABLE, FLAG_INLINE, FLAG_NOATIME, INODE_DATA_SIZE},
     layout::{INODE_SIZE, ROOT_INO},
@@ -18,14 +19,57 @@ use crate::kfs::vfs::{DevNum, INode, INodeFlags, INodeParams, INodeType, INodeVi
 use crate::MapFs;
 use kernel::{alloc::KVVec, new_mutex, prelude::*, sync::aref::ARef, sync::Mutex};
 
+/// The arrays an [`ExtentMap`] lives in: `KVVec`s (vmalloc beyond a few
+/// pages: the leaves of a file of a million extents need some 30 MB).
+pub(crate) struct KArrays;
+
+impl Arrays for KArrays {
+    type Of<T: Copy> = KVVec<T>;
+}
+
+impl<T: Copy> Array<T> for KVVec<T> {
+    fn items(&self) -> &[T] {
+        self
+    }
+
+    fn items_mut(&mut self) -> &mut [T] {
+        self
+    }
+
+    fn try_reserve(&mut self, additional: usize) -> Result<(), NoMemory> {
+        self.reserve(additional, GFP_KERNEL).map_err(|_| NoMemory)
+    }
+
+    fn try_push(&mut self, x: T) -> Result<(), NoMemory> {
+        self.push(x, GFP_KERNEL).map_err(|_| NoMemory)
+    }
+
+    fn try_resize(&mut self, n: usize, fill: T) -> Result<(), NoMemory> {
+        if n <= self.len() {
+            self.truncate(n);
+            return Ok(());
+        }
+        self.resize(n, fill, GFP_KERNEL).map_err(|_| NoMemory)
+    }
+
+    fn shorten(&mut self, n: usize) {
+        self.truncate(n);
+    }
+}
+
+impl From<NoMemory> for Error {
+    fn from(_: NoMemory) -> Self {
+        ENOMEM
+    }
+}
+
 /// The in-memory extent map of a file or directory, and the on-disk inode
 /// fields the VFS does not keep.
 #[derive(Default)]
 pub(crate) struct FileMap {
-    /// Sorted, non-overlapping extents. A `KVVec` (vmalloc beyond a few
-    /// pages): a file of a million extents needs 24 MB here, far past what
-    /// kmalloc can give in one piece.
-    pub(crate) extents: KVVec<Extent>,
+    /// The extents, as the leaves of the on-disk tree (O(log n) lookups
+    /// and edits; writeback writes the leaves that changed).
+    pub(crate) extents: ExtentMap<KArrays>,
     /// Delayed allocations: file blocks a buffered write or a write fault
     /// reserved (in the allocator, see [`Self::delalloc_blocks`]) whose disk
     /// blocks writeback has not chosen yet ([`crate::iomap`]). Kept as
@@ -37,17 +81,9 @@ pub(crate) struct FileMap {
     /// Blocks in [`Self::delalloc`]: reserved in the allocator, counted in
     /// `st_blocks` but not in [`Self::blocks`] (which is what the disk says).
     pub(crate) delalloc_blocks: u64,
-    /// The extent tree's blocks on disk (none while the root holds it all).
-    pub(crate) tree_blocks: KVVec<u64>,
-    /// Whether the extents changed since the tree was last written.
-    pub(crate) tree_dirty: bool,
     /// The root of the tree as it is on disk (read by `iget` or written by
-    /// `write_inode`), written again as it is while the tree is not dirty.
-    /// Re-encoding it instead would assume that the tree blocks are laid
-    /// out as [`tree::encode`] lays them out and listed in its order
-    /// (level by level); `iget` lists them in the walk's order (depth
-    /// first), and a tree another writer made may be shaped differently:
-    /// a new root over old blocks is a corrupt tree.
+    /// `write_inode`), written again as it is while the map is not dirty
+    /// (the map writes a new index over loaded leaves only when it changes).
     pub(crate) disk_root: Option<[u8; INODE_DATA_SIZE]>,
     /// Bumped by every change of the map: the validity cookie of mappings.
     pub(crate) seq: u64,
@@ -83,19 +119,22 @@ pub(crate) struct FileMap {
 }
 
 impl FileMap {
-    /// Edits the extent list of inode `ino` of `sb` with `f` (given room
-    /// for three more entries, the most one [`ExtentList`] operation needs).
+    /// Edits the extent map of inode `ino` of `sb` with `f` (one
+    /// [`ExtentMap`] operation; on an error nothing changed).
     pub(crate) fn edit(
         &mut self,
         sb: &SuperBlock<MapFs>,
         ino: u64,
-        f: impl FnOnce(&mut ExtentList<'_>) -> Result<(), ExtentError>,
+        f: impl FnOnce(&mut ExtentMap<KArrays>) -> Result<(), MapError>,
     ) -> Result {
-        self.tree_dirty = true;
         self.seq = self.seq.wrapping_add(1);
-        edit_list(&mut self.extents, f)?.map_err(|e| {
-            pr_err!("{}: inode {}: extent map edit failed: {:?}\n", sb.id(), ino, e);
-            EUCLEAN
+        self.extents.set_block_size(sb.data().geo.block_size());
+        f(&mut self.extents).map_err(|e| match e {
+            MapError::NoMemory => ENOMEM,
+            MapError::Extent(e) => {
+                pr_err!("{}: inode {}: extent map edit failed: {:?}\n", sb.id(), ino, e);
+                EUCLEAN
+            }
         })
     }
 
@@ -152,8 +191,7 @@ impl FileMap {
     /// `(disk block, count)`.
     fn ranges_in(&self, start: u64, end: u64) -> Result<KVVec<(u64, u64)>> {
         let mut out = KVVec::new();
-        let i = self.extents.partition_point(|e| e.end() <= start);
-        for e in self.extents.get(i..).unwrap_or(&[]) {
+        for e in self.extents.iter_from(start) {
             if e.file_block >= end {
                 break;
             }
@@ -196,12 +234,12 @@ pub(crate) fn reserve_tree(inode: &INodeView<MapFs>, m: &mut FileMap, extra: u64
     // this reservation too.
     let data_blocks = m
         .blocks
-        .saturating_sub(m.tree_blocks.len() as u64)
+        .saturating_sub(m.extents.tree_blocks() as u64)
         .saturating_add(m.delalloc_blocks)
         .saturating_add(extra);
     let n = usize::try_from(data_blocks).unwrap_or(usize::MAX);
     let need = tree::plan(n, d.geo.block_size()).map(|p| p.blocks as u64).map_err(|_| EFBIG)?;
-    let have = (m.tree_blocks.len() as u64).saturating_add(m.tree_reserved);
+    let have = (m.extents.tree_blocks() as u64).saturating_add(m.tree_reserved);
     if need > have {
         d.reserve(need - have)?;
         m.tree_reserved += need - have;
@@ -327,8 +365,9 @@ fn iget_checked(sb: &SuperBlock<MapFs>, ino: u32, unlinked: bool) -> Result<ARef
     }
     let mut extents = KVVec::new();
     let mut tree_blocks = KVVec::new();
+    let mut leaves = KVVec::new();
     if raw.has_extents() {
-        load_extents(sb, ino, &raw, &mut extents, &mut tree_blocks)?;
+        load_extents(sb, ino, &raw, &mut extents, &mut tree_blocks, &mut leaves)?;
     }
     let ext = ext.unwrap_or_default();
     let xattrs = crate::xattr::load(sb, ino, &ext)?;
@@ -353,11 +392,15 @@ fn iget_checked(sb: &SuperBlock<MapFs>, ino: u32, unlinked: bool) -> Result<ARef
         FileType::Fifo => INodeType::Fifo,
         FileType::Socket => INodeType::Sock,
     };
+    let map = build_map(bs, &extents, &tree_blocks, &leaves).map_err(|e| match e {
+        MapError::NoMemory => ENOMEM,
+        MapError::Extent(e) => corrupt(sb, ino64, format_args!("extent tree: {}", e)),
+    })?;
+    drop(extents);
     {
         let mut m = new.data().map.lock();
         m.inline = (raw.flags & FLAG_INLINE != 0).then_some(raw.data);
-        m.extents = extents;
-        m.tree_blocks = tree_blocks;
+        m.extents = map;
         m.disk_root = raw.has_extents().then_some(raw.data);
         m.blocks = raw.blocks;
         m.disk_size = raw.size;
@@ -439,13 +482,40 @@ fn check_dots(sb: &SuperBlock<MapFs>, ino: u32, first: u64) -> Result {
     Ok(())
 }
 
-/// Walks the extent tree of `raw` into `out`.
+/// The extent map of extents `extents` read from a tree whose blocks are
+/// `nodes`; `leaves` says where each leaf block's extents start (`(index
+/// in extents, disk block)`; none: the root holds them).
+fn build_map(bs: u32, extents: &[Extent], nodes: &[u64], leaves: &[(usize, u64)]) -> Result<ExtentMap<KArrays>, MapError> {
+    let mut map = ExtentMap::default();
+    map.set_block_size(bs);
+    if leaves.is_empty() {
+        map.load_leaf(None, extents)?;
+    }
+    for (k, &(start, disk)) in leaves.iter().enumerate() {
+        let end = leaves.get(k + 1).map_or(extents.len(), |l| l.0);
+        map.load_leaf(Some(disk), extents.get(start..end).ok_or(MapError::Extent(ExtentError::BadRange))?)?;
+    }
+    // The leaves are a subsequence of the nodes (both in walk order).
+    let mut next_leaf = leaves.iter().peekable();
+    for &b in nodes {
+        if next_leaf.peek().is_some_and(|l| l.1 == b) {
+            next_leaf.next();
+        } else {
+            map.load_index_block(b)?;
+        }
+    }
+    Ok(map)
+}
+
+/// Walks the extent tree of `raw` into `out` (its tree blocks into
+/// `nodes`, and where each leaf block starts in `out` into `leaves`).
 fn load_extents(
     sb: &SuperBlock<MapFs>,
     ino: u32,
     raw: &Inode,
     out: &mut KVVec<Extent>,
     nodes: &mut KVVec<u64>,
+    leaves: &mut KVVec<(usize, u64)>,
 ) -> Result {
     let d = sb.data();
     let bs = d.geo.block_size() as usize;
@@ -462,7 +532,12 @@ fn load_extents(
         |item| {
             match item {
                 TreeItem::Extent(e) => out.push(e, GFP_KERNEL)?,
-                TreeItem::Node { disk_block, .. } => nodes.push(disk_block, GFP_KERNEL)?,
+                TreeItem::Node { disk_block, depth, .. } => {
+                    nodes.push(disk_block, GFP_KERNEL)?;
+                    if depth == 0 {
+                        leaves.push((out.len(), disk_block), GFP_KERNEL)?;
+                    }
+                }
             }
             Ok(())
         },
@@ -495,6 +570,84 @@ fn read_symlink(sb: &SuperBlock<MapFs>, raw: &Inode, extents: &[Extent], out: &m
 
 fn stamp(t: crate::kfs::vfs::Timespec) -> Timestamp {
     Timestamp { sec: t.sec, nsec: t.nsec }
+}
+
+/// Writes the extent tree of `m` (inode `ino`): its root into `root`, and
+/// the tree blocks that changed into the buffers. The tree's blocks come
+/// from those it has, then from the inode's reservation ([`reserve_tree`]),
+/// then from free space; should free space run out, the leaves are packed
+/// full, a tree the reservation covers. The blocks the tree no longer
+/// uses go to `freed`, to be freed once the slot that stops pointing at
+/// them is in the buffers.
+fn write_tree(
+    inode: &INodeView<MapFs>,
+    m: &mut FileMap,
+    ino: u32,
+    root: &mut [u8; INODE_DATA_SIZE],
+    freed: &mut KVVec<u64>,
+) -> Result {
+    let sb = inode.super_block();
+    let d = sb.data();
+    let bs = d.geo.block_size();
+    let too_big = |e: crate::format::tree::TreeError| {
+        pr_err!("{}: inode {}: extent tree: {:?}\n", sb.id(), ino, e);
+        EFBIG
+    };
+    let mut need = m.extents.blocks_needed().map_err(too_big)?;
+    let goal = m.extents.first().map(|e| e.disk_block);
+    let mut repacked = false;
+    while m.extents.tree_blocks() < need {
+        let b = if m.tree_reserved > 0 {
+            let b = d.alloc_reserved_run(sb, goal, 1)?.0;
+            m.tree_reserved -= 1;
+            b
+        } else {
+            match d.alloc_blocks(sb, goal, 1) {
+                Ok((b, _)) => b,
+                Err(e) if e == ENOSPC && !repacked => {
+                    // Part-full leaves need more blocks than the tree the
+                    // reservation was made for: pack them.
+                    m.extents.repack()?;
+                    repacked = true;
+                    need = m.extents.blocks_needed().map_err(too_big)?;
+                    continue;
+                }
+                // Not reserved (a map this mount never grew, whose on-disk
+                // tree another writer laid out): may fail, leaving the
+                // old tree.
+                Err(e) => return Err(e),
+            }
+        };
+        if let Err(e) = m.extents.add_spare(b) {
+            d.free_blocks(sb, b, 1)?;
+            return Err(e.into());
+        }
+        m.add_blocks(1);
+    }
+    let mut scratch = KVec::from_elem(0u8, bs as usize, GFP_KERNEL)?;
+    let ctx = TreeCtx { geo: &d.geo, ino, seed: d.seed };
+    let res = m.extents.encode(&ctx, root, &mut scratch, |disk, bytes| {
+        let buf = sb.new_block(disk)?;
+        let mut g = buf.lock();
+        g.data_mut().copy_from_slice(bytes);
+        g.mark_dirty();
+        Ok::<(), Error>(())
+    });
+    match res {
+        Ok(()) => {}
+        Err(WalkError::Io(e)) => return Err(e),
+        Err(WalkError::Corrupt { error, .. }) => {
+            return Err(corrupt(sb, inode.ino(), format_args!("cannot encode the extent tree: {:?}", error)));
+        }
+    }
+    let surplus = m.extents.tree_blocks().saturating_sub(need);
+    freed.reserve(surplus, GFP_KERNEL)?;
+    while let Some(b) = m.extents.take_spare() {
+        freed.push(b, GFP_KERNEL)?;
+        m.sub_blocks(sb, inode.ino(), 1)?;
+    }
+    update_blocks(inode, m);
+    Ok(())
 }
 
 /// Writes `inode` into its inode table slot, and its extent tree blocks
@@ -551,63 +704,13 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
         } else if !raw.file_type().is_some_and(|t| t.has_extents()) {
             // A special file: no data, the data area stays zero.
         } else {
-            let plan = tree::plan(m.extents.len(), bs).map_err(|e| {
-                pr_err!("{}: inode {}: extent tree: {:?}\n", sb.id(), ino, e);
-                EFBIG
-            })?;
-            if plan.blocks > m.tree_blocks.len() {
-                let goal = m.extents.first().map(|e| e.disk_block);
-                while m.tree_blocks.len() < plan.blocks {
-                    let b = if m.tree_reserved > 0 {
-                        let b = d.alloc_reserved_run(sb, goal, 1)?.0;
-                        m.tree_reserved -= 1;
-                        b
-                    } else {
-                        // Not reserved (a map this mount never grew, whose
-                        // on-disk tree another writer laid out): may fail,
-                        // leaving the old tree.
-                        d.alloc_blocks(sb, goal, 1)?.0
-                    };
-                    m.tree_blocks.push(b, GFP_KERNEL)?;
-                    m.add_blocks(1);
-                }
-                m.tree_dirty = true;
-                update_blocks(inode, &m);
-            } else if plan.blocks < m.tree_blocks.len() {
-                while m.tree_blocks.len() > plan.blocks {
-                    if let Some(b) = m.tree_blocks.pop() {
-                        freed.push(b, GFP_KERNEL)?;
-                        m.sub_blocks(sb, inode.ino(), 1)?;
-                    }
-                }
-                m.tree_dirty = true;
-                update_blocks(inode, &m);
-            }
-            match m.disk_root.filter(|_| !m.tree_dirty) {
+            m.extents.set_block_size(bs);
+            match m.disk_root.filter(|_| !m.extents.is_dirty()) {
                 // Unchanged: the root on disk, over the blocks on disk.
                 Some(root) => raw.data = root,
-                // A new tree, root and blocks together.
-                None => {
-                    let mut scratch = KVec::from_elem(0u8, bs as usize, GFP_KERNEL)?;
-                    let ctx = TreeCtx { geo: &d.geo, ino, seed: d.seed };
-                    let res = tree::encode(&ctx, &m.extents, &m.tree_blocks, &mut raw.data, &mut scratch, |disk, bytes| {
-                        let buf = sb.new_block(disk)?;
-                        let mut g = buf.lock();
-                        g.data_mut().copy_from_slice(bytes);
-                        g.mark_dirty();
-                        Ok::<(), Error>(())
-                    });
-                    match res {
-                        Ok(()) => {}
-                        Err(WalkError::Io(e)) => return Err(e),
-                        Err(WalkError::Corrupt { error, .. }) => {
-                            return Err(corrupt(sb, inode.ino(), format_args!("cannot encode the extent tree: {:?}", error)));
-                        }
-                    }
-                }
+                None => write_tree(inode, &mut m, ino, &mut raw.data, &mut freed)?,
             }
             m.disk_root = Some(raw.data);
-            m.tree_dirty = false;
         }
         raw.blocks = m.blocks;
         if d.geo.has_xattrs() {
@@ -819,11 +922,14 @@ pub(crate) fn delete_inode(inode: &INodeView<MapFs>) {
             }
             d.free_blocks(sb, e.disk_block, u64::from(e.len))?;
         }
-        m.extents.clear();
-        while let Some(b) = m.tree_blocks.pop() {
+        let mut tree_res = Ok(());
+        m.extents.clear(|b| {
             sb.forget_block(b);
-            d.free_blocks(sb, b, 1)?;
-        }
+            if let Err(e) = d.free_blocks(sb, b, 1) {
+                tree_res = Err(e);
+            }
+        });
+        tree_res?;
         let xattr = core::mem::take(&mut m.xattr_block);
         for b in [Some(xattr).filter(|&b| b != 0), m.xattr_freed.take()].into_iter().flatten() {
             sb.forget_block(b);

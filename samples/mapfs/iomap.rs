@@ -65,7 +65,7 @@ enum At {
 
 /// Looks up file block `fb` in the extents and the delayed allocations.
 fn at(m: &FileMap, fb: u64) -> At {
-    match lookup(&m.extents, fb) {
+    match m.extents.lookup(fb) {
         Found::Mapped { disk_block, len, unwritten } => At::Mapped { disk_block, len, unwritten },
         Found::Hole { len, goal } => match lookup(&m.delalloc, fb) {
             Found::Mapped { len: dlen, .. } => At::Delalloc { len: dlen.min(len) },
@@ -120,7 +120,7 @@ fn allocate_delalloc(inode: &INodeView<MapFs>, m: &mut FileMap, fb: u64) -> Resu
     let run = *m.delalloc.get(i).filter(|e| e.file_block <= fb).ok_or(EIO)?;
     let mut cur = run.file_block;
     while cur <= fb {
-        let goal = match lookup(&m.extents, cur) {
+        let goal = match m.extents.lookup(cur) {
             Found::Hole { goal, .. } => goal,
             Found::Mapped { .. } => return Err(EIO),
         };
