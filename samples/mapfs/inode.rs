@@ -8,7 +8,7 @@
 use crate::format::{
     check, dir,
     emap::{Array, Arrays, ExtentMap, MapError, NoMemory},
-    extent::{Extent, ExtentError, ExtentList},
+    extent::{Extent, ExtentError},
     inode::{FileType, Inode, Timestamp, FLAG_APPEND, FLAG_IMMUTABLE, FLAG_INLINE, FLAG_NOATIME, INODE_DATA_SIZE},
     layout::{INODE_SIZE, ROOT_INO},
     xattr::InodeExt,
@@ -74,10 +74,11 @@ pub(crate) struct FileMap {
     /// reserved (in the allocator, see [`Self::delalloc_blocks`]) whose disk
     /// blocks writeback has not chosen yet ([`crate::iomap`]). Kept as
     /// extents whose "disk block" is their own first file block, a stand-in
-    /// that lets [`ExtentList`] merge neighbours: it names no disk block,
-    /// and nothing here ever reaches the disk. Never overlaps
-    /// [`Self::extents`].
-    pub(crate) delalloc: KVVec<Extent>,
+    /// that lets the map merge neighbours: it names no disk block, and
+    /// nothing here ever reaches the disk (it is never encoded). Never
+    /// overlaps [`Self::extents`]. An [`ExtentMap`] too: random small
+    /// writes into a large sparse file make many of them.
+    pub(crate) delalloc: ExtentMap<KArrays>,
     /// Blocks in [`Self::delalloc`]: reserved in the allocator, counted in
     /// `st_blocks` but not in [`Self::blocks`] (which is what the disk says).
     pub(crate) delalloc_blocks: u64,
@@ -144,12 +145,16 @@ impl FileMap {
         &mut self,
         sb: &SuperBlock<MapFs>,
         ino: u64,
-        f: impl FnOnce(&mut ExtentList<'_>) -> Result<(), ExtentError>,
+        f: impl FnOnce(&mut ExtentMap<KArrays>) -> Result<(), MapError>,
     ) -> Result {
         self.seq = self.seq.wrapping_add(1);
-        edit_list(&mut self.delalloc, f)?.map_err(|e| {
-            pr_err!("{}: inode {}: delayed allocation edit failed: {:?}\n", sb.id(), ino, e);
-            EUCLEAN
+        self.delalloc.set_block_size(sb.data().geo.block_size());
+        f(&mut self.delalloc).map_err(|e| match e {
+            MapError::NoMemory => ENOMEM,
+            MapError::Extent(e) => {
+                pr_err!("{}: inode {}: delayed allocation edit failed: {:?}\n", sb.id(), ino, e);
+                EUCLEAN
+            }
         })
     }
 
@@ -158,8 +163,7 @@ impl FileMap {
     /// that was.
     pub(crate) fn drop_delalloc(&mut self, sb: &SuperBlock<MapFs>, ino: u64, first: u64, count: u64) -> Result<u64> {
         let end = first.saturating_add(count);
-        let i = self.delalloc.partition_point(|e| e.end() <= first);
-        if self.delalloc.get(i).is_none_or(|e| e.file_block >= end) {
+        if self.delalloc.iter_from(first).next().is_none_or(|e| e.file_block >= end) {
             return Ok(0);
         }
         let mut dropped = 0u64;
@@ -203,26 +207,6 @@ impl FileMap {
     }
 }
 
-/// Applies `f` to the extent list kept in `v`, given room for three more
-/// entries (the most one [`ExtentList`] operation needs); `ENOMEM` when
-/// there is no memory for them.
-fn edit_list(
-    v: &mut KVVec<Extent>,
-    f: impl FnOnce(&mut ExtentList<'_>) -> Result<(), ExtentError>,
-) -> Result<Result<(), ExtentError>> {
-    let n = v.len();
-    v.resize(n + 3, Extent::default(), GFP_KERNEL)?;
-    let (res, len) = match ExtentList::new_trusted(v, n) {
-        Ok(mut list) => {
-            let r = f(&mut list);
-            (r, list.len())
-        }
-        Err(e) => (Err(e), n),
-    };
-    v.truncate(len);
-    Ok(res)
-}
-
 /// Makes sure the extent tree of `m` can grow to map `extra` more data
 /// blocks, whatever their fragmentation: a file has at most as many extents
 /// as data blocks, so the tree's blocks plus those reserved cover the tree
@@ -260,7 +244,7 @@ pub(crate) fn release_tree_reservation(inode: &INodeView<MapFs>, m: &mut FileMap
         d.unreserve(m.delalloc_blocks);
         m.delalloc_blocks = 0;
     }
-    m.delalloc.clear();
+    m.delalloc.clear(|_| {});
 }
 
 /// Sets `i_blocks` from the map's block count, delayed allocations

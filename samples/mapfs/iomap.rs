@@ -32,7 +32,7 @@
 
 #![forbid(unsafe_code)]
 
-use crate::format::extent::{lookup, Extent, Mapping as Found, MAX_EXTENT_LEN};
+use crate::format::extent::{Extent, Mapping as Found, MAX_EXTENT_LEN};
 use crate::inode::{reserve_tree, update_blocks, FileMap};
 use crate::kfs::iomap::{
     DirectOps, Flags, Mapping, ReadMapping, ReadOps, ReportOps, WriteOps, WritebackMapping, WritebackOps,
@@ -67,7 +67,7 @@ enum At {
 fn at(m: &FileMap, fb: u64) -> At {
     match m.extents.lookup(fb) {
         Found::Mapped { disk_block, len, unwritten } => At::Mapped { disk_block, len, unwritten },
-        Found::Hole { len, goal } => match lookup(&m.delalloc, fb) {
+        Found::Hole { len, goal } => match m.delalloc.lookup(fb) {
             Found::Mapped { len: dlen, .. } => At::Delalloc { len: dlen.min(len) },
             Found::Hole { len: dlen, .. } => At::Hole { len: len.min(dlen), goal },
         },
@@ -116,8 +116,7 @@ fn current(inode: &INodeView<MapFs>, pos: u64) -> Result<ReadMapping> {
 fn allocate_delalloc(inode: &INodeView<MapFs>, m: &mut FileMap, fb: u64) -> Result<WritebackMapping> {
     let sb = inode.super_block();
     let d = sb.data();
-    let i = m.delalloc.partition_point(|e| e.end() <= fb);
-    let run = *m.delalloc.get(i).filter(|e| e.file_block <= fb).ok_or(EIO)?;
+    let run = m.delalloc.iter_from(fb).next().copied().filter(|e| e.file_block <= fb).ok_or(EIO)?;
     let mut cur = run.file_block;
     while cur <= fb {
         let goal = match m.extents.lookup(cur) {
