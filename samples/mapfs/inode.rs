@@ -129,14 +129,7 @@ impl FileMap {
         f: impl FnOnce(&mut ExtentMap<KArrays>) -> Result<(), MapError>,
     ) -> Result {
         self.seq = self.seq.wrapping_add(1);
-        self.extents.set_block_size(sb.data().geo.block_size());
-        f(&mut self.extents).map_err(|e| match e {
-            MapError::NoMemory => ENOMEM,
-            MapError::Extent(e) => {
-                pr_err!("{}: inode {}: extent map edit failed: {:?}\n", sb.id(), ino, e);
-                EUCLEAN
-            }
-        })
+        edit_map(&mut self.extents, sb, ino, "extent map", f)
     }
 
     /// Edits the delayed allocations of inode `ino` with `f`, as
@@ -148,14 +141,7 @@ impl FileMap {
         f: impl FnOnce(&mut ExtentMap<KArrays>) -> Result<(), MapError>,
     ) -> Result {
         self.seq = self.seq.wrapping_add(1);
-        self.delalloc.set_block_size(sb.data().geo.block_size());
-        f(&mut self.delalloc).map_err(|e| match e {
-            MapError::NoMemory => ENOMEM,
-            MapError::Extent(e) => {
-                pr_err!("{}: inode {}: delayed allocation edit failed: {:?}\n", sb.id(), ino, e);
-                EUCLEAN
-            }
-        })
+        edit_map(&mut self.delalloc, sb, ino, "delayed allocation", f)
     }
 
     /// Drops the delayed allocations of file blocks `first .. first +
@@ -205,6 +191,25 @@ impl FileMap {
         }
         Ok(out)
     }
+}
+
+/// Runs `f` on `map` (the `what` of inode `ino`): `ENOMEM` when memory
+/// ran out, `EUCLEAN` and a dmesg line when the edit is invalid.
+fn edit_map(
+    map: &mut ExtentMap<KArrays>,
+    sb: &SuperBlock<MapFs>,
+    ino: u64,
+    what: &str,
+    f: impl FnOnce(&mut ExtentMap<KArrays>) -> Result<(), MapError>,
+) -> Result {
+    map.set_block_size(sb.data().geo.block_size());
+    f(map).map_err(|e| match e {
+        MapError::NoMemory => ENOMEM,
+        MapError::Extent(e) => {
+            pr_err!("{}: inode {}: {} edit failed: {:?}\n", sb.id(), ino, what, e);
+            EUCLEAN
+        }
+    })
 }
 
 /// Makes sure the extent tree of `m` can grow to map `extra` more data
