@@ -47,7 +47,7 @@ IMAGES = int(os.environ.get("FUZZ_IMAGES", "6"))
 FIRST = int(os.environ.get("FUZZ_SEED", "1"))
 BLOCK_SIZES = [int(b) for b in os.environ.get("FUZZ_BS", "1024 2048 4096").split()]
 IMAGE_MB = 8
-# Time limits: hang detectors, not speed checks (an image takes ~3 s).
+# Time limits: hang detectors, not speed checks (an image takes ~7 s).
 CHILD_LIMIT = 180
 CMD_LIMIT = 120
 LOOP_NR = int(os.environ.get("FUZZ_LOOP", "200"))
