@@ -461,17 +461,7 @@ impl<A: Arrays> ExtentMap<A> {
         let window = self.leaves.items().get(i0..=i1).unwrap_or(&[]);
         let total: usize = window.iter().map(|l| l.len as usize).sum();
         self.scratch.try_resize(total + SLACK, Extent::default())?;
-        let mut at = 0usize;
-        for i in i0..=i1 {
-            let Some(l) = self.leaves.items().get(i).copied() else { break };
-            let start = l.slot as usize * self.stride();
-            let src = start..start + l.len as usize;
-            let n = l.len as usize;
-            if let (Some(s), Some(d)) = (self.arena.items().get(src), self.scratch.items_mut().get_mut(at..at + n)) {
-                d.copy_from_slice(s);
-            }
-            at += n;
-        }
+        self.gather(i0, i1 + 1 - i0);
         let n = {
             let mut l = ExtentList::new_trusted(self.scratch.items_mut(), total)?;
             op(&mut l)?;
@@ -481,7 +471,7 @@ impl<A: Arrays> ExtentMap<A> {
         let k = i1 + 1 - i0;
         let lo = div_ceil(n, self.cap);
         let hi = div_ceil(n.saturating_mul(2), self.cap).max(lo);
-        self.scatter(i0, k, n, k.clamp(lo, hi));
+        self.scatter(i0, k, n, k.clamp(lo, hi), false);
         Ok(())
     }
 
@@ -529,7 +519,7 @@ impl<A: Arrays> ExtentMap<A> {
             let pair: usize = self.leaves.items().get(j..j + 2).map_or(0, |p| p.iter().map(|l| l.len as usize).sum());
             if pair <= self.cap && self.scratch.try_resize(pair, Extent::default()).is_ok() {
                 self.gather(j, 2);
-                self.scatter(j, 2, pair, 1);
+                self.scatter(j, 2, pair, 1, false);
             }
         }
         Ok(())
@@ -566,10 +556,10 @@ impl<A: Arrays> ExtentMap<A> {
     }
 
     /// Replaces leaves `i .. i + k` with `kk` leaves holding the `n`
-    /// extents in the scratch array, shared evenly. Existing leaves keep
-    /// their slots and disk blocks; at most one is added (memory for it
-    /// reserved).
-    fn scatter(&mut self, i: usize, k: usize, n: usize, kk: usize) {
+    /// extents in the scratch array, shared evenly (`packed`: full from
+    /// the left). Existing leaves keep their slots and disk blocks; at
+    /// most one is added (memory for it reserved).
+    fn scatter(&mut self, i: usize, k: usize, n: usize, kk: usize, packed: bool) {
         let old: usize = self.leaves.items().get(i..i + k).map_or(0, |w| w.iter().map(|l| l.len as usize).sum());
         self.count = self.count - old + n;
         for _ in kk..k {
@@ -586,7 +576,10 @@ impl<A: Arrays> ExtentMap<A> {
         let kk = kk.min(self.leaves.items().len().saturating_sub(i));
         let stride = self.stride();
         for j in 0..kk {
-            let (a, b) = (n * j / kk, n * (j + 1) / kk);
+            let (a, b) = match packed {
+                true => (j * self.cap, ((j + 1) * self.cap).min(n)),
+                false => (n * j / kk, n * (j + 1) / kk),
+            };
             let Some(l) = self.leaves.items().get(i + j).copied() else { break };
             let dst = l.slot as usize * stride;
             if let (Some(s), Some(d)) =
@@ -619,28 +612,8 @@ impl<A: Arrays> ExtentMap<A> {
         self.scratch.try_resize(self.count, Extent::default())?;
         self.gather(0, nl);
         let n = self.count;
-        let kk = div_ceil(n, self.cap);
-        // Fill from the left: kk - 1 full leaves and the rest.
-        for _ in kk..nl {
-            self.drop_leaf(kk);
-        }
-        let stride = self.stride();
-        for j in 0..kk {
-            let (a, b) = (j * self.cap, ((j + 1) * self.cap).min(n));
-            let Some(l) = self.leaves.items().get(j).copied() else { break };
-            let dst = l.slot as usize * stride;
-            if let (Some(s), Some(d)) =
-                (self.scratch.items().get(a..b), self.arena.items_mut().get_mut(dst..dst + (b - a)))
-            {
-                d.copy_from_slice(s);
-            }
-            let first = self.scratch.items().get(a).map_or(0, |e| e.file_block);
-            if let Some(l) = self.leaves.items_mut().get_mut(j) {
-                l.len = u32::try_from(b - a).unwrap_or(0);
-                l.first = first;
-                l.dirty = true;
-            }
-        }
+        // kk - 1 full leaves and the rest (kk <= nl: no leaf is added).
+        self.scatter(0, nl, n, div_ceil(n, self.cap), true);
         self.index_from = Some(0);
         self.dirty = true;
         Ok(())
