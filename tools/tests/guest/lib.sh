@@ -113,6 +113,12 @@ probe_fs() {
 	esac
 }
 
+# mount_opts FS: the -o argument a test asked for on the XFS control
+# (XFS_MOUNT_OPTS), or nothing. mapfs always mounts with its defaults.
+mount_opts() {
+	if [ "$1" = xfs ] && [ -n "${XFS_MOUNT_OPTS:-}" ]; then echo "-o $XFS_MOUNT_OPTS"; fi
+}
+
 # run_cases FUNC: for each case in FS_CASES, make the filesystem on the first
 # disk, mount it at $MNT, run FUNC with FS, BS, DEV, MNT set, unmount, fsck, and
 # print RESULT lines. FUNC fails a case by returning non-zero (use `check`).
@@ -125,7 +131,8 @@ run_cases() {
 		if [ -n "$why" ]; then echo "RESULT NOTRUN $FS-$BS $why"; continue; fi
 		MNT=$(scratch_dir)
 		if ! mkfs_fs "$FS" "$BS" "$dev" >/dev/null; then echo "RESULT FAIL $FS-$BS mkfs failed"; continue; fi
-		mount -t "$FS" "$dev" "$MNT" || { echo "RESULT FAIL $FS-$BS mount failed"; continue; }
+		# shellcheck disable=SC2046 # mount_opts is empty or "-o OPTS"
+		mount -t "$FS" $(mount_opts "$FS") "$dev" "$MNT" || { echo "RESULT FAIL $FS-$BS mount failed"; continue; }
 		echo "--- case $FS-$BS"
 		local ok=1 rc
 		# Not `( ... ) || ok=0`: set -e is ignored inside the left side of ||.
@@ -146,5 +153,6 @@ check() {
 }
 
 # remount: unmount and mount $DEV at $MNT again (cold cache for the file data).
-remount() { umount "$MNT" && mount -t "$FS" "$DEV" "$MNT"; }
+# shellcheck disable=SC2046 # mount_opts is empty or "-o OPTS"
+remount() { umount "$MNT" && mount -t "$FS" $(mount_opts "$FS") "$DEV" "$MNT"; }
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
