@@ -45,7 +45,7 @@ help:
 	@echo '  make bench       mapfs vs XFS, ext4, ext2 in one VM boot of the release kernel (no KASAN/lockdep; built ~15 min once)'
 	@echo '                   (BENCH=quick: minutes; BENCH_KERNEL=test, BENCH_SIZE, BENCH_REPS, BENCH_WORKLOADS, BENCH_FS; Documentation/benchmarks.rst)'
 	@echo '  make crash       crash-consistency rounds: writers, a reset without sync, fsck, byte checks (CRASH_ROUNDS=$(CRASH_ROUNDS), CRASH_SEED)'
-	@echo '  make fuzz-mount  crafted images (valid checksums) mounted, walked, written in one VM boot (FUZZ_IMAGES=$(FUZZ_IMAGES) per block size, FUZZ_SEED)'
+	@echo '  make fuzz-mount  crafted images (valid checksums) mounted, walked, written in one VM boot (FUZZ_IMAGES=$(FUZZ_IMAGES) per block size, FUZZ_SEED, FUZZ_BS, FUZZ_JOBS=2 at once)'
 	@echo '  make soak        millions of mapfs-fsx operations, parallel, fsck between rounds (SOAK_OPS, SOAK_JOBS, SOAK_CASES, ...; hours),'
 	@echo '                   then SOAK_CRASH_ROUNDS=$(SOAK_CRASH_ROUNDS) crash rounds (tools/crash)'
 	@echo '  make selftest-harness  prove the VM harness fails a run on KASAN/lockdep/WARNING splats'

@@ -28,10 +28,17 @@
 # the other lane of make check (hostile-images) attaches images too, and
 # each test judges the kernel lines naming its own device.
 #
+# FUZZ_JOBS > 1 splits each block size's seeds over that many worker
+# processes (this script again, with FUZZ_WORKER set), each with its own loop
+# device (FUZZ_LOOP + i), mount point and image; a kernel splat is then
+# reported by every worker that sees it, naming its own image "or another
+# worker's".
+#
 # Environment: FUZZ_IMAGES (per block size), FUZZ_SEED (first seed),
-# FUZZ_BS (block sizes), FUZZ_LOOP, MAPFS_TOP, MAPFS_OUT.
+# FUZZ_BS (block sizes), FUZZ_JOBS, FUZZ_LOOP, MAPFS_TOP, MAPFS_OUT.
 import errno
 import fcntl
+import json
 import mmap
 import os
 import re
@@ -51,6 +58,9 @@ IMAGE_MB = 8
 CHILD_LIMIT = 180
 CMD_LIMIT = 120
 LOOP_NR = int(os.environ.get("FUZZ_LOOP", "200"))
+# Parallel workers per block size (loop devices LOOP_NR.., seeds split
+# round-robin): the guest has two vCPUs and one image's work is serial.
+JOBS = int(os.environ.get("FUZZ_JOBS", "1"))
 LOOP_CTL_ADD = 0x4C80
 
 SPLAT = re.compile(
@@ -291,107 +301,167 @@ def sysrq_w():
         pass
 
 
+def fuzz_images(bs, base, seeds, loop_nr, mnt, img):
+    """Crafts, checks, mounts and exercises one image per seed on
+    /dev/loopLOOP_NR; returns (tally, failures)."""
+    global LOOP_NR
+    LOOP_NR = loop_nr
+    kmsg = Kmsg()
+    tally = dict(images=0, mount_refused=0, op_refused=0, fsck_found=0, fsck_missed=0,
+                 neither=0, splats=0, hangs=0, fsck_crash=0)
+    failures = []
+    for seed in seeds:
+        changes = 1 + seed % 3
+        tag = "bs %d seed %d changes %d" % (bs, seed, changes)
+        shutil.copyfile(base, img)
+        rc, what = run([tool("mapfs-corrupt"), img, "--seed", str(seed),
+                        "--changes", str(changes)])
+        if rc != 0:
+            failures.append("%s: mapfs-corrupt exit %d: %s" % (tag, rc, what.strip()))
+            continue
+        what = "; ".join(what.strip().splitlines())
+        tally["images"] += 1
+        frc, fout = run([tool("fsck.mapfs"), "-n", "-f", img])
+        if frc not in (0, 4):
+            tally["fsck_crash"] += 1
+            failures.append("%s (%s): fsck -n exit %d:\n%s" % (tag, what, frc, fout[-2000:]))
+        rc, loop = attach(img)
+        if rc != 0:
+            failures.append("%s: losetup: %s" % (tag, loop))
+            break
+        noticed = False
+        hung = False
+        mrc, mout = run(["mount", "-t", "mapfs", loop, mnt])
+        if mrc == 124:
+            hung = True
+        elif mrc != 0:
+            tally["mount_refused"] += 1
+            noticed = True
+        else:
+            t1 = time.monotonic()
+            res, hung = in_child(exercise, mnt, seed)
+            timed("work", t1)
+            if not hung:
+                if res and res.startswith("error"):
+                    failures.append("%s (%s): harness %s" % (tag, what, res))
+                elif res and any(int(x) in NOTICED_ERRNOS for x in re.findall(r"\d+", res)):
+                    tally["op_refused"] += 1
+                    noticed = True
+                urc, uout = run(["umount", mnt])
+                if urc == 124:
+                    hung = True
+                elif urc != 0:
+                    failures.append("%s (%s): umount: %s" % (tag, what, uout.strip()))
+                    run(["umount", "-l", mnt])
+        if hung:
+            tally["hangs"] += 1
+            sysrq_w()
+            failures.append("%s (%s): HANG (mount, work or umount past its limit)" % (tag, what))
+            break
+        run(["losetup", "-d", loop])
+        recs = kmsg.read()
+        # A splat names no image: with parallel workers, each worker sees
+        # it, and it belongs to this image or to the other workers' ones.
+        splats = [m for lvl, m in recs if SPLAT.match(m)]
+        if splats:
+            tally["splats"] += 1
+            failures.append("%s (%s)%s: kernel splat: %s" % (
+                tag, what, " or another worker's image" if JOBS > 1 else "",
+                " | ".join(splats[:3])))
+        # Only this image's lines: the tests of the other lane of
+        # make check, and the other workers, log lines of their own devices.
+        own = "mapfs: %s: " % os.path.basename(loop)
+        if any(lvl <= 3 and m.startswith(own) for lvl, m in recs):
+            noticed = True
+        if frc == 4:
+            tally["fsck_found"] += 1
+        elif frc == 0 and noticed:
+            tally["fsck_missed"] += 1
+            lines = [m for lvl, m in recs if lvl <= 3 and m.startswith(own)][:3]
+            failures.append("%s (%s): the kernel refused it, fsck -n called it clean: %s"
+                            % (tag, what, " | ".join(lines) or "errno only"))
+        elif frc == 0:
+            tally["neither"] += 1
+    if os.path.exists(img):
+        os.remove(img)
+    return tally, failures
+
+
+def worker():
+    """A parallel worker (FUZZ_WORKER=i of FUZZ_JOBS): every JOBS-th seed of
+    one block size on its own loop device, mount point and image; prints
+    one JSON line for the parent."""
+    i = int(os.environ["FUZZ_WORKER"])
+    bs = BLOCK_SIZES[0]
+    mnt = "/tmp/fuzz-mnt-%d" % i
+    os.makedirs(mnt, exist_ok=True)
+    seeds = range(FIRST + i, FIRST + IMAGES, JOBS)
+    tally, failures = fuzz_images(bs, os.path.join(OUT, "base-%d.img" % bs), seeds,
+                                  LOOP_NR + i, mnt, "/tmp/fuzz-%d.img" % i)
+    print(json.dumps(dict(tally=tally, failures=failures, phases=PHASES)), flush=True)
+    return 0
+
+
+def in_workers(bs):
+    """Runs JOBS workers over one block size's seeds; merges their results."""
+    procs = []
+    for i in range(JOBS):
+        env = dict(os.environ, FUZZ_WORKER=str(i), FUZZ_BS=str(bs))
+        procs.append(subprocess.Popen([sys.executable, os.path.abspath(__file__)],
+                                      env=env, stdout=subprocess.PIPE))
+    tally, failures = {}, []
+    for i, p in enumerate(procs):
+        out, _ = p.communicate()
+        try:
+            res = json.loads(out.decode().strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            failures.append("bs %d worker %d: exit %d, no result" % (bs, i, p.returncode))
+            continue
+        for k, v in res["tally"].items():
+            tally[k] = tally.get(k, 0) + v
+        failures += res["failures"]
+        for k, v in res["phases"].items():
+            PHASES[k] = PHASES.get(k, 0.0) + v
+    return tally, failures
+
+
 def main():
+    if "FUZZ_WORKER" in os.environ:
+        return worker()
     os.makedirs(OUT, exist_ok=True)
     mnt = "/tmp/fuzz-mnt"
     os.makedirs(mnt, exist_ok=True)
     run(["flock", "/tmp/.load-mapfs.lock", "sh", "-c",
          "grep -qw mapfs /proc/modules || insmod %s/mapfs.ko" % TOP], check=True)
-    kmsg = Kmsg()
-    totals = dict(images=0, mount_refused=0, op_refused=0, fsck_found=0,
-                  fsck_missed=0, neither=0, splats=0, hangs=0, fsck_crash=0)
+    totals = {}
     failures = []
     t0 = time.monotonic()
     for bs in BLOCK_SIZES:
         base = os.path.join(OUT, "base-%d.img" % bs)
         make_base(bs, base, mnt)
-        kmsg.read()
-        tally = dict(images=0, mount_refused=0, op_refused=0, fsck_found=0,
-                     fsck_missed=0, neither=0)
-        img = "/tmp/fuzz.img"
-        for seed in range(FIRST, FIRST + IMAGES):
-            changes = 1 + seed % 3
-            tag = "bs %d seed %d changes %d" % (bs, seed, changes)
-            shutil.copyfile(base, img)
-            rc, what = run([tool("mapfs-corrupt"), img, "--seed", str(seed),
-                            "--changes", str(changes)])
-            if rc != 0:
-                failures.append("%s: mapfs-corrupt exit %d: %s" % (tag, rc, what.strip()))
-                continue
-            what = "; ".join(what.strip().splitlines())
-            tally["images"] += 1
-            frc, fout = run([tool("fsck.mapfs"), "-n", "-f", img])
-            if frc not in (0, 4):
-                totals["fsck_crash"] += 1
-                failures.append("%s (%s): fsck -n exit %d:\n%s" % (tag, what, frc, fout[-2000:]))
-            rc, loop = attach(img)
-            if rc != 0:
-                failures.append("%s: losetup: %s" % (tag, loop))
-                break
-            noticed = False
-            hung = False
-            mrc, mout = run(["mount", "-t", "mapfs", loop, mnt])
-            if mrc == 124:
-                hung = True
-            elif mrc != 0:
-                tally["mount_refused"] += 1
-                noticed = True
-            else:
-                t1 = time.monotonic()
-                res, hung = in_child(exercise, mnt, seed)
-                timed("work", t1)
-                if not hung:
-                    if res and res.startswith("error"):
-                        failures.append("%s (%s): harness %s" % (tag, what, res))
-                    elif res and any(int(x) in NOTICED_ERRNOS for x in re.findall(r"\d+", res)):
-                        tally["op_refused"] += 1
-                        noticed = True
-                    urc, uout = run(["umount", mnt])
-                    if urc == 124:
-                        hung = True
-                    elif urc != 0:
-                        failures.append("%s (%s): umount: %s" % (tag, what, uout.strip()))
-                        run(["umount", "-l", mnt])
-            if hung:
-                totals["hangs"] += 1
-                sysrq_w()
-                failures.append("%s (%s): HANG (mount, work or umount past its limit)" % (tag, what))
-                break
-            run(["losetup", "-d", loop])
-            recs = kmsg.read()
-            splats = [m for lvl, m in recs if SPLAT.match(m)]
-            if splats:
-                totals["splats"] += 1
-                failures.append("%s (%s): kernel splat: %s" % (tag, what, " | ".join(splats[:3])))
-            # Only this image's lines: the tests of the other lane of
-            # make check log mapfs lines of their own devices meanwhile.
-            own = "mapfs: %s: " % os.path.basename(loop)
-            if any(lvl <= 3 and m.startswith(own) for lvl, m in recs):
-                noticed = True
-            if frc == 4:
-                tally["fsck_found"] += 1
-            elif frc == 0 and noticed:
-                tally["fsck_missed"] += 1
-                lines = [m for lvl, m in recs if lvl <= 3][:3]
-                failures.append("%s (%s): the kernel refused it, fsck -n called it clean: %s"
-                                % (tag, what, " | ".join(lines) or "errno only"))
-            elif frc == 0:
-                tally["neither"] += 1
+        if JOBS > 1:
+            tally, fails = in_workers(bs)
+        else:
+            tally, fails = fuzz_images(bs, base, range(FIRST, FIRST + IMAGES), LOOP_NR, mnt,
+                                       "/tmp/fuzz.img")
+        failures += fails
         print("block size %d: %d images, mount refused %d, an operation refused %d, "
               "fsck -n found damage in %d, missed what the kernel refused in %d, "
-              "neither noticed %d" % (bs, tally["images"], tally["mount_refused"],
-                                      tally["op_refused"], tally["fsck_found"],
-                                      tally["fsck_missed"], tally["neither"]), flush=True)
+              "neither noticed %d" % (bs, tally.get("images", 0), tally.get("mount_refused", 0),
+                                      tally.get("op_refused", 0), tally.get("fsck_found", 0),
+                                      tally.get("fsck_missed", 0), tally.get("neither", 0)),
+              flush=True)
         for k in tally:
-            totals[k] += tally[k]
-        if totals["hangs"]:
+            totals[k] = totals.get(k, 0) + tally[k]
+        if totals.get("hangs"):
             break
-    os.remove("/tmp/fuzz.img") if os.path.exists("/tmp/fuzz.img") else None
-    print("fuzz-mount: %d images in %ds, seeds %d..%d; %d splat(s), %d hang(s), "
+    print("fuzz-mount: %d images in %ds (%d worker(s)), seeds %d..%d; %d splat(s), %d hang(s), "
           "%d fsck crash(es), %d fsck miss(es)" % (
-              totals["images"], time.monotonic() - t0, FIRST, FIRST + IMAGES - 1,
-              totals["splats"], totals["hangs"], totals["fsck_crash"], totals["fsck_missed"]))
-    print("time per phase (s): " + ", ".join("%s %.0f" % kv for kv in sorted(PHASES.items())))
+              totals.get("images", 0), time.monotonic() - t0, JOBS, FIRST, FIRST + IMAGES - 1,
+              totals.get("splats", 0), totals.get("hangs", 0), totals.get("fsck_crash", 0),
+              totals.get("fsck_missed", 0)))
+    print("time per phase (s, summed over workers): " +
+          ", ".join("%s %.0f" % kv for kv in sorted(PHASES.items())))
     for f in failures[:50]:
         print("FAIL: " + f)
     if failures:
