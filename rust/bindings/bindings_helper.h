@@ -6,6 +6,7 @@
  */
 #include <linux/fs.h>
 #include <linux/fs_context.h>
+#include <linux/fs_parser.h>
 #include <linux/iomap.h>
 #include <linux/pagemap.h>
 #include <linux/buffer_head.h>

@@ -316,6 +316,7 @@ impl<T: FileSystem> Tables<T> {
         let _nofs = NoFs::enter();
         // SAFETY: per the caller.
         let (dir, name) = unsafe { (Locked::<T>::from_raw(dir), dentry_name(dentry)) };
+        super::fs_type::writable(dir.super_block())?;
         let is_dir = matches!(typ, INodeType::Dir);
         let inode = T::Dir::create(dir, name, typ, mode)?.into_inner();
         if is_dir {
@@ -413,6 +414,7 @@ impl<T: FileSystem> Tables<T> {
         from_result(|| {
             // SAFETY: a referenced directory of `T` (caller guarantee).
             let dir = unsafe { INode::<T>::from_raw(dir) };
+            super::fs_type::writable(dir.super_block())?;
             let inode = T::Dir::tmpfile(dir, mode)?.into_inner();
             // SAFETY: the file's dentry is negative and ours to instantiate;
             // `d_tmpfile` drops the link count `init_created` set to 0 and
@@ -446,6 +448,7 @@ impl<T: FileSystem> Tables<T> {
                     Locked::<T>::from_raw(b::kfs_helper_d_inode(old)),
                 )
             };
+            super::fs_type::writable(dir.super_block())?;
             // Raised first, as ext4 does: an `O_TMPFILE` inode (`I_LINKABLE`,
             // `vfs_link` checked) goes from 0 to 1 before its entry exists.
             // SAFETY: the inode's `i_rwsem` is held.
@@ -482,6 +485,7 @@ impl<T: FileSystem> Tables<T> {
                 Locked::<T>::from_raw(b::kfs_helper_d_inode(dentry)),
             )
         };
+        super::fs_type::writable(dir.super_block())?;
         if rmdir {
             T::Dir::rmdir(dir, name, inode)?;
             // SAFETY: both `i_rwsem`s are held.
@@ -555,6 +559,7 @@ impl<T: FileSystem> Tables<T> {
             let target = unsafe { b::kfs_helper_d_inode(new_dentry) };
             // SAFETY: a positive target is a referenced `T` inode.
             let target = (!target.is_null()).then(|| unsafe { INode::<T>::from_raw(target) });
+            super::fs_type::writable(od.super_block())?;
             let is_dir = inode.is_dir();
             if exchange {
                 // The VFS checked that both exist.

@@ -436,6 +436,9 @@ impl<T: FileSystem> Tables<T> {
         let _nofs = NoFs::enter();
         // SAFETY: the request's file is open, so its inode is referenced.
         let inode = unsafe { INode::<T>::from_raw(b::kfs_helper_file_inode((*iocb).ki_filp)) };
+        if let Err(e) = super::fs_type::writable(inode.super_block()) {
+            return e.to_errno() as isize;
+        }
         // SAFETY: reading the request's flags.
         let ki_flags = unsafe { (*iocb).ki_flags };
         // A request that must not block (`IOCB_NOWAIT`) gets `EAGAIN`
@@ -641,6 +644,7 @@ impl<T: FileSystem> Tables<T> {
         from_result(|| {
             // SAFETY: the file is open, so its inode is referenced.
             let inode = unsafe { INode::<T>::from_raw(b::kfs_helper_file_inode(file)) };
+            super::fs_type::writable(inode.super_block())?;
             let mode = mode as u32;
             let keep = mode & b::FALLOC_FL_KEEP_SIZE != 0;
             let op = mode & !b::FALLOC_FL_KEEP_SIZE;
@@ -798,10 +802,11 @@ impl<T: FileSystem> Tables<T> {
     ) -> kernel::ffi::c_int {
         let _nofs = NoFs::enter();
         from_result(|| {
-            // SAFETY: per the caller.
-            to_result(unsafe { b::setattr_prepare(idmap, dentry, attr) })?;
             // SAFETY: a positive dentry of a `T` inode, which it references.
             let inode = unsafe { INode::<T>::from_raw(b::kfs_helper_d_inode(dentry)) };
+            super::fs_type::writable(inode.super_block())?;
+            // SAFETY: per the caller.
+            to_result(unsafe { b::setattr_prepare(idmap, dentry, attr) })?;
             // SAFETY: `attr` is valid.
             let (valid, size) = unsafe { ((*attr).ia_valid, (*attr).ia_size) };
             if valid & b::ATTR_SIZE != 0 {
@@ -875,6 +880,7 @@ impl<T: FileSystem> Tables<T> {
             // SAFETY: a positive dentry of a `T` inode, `i_rwsem` held by
             // the VFS (caller).
             let inode = unsafe { Locked::<T>::from_raw(b::kfs_helper_d_inode(dentry)) };
+            super::fs_type::writable(inode.super_block())?;
             T::set_flags(inode, flags)?;
             // SAFETY: the inode is referenced; `inode_set_flags` updates
             // `i_flags` atomically against other flag changes.

@@ -21,7 +21,12 @@
 //! No inode reference can be kept in the data: [`INode`] is `!Send`, the
 //! data `Send`.
 
-use super::{file::WritebackOf, super_block::SbState, INode, Locked, NewSuperBlock, NoFs, SuperBlock, Timespec};
+use super::{
+    file::WritebackOf,
+    options::{MountOptions, ParamTables},
+    super_block::SbState,
+    INode, Locked, NewSuperBlock, NoFs, SuperBlock, Timespec,
+};
 use crate::kfs::iomap::{aops::EndIo, WritebackOps};
 use crate::kfs::bindings as b;
 use core::marker::PhantomData;
@@ -77,12 +82,16 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
     /// The extended attributes of every inode type.
     type Xattr: super::XattrOperations<FileSystem = Self>;
 
-    /// Reads and checks the on-disk super block and sets the block size.
+    /// The mount options (`()`: none but the VFS's own, such as `ro`).
+    type Options: MountOptions;
+
+    /// Reads and checks the on-disk super block and sets the block size;
+    /// `options` are the mount options the user gave.
     ///
     /// Called by `get_tree_bdev` with `s_umount` held for writing, the block
     /// device opened and claimed for this super block. An error fails the
     /// mount with that errno; the VFS then tears the super block down.
-    fn fill_super(sb: &mut NewSuperBlock<Self>) -> Result<Self::Data>;
+    fn fill_super(sb: &mut NewSuperBlock<Self>, options: &Self::Options) -> Result<Self::Data>;
 
     /// Returns the root directory's inode; called right after `fill_super`
     /// with the data installed.
@@ -91,12 +100,31 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
     /// The initial value of a new inode's data (filled later, e.g. from disk).
     fn init_inode_data() -> impl PinInit<Self::INodeData, Error>;
 
-    /// The mount changes between read-only (`read_only`) and read-write
-    /// (`mount -o remount,ro|rw`). Called with `s_umount` held for writing,
-    /// writers kept out; before a switch to read-only the wrapper has
-    /// synced the filesystem (`sync_filesystem`), and it writes the device
-    /// out after this returns. An error cancels the change.
-    fn reconfigure(_sb: &SuperBlock<Self>, _read_only: bool) -> Result {
+    /// A remount (`mount -o remount,...`): `options` holds the mount
+    /// options given this time (the rest at their defaults), and
+    /// `read_only` is `Some` when the mount changes between read-only
+    /// (`Some(true)`) and read-write. Called with `s_umount` held for
+    /// writing; before a switch to read-only the wrapper has synced the
+    /// filesystem (`sync_filesystem`), and it writes the device out after
+    /// this returns when the state changed. An error cancels the remount.
+    /// Without this entry a remount can change only the read-only state.
+    fn reconfigure(_sb: &SuperBlock<Self>, _read_only: Option<bool>, _options: &Self::Options) -> Result {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Whether the filesystem takes changes now: an error (`EROFS`, or `EIO`
+    /// for a shut-down filesystem) when it stopped writing on its own, for
+    /// example after finding a corruption (ext4's emergency read-only,
+    /// XFS's shutdown), which the VFS does not know: it refuses changes
+    /// only to read-only mounts. The wrapper asks first, before anything
+    /// changes, in write, fallocate, setattr (truncate, chmod, ...), chattr,
+    /// setting an xattr or ACL, and every directory operation that adds,
+    /// removes or renames an entry. A write fault (`page_mkwrite`) and
+    /// writeback are not covered: the filesystem refuses those in its
+    /// mapping hooks, which also stop what was under way when it stopped.
+    /// Called without the filesystem's locks. Without this entry the
+    /// filesystem always takes changes.
+    fn check_writable(_sb: &SuperBlock<Self>) -> Result {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -119,9 +147,21 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
     }
 }
 
+/// [`FileSystem::check_writable`] when `T` implements it.
+pub(in crate::kfs) fn writable<T: FileSystem>(sb: &SuperBlock<T>) -> Result {
+    if T::HAS_CHECK_WRITABLE {
+        T::check_writable(sb)
+    } else {
+        Ok(())
+    }
+}
+
 /// A registered filesystem type; unregistered when dropped.
 #[pin_data(PinnedDrop)]
 pub struct Registration<T: FileSystem> {
+    /// The mount option tables `parse_param` reads (from the registration
+    /// to `unregister_filesystem`, which waits for every mount context).
+    params: ParamTables,
     #[pin]
     fs: Opaque<b::file_system_type>,
     _p: PhantomData<T>,
@@ -138,6 +178,7 @@ impl<T: FileSystem> Registration<T> {
     /// Registers `T` as a filesystem type owned by `module`.
     pub fn new(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
+            params: ParamTables::new::<T::Options>()?,
             fs <- Opaque::try_ffi_init(|ptr: *mut b::file_system_type| {
                 // SAFETY: `try_ffi_init` hands us valid, writable, pinned
                 // memory for a `file_system_type`. All-zero is its "empty"
@@ -178,6 +219,8 @@ struct Tables<T: FileSystem>(PhantomData<T>);
 
 impl<T: FileSystem> Tables<T> {
     const CONTEXT_OPS: b::fs_context_operations = b::fs_context_operations {
+        free: Some(Self::free_fc),
+        parse_param: Some(Self::parse_param),
         get_tree: Some(Self::get_tree),
         reconfigure: if T::HAS_RECONFIGURE { Some(Self::reconfigure) } else { None },
         ..pin_init::zeroed()
@@ -191,10 +234,70 @@ impl<T: FileSystem> Tables<T> {
         // `kernel::bindings` knows `fs_context` only as an opaque stub; ours
         // is the full definition of the same C type.
         let fc = fc.cast::<b::fs_context>();
+        let Ok(options) = KBox::new(T::Options::default(), GFP_KERNEL) else {
+            return ENOMEM.to_errno();
+        };
         // SAFETY: `fc` is valid (guaranteed by the caller); `CONTEXT_OPS` is a
-        // promoted constant and so lives for `'static`.
-        unsafe { (*fc).ops = &Self::CONTEXT_OPS };
+        // promoted constant and so lives for `'static`. `fs_private` is ours:
+        // `free_fc` drops the box when the VFS frees the context (also when
+        // this context never mounts).
+        unsafe {
+            (*fc).fs_private = KBox::into_raw(options).cast();
+            (*fc).ops = &Self::CONTEXT_OPS;
+        }
         0
+    }
+
+    /// The options of a context that `init_fs_context` set up.
+    ///
+    /// # Safety
+    ///
+    /// `fc` is such a context, not freed yet, and no other reference to its
+    /// options exists while the result is used (the VFS uses a context from
+    /// one thread at a time).
+    unsafe fn options<'a>(fc: *mut b::fs_context) -> &'a mut T::Options {
+        // SAFETY: `fs_private` holds the box of `init_fs_context` (caller).
+        unsafe { &mut *(*fc).fs_private.cast::<T::Options>() }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS when it frees a context of this type that
+    /// `init_fs_context` set up; nothing uses it afterwards.
+    unsafe extern "C" fn free_fc(fc: *mut b::fs_context) {
+        // SAFETY: the box of `init_fs_context`, freed exactly once here.
+        unsafe {
+            let p = (*fc).fs_private.cast::<T::Options>();
+            if !p.is_null() {
+                (*fc).fs_private = core::ptr::null_mut();
+                drop(KBox::from_raw(p));
+            }
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by `vfs_parse_fs_param` with a valid context of this type and
+    /// one parameter (a key the VFS did not take itself).
+    unsafe extern "C" fn parse_param(fc: *mut b::fs_context, param: *mut b::fs_parameter) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: a context of this type points at the
+            // `file_system_type` that `Registration::new` registered, a field
+            // of the registration; the context holds a reference to the type
+            // (`get_filesystem`: its owner, our module), so the module and
+            // its registration outlive the call.
+            let reg = unsafe {
+                &*kernel::container_of!(
+                    (*fc).fs_type.cast::<Opaque<b::file_system_type>>(),
+                    Registration<T>,
+                    fs
+                )
+            };
+            // SAFETY: valid context and parameter (caller); the options are
+            // used by this thread only (the VFS serialises a context).
+            unsafe { reg.params.parse(fc, param, Self::options(fc)) }?;
+            Ok(0)
+        })
     }
 
     /// # Safety
@@ -224,15 +327,16 @@ impl<T: FileSystem> Tables<T> {
                 return Ok(0);
             }
             let want_ro = flags & rdonly != 0;
-            if want_ro == sbr.is_read_only() {
-                return Ok(0);
-            }
-            if want_ro {
+            let change = (mask & rdonly != 0 && want_ro != sbr.is_read_only()).then_some(want_ro);
+            if change == Some(true) {
                 // SAFETY: `s_umount` is held for writing (caller).
                 to_result(unsafe { b::sync_filesystem(sb) })?;
             }
-            T::reconfigure(sbr, want_ro)?;
-            sbr.sync_device()?;
+            // SAFETY: the context's options, used by this thread only.
+            T::reconfigure(sbr, change, unsafe { Self::options(fc) })?;
+            if change.is_some() {
+                sbr.sync_device()?;
+            }
             Ok(0)
         })
     }
@@ -241,7 +345,7 @@ impl<T: FileSystem> Tables<T> {
     ///
     /// Called by `get_tree_bdev` with a new super block of this type, with
     /// `s_umount` held for writing.
-    unsafe extern "C" fn fill_super(sb: *mut b::super_block, _fc: *mut b::fs_context) -> kernel::ffi::c_int {
+    unsafe extern "C" fn fill_super(sb: *mut b::super_block, fc: *mut b::fs_context) -> kernel::ffi::c_int {
         let _nofs = NoFs::enter();
         from_result(|| {
             // SAFETY: the super block is ours alone during `fill_super`.
@@ -260,7 +364,8 @@ impl<T: FileSystem> Tables<T> {
             } else {
                 None
             };
-            let data = T::fill_super(new)?;
+            // SAFETY: the mount's context, used by this thread only.
+            let data = T::fill_super(new, unsafe { Self::options(fc) })?;
             let state = KBox::new(SbState::<T> { endio, data }, GFP_KERNEL)?;
             // SAFETY: still ours alone; `put_super` or `kill_sb` frees it.
             unsafe { (*sb).s_fs_info = KBox::into_raw(state).cast() };

@@ -13,7 +13,7 @@ use super::{file::WritebackOf, inode::INodeWithData, super_block::SbState, FileS
 use crate::kfs::iomap::WritebackOps;
 use crate::kfs::bindings as b;
 use core::marker::PhantomData;
-use kernel::{error::from_result, prelude::*};
+use kernel::{error::from_result, prelude::*, seq_file::SeqFile};
 
 /// The super block operations of filesystem [`Self::FileSystem`].
 #[vtable]
@@ -71,6 +71,14 @@ pub trait SuperOperations: Sized + 'static {
     fn put_super(_sb: &SuperBlock<Self::FileSystem>) {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
+
+    /// Writes the mount's own options to `m` for `/proc/mounts` and
+    /// `mountinfo` (`show_options`), each as `,KEY` or `,KEY=VALUE`; the
+    /// VFS writes `ro`/`rw` itself. Called for a mounted super block, from
+    /// process context.
+    fn show_options(_sb: &SuperBlock<Self::FileSystem>, _m: &SeqFile) -> Result {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
 }
 
 /// The `super_operations` of filesystem `T`.
@@ -116,6 +124,7 @@ impl<T: FileSystem> Tables<T> {
         unfreeze_fs: if T::Super::HAS_UNFREEZE { Some(Self::unfreeze_fs) } else { None },
         // Always installed: it drops the filesystem's data.
         put_super: Some(Self::put_super),
+        show_options: if T::Super::HAS_SHOW_OPTIONS { Some(Self::show_options) } else { None },
         ..pin_init::zeroed()
     };
 
@@ -171,6 +180,23 @@ impl<T: FileSystem> Tables<T> {
                 (*buf).f_ffree = st.free_files;
                 (*buf).f_namelen = long(st.name_len);
             }
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by `show_vfsmnt`/`show_mountinfo` with the seq file being
+    /// written (by this thread only) and the root dentry of a mounted super
+    /// block of this type.
+    unsafe extern "C" fn show_options(m: *mut kernel::bindings::seq_file, root: *mut b::dentry) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: a live dentry of a mounted `T` super block.
+            let sb = unsafe { SuperBlock::<T>::from_raw((*root).d_sb) };
+            // SAFETY: a valid seq file that only this thread writes for the
+            // duration of the call.
+            let m = unsafe { SeqFile::from_raw(m) };
+            T::Super::show_options(sb, m)?;
             Ok(0)
         })
     }

@@ -308,6 +308,7 @@ impl<T: FileSystem> Tables<T> {
             let ns = XattrNamespace::from_flags(unsafe { (*handler).flags }).ok_or(EINVAL)?;
             // SAFETY: an inode of `T` with `i_rwsem` held exclusive (caller).
             let inode = unsafe { Locked::<T>::from_raw(inode) };
+            super::fs_type::writable(inode.super_block())?;
             // SAFETY: a NUL-terminated name, valid during the call.
             let name = unsafe { CStr::from_char_ptr(name) }.to_bytes();
             let value = if value.is_null() {
@@ -476,6 +477,7 @@ impl<T: FileSystem> Tables<T> {
             // SAFETY: a positive dentry of a `T` inode, `i_rwsem` held
             // exclusive (caller).
             let inode = unsafe { Locked::<T>::from_raw(b::kfs_helper_d_inode(dentry)) };
+            super::fs_type::writable(inode.super_block())?;
             if ns == XattrNamespace::PosixAclDefault && !inode.is_dir() {
                 return if acl.is_null() { Ok(0) } else { Err(EACCES) };
             }

@@ -229,6 +229,7 @@ impl Alloc {
             // Metadata regions are always marked in use: a free bit there
             // means the bitmap is corrupt.
             pr_err!("{}: block bitmap: metadata block {} marked free\n", sb.id(), start);
+            crate::super_block::fs_error(sb);
             return Err(EUCLEAN);
         }
         bitmap::set_bits(&mut self.blocks, start, len)?;
@@ -249,10 +250,12 @@ impl Alloc {
     ) -> Result {
         if start < geo.data_start || start.checked_add(len).is_none_or(|e| e > geo.block_count) {
             pr_err!("{}: freeing blocks {}+{} outside the data area\n", sb.id(), start, len);
+            crate::super_block::fs_error(sb);
             return Err(EUCLEAN);
         }
         if !bitmap::all_set(&self.blocks, start, len).unwrap_or(false) {
             pr_err!("{}: freeing blocks {}+{}: some are already free\n", sb.id(), start, len);
+            crate::super_block::fs_error(sb);
             return Err(EUCLEAN);
         }
         bitmap::clear_bits(&mut self.blocks, start, len)?;
@@ -281,6 +284,7 @@ impl Alloc {
         let ino = u64::from(ino);
         if ino == 0 || !bitmap::all_set(&self.inodes, ino, 1).unwrap_or(false) {
             pr_err!("{}: freeing inode {}: not in use\n", sb.id(), ino);
+            crate::super_block::fs_error(sb);
             return Err(EUCLEAN);
         }
         bitmap::clear_bits(&mut self.inodes, ino, 1)?;

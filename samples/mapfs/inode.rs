@@ -172,6 +172,7 @@ impl FileMap {
     pub(crate) fn sub_blocks(&mut self, sb: &SuperBlock<MapFs>, ino: u64, n: u64) -> Result {
         self.blocks = self.blocks.checked_sub(n).ok_or_else(|| {
             pr_err!("{}: inode {}: block count {} of a file that frees {} blocks\n", sb.id(), ino, self.blocks, n);
+            crate::super_block::fs_error(sb);
             EUCLEAN
         })?;
         Ok(())
@@ -207,6 +208,7 @@ fn edit_map(
         MapError::NoMemory => ENOMEM,
         MapError::Extent(e) => {
             pr_err!("{}: inode {}: {} edit failed: {:?}\n", sb.id(), ino, what, e);
+            crate::super_block::fs_error(sb);
             EUCLEAN
         }
     })
@@ -287,7 +289,7 @@ fn ts(t: Timestamp) -> Timespec {
 /// filesystem is later unmounted cleanly.
 pub(crate) fn corrupt(sb: &SuperBlock<MapFs>, ino: u64, what: core::fmt::Arguments<'_>) -> Error {
     pr_err!("{}: inode {}: {}\n", sb.id(), ino, what);
-    sb.data().errors.store(true, kernel::sync::atomic::Relaxed);
+    crate::super_block::fs_error(sb);
     EUCLEAN
 }
 

@@ -269,6 +269,8 @@ impl WritebackOps for WritebackMap {
     type FileSystem = MapFs;
 
     fn map(inode: &INodeView<MapFs>, pos: u64, _len: u64) -> Result<WritebackMapping> {
+        // Read-only after a corruption: nothing more reaches the disk.
+        inode.super_block().data().check_writable()?;
         let bits = inode.block_bits();
         let fb = pos >> bits;
         let mut m = inode.data().map.lock();
@@ -339,6 +341,7 @@ impl DirectOps for DirectMap {
                 _ => Err(EAGAIN),
             };
         }
+        inode.super_block().data().check_writable()?;
         for_write_bytes(inode, pos, len, flags, Alloc::Now)
     }
 
@@ -358,6 +361,7 @@ impl WriteOps for WriteMap {
             // Zeroing: holes and unwritten ranges already read as zeros.
             return current(inode, pos).map(Mapping::from);
         }
+        inode.super_block().data().check_writable()?;
         for_write_bytes(inode, pos, len, flags, Alloc::Delayed)
     }
 

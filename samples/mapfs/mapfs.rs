@@ -31,7 +31,10 @@ mod iomap;
 mod super_block;
 mod xattr;
 
-use kfs::vfs::{FileSystem, INode, INodeFlags, Locked, NewSuperBlock, SuperBlock, Timespec};
+use kfs::vfs::{
+    FileSystem, INode, INodeFlags, Locked, MountOption, MountOptions, NewSuperBlock, OptionKind, OptionValue,
+    SuperBlock, Timespec,
+};
 
 /// The mapfs filesystem type. Its C tables are implemented where they
 /// belong: super block operations in [`super_block`], directories in
@@ -51,12 +54,63 @@ pub(crate) struct MapfsSb {
     /// A corrupt structure was found: the super block is written with
     /// `STATE_ERRORS`, which only fsck clears.
     pub(crate) errors: Atomic<bool>,
+    /// `errors=remount-ro`: the first corruption found makes the
+    /// filesystem read-only ([`super_block::fs_error`]).
+    pub(crate) remount_ro_on_error: Atomic<bool>,
+    /// Read-only because of a corruption: every change fails with `EROFS`,
+    /// and only the super block (marked with errors) is written again.
+    pub(crate) error_ro: Atomic<bool>,
+}
+
+/// What mapfs does when it finds a corrupt structure (`errors=`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum OnError {
+    /// Refuse the operation with `EUCLEAN`, log it, and go on (the default).
+    Continue,
+    /// Also become read-only until unmounted (`EROFS` for every change).
+    RemountRo,
+}
+
+/// mapfs's mount options; `None`: not given.
+#[derive(Default)]
+pub(crate) struct Options {
+    /// `errors=continue|remount-ro`.
+    pub(crate) errors: Option<OnError>,
+}
+
+impl MountOptions for Options {
+    const OPTIONS: &'static [MountOption] =
+        &[MountOption { name: c"errors", kind: OptionKind::Choice(&[c"continue", c"remount-ro"]) }];
+
+    fn set(&mut self, option: usize, value: OptionValue) -> Result {
+        self.errors = match (option, value) {
+            (0, OptionValue::Choice(0)) => Some(OnError::Continue),
+            (0, OptionValue::Choice(1)) => Some(OnError::RemountRo),
+            _ => return Err(EINVAL),
+        };
+        Ok(())
+    }
 }
 
 impl MapfsSb {
-    /// Whether the filesystem is mounted read-only now.
+    /// Whether the filesystem is mounted read-only now (or became so after
+    /// a corruption, with `errors=remount-ro`).
     pub(crate) fn is_read_only(&self) -> bool {
         self.read_only.load(Relaxed)
+    }
+
+    /// `EROFS` when nothing may change. On a read-only mount the VFS
+    /// refuses changes itself; this catches the filesystem that became
+    /// read-only after a corruption while mounted read-write: the wrapper
+    /// asks it first in every operation that changes something
+    /// ([`FileSystem::check_writable`]), and the write and writeback
+    /// mapping hooks and the allocator ask it too, for what was under way.
+    pub(crate) fn check_writable(&self) -> Result {
+        if self.is_read_only() {
+            Err(EROFS)
+        } else {
+            Ok(())
+        }
     }
 
     /// Allocates up to `max` blocks near `goal` (see
@@ -103,6 +157,7 @@ impl MapfsSb {
 
     /// Frees blocks.
     pub(crate) fn free_blocks(&self, sb: &SuperBlock<MapFs>, start: u64, len: u64) -> Result {
+        self.check_writable()?;
         self.alloc.lock().free_blocks(sb, &self.geo, self.seed, start, len)
     }
 
@@ -116,6 +171,7 @@ impl MapfsSb {
 
     /// Frees an inode number.
     pub(crate) fn free_inode(&self, sb: &SuperBlock<MapFs>, ino: u32) -> Result {
+        self.check_writable()?;
         self.alloc.lock().free_inode(sb, &self.geo, self.seed, ino)
     }
 }
@@ -131,9 +187,10 @@ impl FileSystem for MapFs {
     type Dir = dir::Dir;
     type File = file::File;
     type Xattr = xattr::Xattr;
+    type Options = Options;
 
-    fn fill_super(sb: &mut NewSuperBlock<Self>) -> Result<MapfsSb> {
-        super_block::fill_super(sb)
+    fn fill_super(sb: &mut NewSuperBlock<Self>, options: &Options) -> Result<MapfsSb> {
+        super_block::fill_super(sb, options)
     }
 
     fn root(sb: &SuperBlock<Self>) -> Result<ARef<INode<Self>>> {
@@ -147,8 +204,12 @@ impl FileSystem for MapFs {
         inode::MapfsInode::new()
     }
 
-    fn reconfigure(sb: &SuperBlock<Self>, read_only: bool) -> Result {
-        super_block::reconfigure(sb, read_only)
+    fn reconfigure(sb: &SuperBlock<Self>, read_only: Option<bool>, options: &Options) -> Result {
+        super_block::reconfigure(sb, read_only, options)
+    }
+
+    fn check_writable(sb: &SuperBlock<Self>) -> Result {
+        sb.data().check_writable()
     }
 
     fn birth_time(inode: &INode<Self>) -> Option<Timespec> {

@@ -12,15 +12,20 @@ use crate::format::{
 use crate::inode::{delete_inode, release_tree_reservation, write_inode};
 use crate::kfs::fmt::Shown;
 use crate::kfs::vfs::{Buffer, INodeView, NewSuperBlock, StatFs, SuperBlock, SuperOperations};
-use crate::{MapFs, MapfsSb};
-use kernel::{new_mutex, prelude::*, sync::atomic::{Atomic, Relaxed}};
+use crate::{MapFs, MapfsSb, OnError, Options};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    seq_file::{seq_print, SeqFile},
+    sync::atomic::{Atomic, Full, Relaxed, Release},
+};
 
 /// mapfs's super block operations.
 pub(crate) struct Super;
 
 /// Reads and checks the super block, sets the block size, loads the
 /// allocator ([`crate::kfs::vfs::FileSystem::fill_super`]).
-pub(crate) fn fill_super(sb: &mut NewSuperBlock<MapFs>) -> Result<MapfsSb> {
+pub(crate) fn fill_super(sb: &mut NewSuperBlock<MapFs>, options: &Options) -> Result<MapfsSb> {
     // The super block is the first 1024 bytes of the device, whatever the
     // block size: read it with the smallest block size the device allows.
     sb.min_block_size(SUPERBLOCK_SIZE as u32)?;
@@ -76,7 +81,15 @@ pub(crate) fn fill_super(sb: &mut NewSuperBlock<MapFs>) -> Result<MapfsSb> {
         begin_writing(&mut alloc, |b| sb.read_block(b))?;
     }
     let alloc = KBox::pin_init(new_mutex!(alloc, "mapfs_alloc"), GFP_KERNEL)?;
-    Ok(MapfsSb { geo, seed, alloc, read_only: Atomic::new(read_only), errors: Atomic::new(false) })
+    Ok(MapfsSb {
+        geo,
+        seed,
+        alloc,
+        read_only: Atomic::new(read_only),
+        errors: Atomic::new(false),
+        remount_ro_on_error: Atomic::new(options.errors == Some(OnError::RemountRo)),
+        error_ro: Atomic::new(false),
+    })
 }
 
 #[vtable]
@@ -129,16 +142,54 @@ impl SuperOperations for Super {
             pr_err!("{}: could not record the clean state at unmount\n", sb.id());
         }
     }
+
+    fn show_options(sb: &SuperBlock<MapFs>, m: &SeqFile) -> Result {
+        if sb.data().remount_ro_on_error.load(Relaxed) {
+            seq_print!(m, ",errors=remount-ro");
+        }
+        Ok(())
+    }
 }
 
-/// Remount between read-only and read-write
-/// ([`crate::kfs::vfs::FileSystem::reconfigure`]).
-pub(crate) fn reconfigure(sb: &SuperBlock<MapFs>, read_only: bool) -> Result {
+/// A corrupt structure was found (the caller logged what): the super block
+/// will carry `STATE_ERRORS`, and with `errors=remount-ro` the filesystem
+/// stops changing anything: every later change fails with `EROFS` (see
+/// [`MapfsSb::check_writable`]), dirty data is not written back, and only
+/// the super block, marked with errors and not clean, is written again
+/// (at sync and unmount). Takes no lock, so callers may hold any.
+pub(crate) fn fs_error(sb: &SuperBlock<MapFs>) {
     let d = sb.data();
+    d.errors.store(true, Relaxed);
+    if d.remount_ro_on_error.load(Relaxed) && !d.is_read_only() && !d.error_ro.xchg(true, Full) {
+        d.read_only.store(true, Release);
+        pr_crit!("{}: corruption found: read-only from now on (errors=remount-ro); unmount and run fsck.mapfs\n",
+            sb.id());
+    }
+}
+
+/// A remount: `errors=` when given, and a switch between read-only and
+/// read-write ([`crate::kfs::vfs::FileSystem::reconfigure`]). A
+/// filesystem that became read-only after a corruption stays so until it is
+/// unmounted and checked.
+pub(crate) fn reconfigure(sb: &SuperBlock<MapFs>, read_only: Option<bool>, options: &Options) -> Result {
+    let d = sb.data();
+    let error_ro = d.error_ro.load(Relaxed);
+    if read_only == Some(false) && error_ro {
+        pr_err!("{}: read-only after a corruption: unmount and run fsck.mapfs before writing\n", sb.id());
+        return Err(EROFS);
+    }
+    if let Some(e) = options.errors {
+        d.remount_ro_on_error.store(e == OnError::RemountRo, Relaxed);
+    }
+    let Some(read_only) = read_only else { return Ok(()) };
     let mut a = d.alloc.lock();
     if read_only {
-        // Everything was synced: the image is clean while read-only.
-        a.write_super(|b| sb.read_block(b), true)?;
+        if error_ro {
+            a.sb.state |= STATE_ERRORS;
+        }
+        // Everything was synced: the image is clean while read-only, unless
+        // writes stopped at a corruption.
+        a.write_super(|b| sb.read_block(b), !error_ro)?;
         d.read_only.store(true, Relaxed);
     } else {
         if a.sb.unknown_ro_compat() != 0 {
@@ -168,9 +219,15 @@ fn begin_writing<'a>(alloc: &mut Alloc, read: impl Fn(u64) -> Result<Buffer<'a>>
 
 /// Writes the counts kept in memory to the super block, marked clean or not
 /// (a sync: not clean; unmount and freeze: clean). Nothing to write on a
-/// read-only mount.
+/// read-only mount; after a corruption made it read-only, the super block
+/// marked with errors and not clean.
 fn record_state(sb: &SuperBlock<MapFs>, clean: bool) -> Result {
     let d = sb.data();
+    if d.error_ro.load(Relaxed) {
+        let mut a = d.alloc.lock();
+        a.sb.state |= STATE_ERRORS;
+        return a.write_super(|b| sb.read_block(b), false);
+    }
     if d.is_read_only() {
         return Ok(());
     }
