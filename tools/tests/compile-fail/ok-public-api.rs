@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use crate::kfs::iomap::{truncate_page, zero_range};
-use crate::kfs::vfs::{FileGuard, INode, INodeView, Locked, NewSuperBlock, SuperBlock};
+use crate::kfs::vfs::{FileGuard, INode, INodeView, Locked, MountOption, NewSuperBlock, OptionKind, OptionValue, SuperBlock};
 use crate::MapFs;
 use kernel::{prelude::*, sync::aref::ARef};
 
@@ -48,4 +48,14 @@ fn acls_while_filling(sb: &mut NewSuperBlock<MapFs>) -> Result {
 fn answer(out: &mut crate::kfs::vfs::XattrValue<'_>, list: &mut crate::kfs::vfs::XattrList<'_>) -> Result {
     out.put(b"value")?;
     list.push(crate::kfs::vfs::XattrNamespace::User, b"name")
+}
+
+// A mount option with a 'static name (mount-option-name-borrowed's control).
+const OPTION: MountOption = MountOption { name: c"flag", kind: OptionKind::Choice(&[c"a", c"b"]) };
+
+fn option_value(v: OptionValue) -> Option<usize> {
+    match v {
+        OptionValue::Choice(i) => Some(i),
+        OptionValue::Flag | OptionValue::U32(_) => None,
+    }
 }
