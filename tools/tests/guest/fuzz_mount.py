@@ -8,7 +8,9 @@
 #   1. copies the base and lets mapfs-corrupt make 1-3 structure-aware
 #      changes with recomputed checksums (so they reach the filesystem logic);
 #   2. runs fsck.mapfs -n -f on the copy (it must not crash: exit 0 or 4);
-#   3. attaches it to a loop device, mounts it, walks it (stat, read every
+#   3. attaches it to a loop device, mounts it (odd seeds with
+#      errors=remount-ro, so that the first corruption found stops every
+#      change), walks it (stat, read every
 #      file, readlink, readdir), writes (create, write, fallocate, a shared
 #      mapping store, mkdir, rename, unlink, truncate, link, chmod), syncs,
 #      walks again and unmounts; each image's work runs in a child process
@@ -308,7 +310,7 @@ def fuzz_images(bs, base, seeds, loop_nr, mnt, img):
     LOOP_NR = loop_nr
     kmsg = Kmsg()
     tally = dict(images=0, mount_refused=0, op_refused=0, fsck_found=0, fsck_missed=0,
-                 neither=0, splats=0, hangs=0, fsck_crash=0)
+                 neither=0, splats=0, hangs=0, fsck_crash=0, went_ro=0)
     failures = []
     for seed in seeds:
         changes = 1 + seed % 3
@@ -331,7 +333,12 @@ def fuzz_images(bs, base, seeds, loop_nr, mnt, img):
             break
         noticed = False
         hung = False
-        mrc, mout = run(["mount", "-t", "mapfs", loop, mnt])
+        # Every other image with errors=remount-ro: the first corruption
+        # found then stops every change, which takes other paths (writeback
+        # refused, the super block alone written at unmount).
+        ro_on_error = seed % 2 == 1
+        opts = ["-o", "errors=remount-ro"] if ro_on_error else []
+        mrc, mout = run(["mount", "-t", "mapfs"] + opts + [loop, mnt])
         if mrc == 124:
             hung = True
         elif mrc != 0:
@@ -373,6 +380,8 @@ def fuzz_images(bs, base, seeds, loop_nr, mnt, img):
         own = "mapfs: %s: " % os.path.basename(loop)
         if any(lvl <= 3 and m.startswith(own) for lvl, m in recs):
             noticed = True
+        if ro_on_error and any(m.startswith(own + "corruption found: read-only") for _, m in recs):
+            tally["went_ro"] += 1
         if frc == 4:
             tally["fsck_found"] += 1
         elif frc == 0 and noticed:
@@ -447,9 +456,10 @@ def main():
         failures += fails
         print("block size %d: %d images, mount refused %d, an operation refused %d, "
               "fsck -n found damage in %d, missed what the kernel refused in %d, "
-              "neither noticed %d" % (bs, tally.get("images", 0), tally.get("mount_refused", 0),
-                                      tally.get("op_refused", 0), tally.get("fsck_found", 0),
-                                      tally.get("fsck_missed", 0), tally.get("neither", 0)),
+              "neither noticed %d; went read-only (errors=remount-ro, odd seeds) %d" % (
+                  bs, tally.get("images", 0), tally.get("mount_refused", 0),
+                  tally.get("op_refused", 0), tally.get("fsck_found", 0),
+                  tally.get("fsck_missed", 0), tally.get("neither", 0), tally.get("went_ro", 0)),
               flush=True)
         for k in tally:
             totals[k] = totals.get(k, 0) + tally[k]
