@@ -169,7 +169,8 @@ pub struct Registration<T: FileSystem> {
 
 // SAFETY: After registration the VFS owns all mutation of the
 // `file_system_type` (under its own locks); Rust code never touches it again
-// until `unregister_filesystem`, which the VFS serialises too.
+// until `unregister_filesystem`, which the VFS serialises too. The parameter
+// tables are never changed after `new`: every thread only reads them.
 unsafe impl<T: FileSystem> Send for Registration<T> {}
 // SAFETY: See `Send`: shared references expose no access to the C object.
 unsafe impl<T: FileSystem> Sync for Registration<T> {}
@@ -323,9 +324,8 @@ impl<T: FileSystem> Tables<T> {
             // SAFETY: reading the requested flags of a valid context.
             let (flags, mask) = unsafe { ((*fc).sb_flags, (*fc).sb_flags_mask) };
             let rdonly = b::KFS_CONST_SB_RDONLY as u32;
-            if mask & rdonly == 0 {
-                return Ok(0);
-            }
+            // A remount through `fspick`/`fsconfig` may carry options only
+            // (no `SB_RDONLY` in the mask): the filesystem still sees them.
             let want_ro = flags & rdonly != 0;
             let change = (mask & rdonly != 0 && want_ro != sbr.is_read_only()).then_some(want_ro);
             if change == Some(true) {
