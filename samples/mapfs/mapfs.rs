@@ -116,25 +116,19 @@ impl MapfsSb {
     /// Allocates up to `max` blocks near `goal` (see
     /// [`alloc::Alloc::alloc_blocks`]).
     pub(crate) fn alloc_blocks(&self, sb: &SuperBlock<MapFs>, goal: Option<u64>, max: u64) -> Result<(u64, u64)> {
-        if self.is_read_only() {
-            return Err(EROFS);
-        }
+        self.check_writable()?;
         self.alloc.lock().alloc_blocks(sb, &self.geo, self.seed, goal, max)
     }
 
     /// Promises `n` blocks to an inode's extent-tree growth.
     pub(crate) fn reserve(&self, n: u64) -> Result {
-        if self.is_read_only() {
-            return Err(EROFS);
-        }
+        self.check_writable()?;
         self.alloc.lock().reserve(n)
     }
 
     /// Promises up to `max` blocks (a delayed allocation): how many.
     pub(crate) fn reserve_some(&self, max: u64) -> Result<u64> {
-        if self.is_read_only() {
-            return Err(EROFS);
-        }
+        self.check_writable()?;
         self.alloc.lock().reserve_some(max)
     }
 
@@ -163,9 +157,7 @@ impl MapfsSb {
 
     /// Allocates an inode number and its generation.
     pub(crate) fn alloc_inode(&self, sb: &SuperBlock<MapFs>) -> Result<(u32, u32)> {
-        if self.is_read_only() {
-            return Err(EROFS);
-        }
+        self.check_writable()?;
         self.alloc.lock().alloc_inode(sb, &self.geo, self.seed)
     }
 

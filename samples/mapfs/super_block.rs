@@ -223,17 +223,14 @@ fn begin_writing<'a>(alloc: &mut Alloc, read: impl Fn(u64) -> Result<Buffer<'a>>
 /// marked with errors and not clean.
 fn record_state(sb: &SuperBlock<MapFs>, clean: bool) -> Result {
     let d = sb.data();
-    if d.error_ro.load(Relaxed) {
-        let mut a = d.alloc.lock();
-        a.sb.state |= STATE_ERRORS;
-        return a.write_super(|b| sb.read_block(b), false);
-    }
-    if d.is_read_only() {
+    let error_ro = d.error_ro.load(Relaxed);
+    if d.is_read_only() && !error_ro {
         return Ok(());
     }
     let mut a = d.alloc.lock();
-    if d.errors.load(kernel::sync::atomic::Relaxed) {
+    // `fs_error` sets `errors` before `error_ro`.
+    if d.errors.load(Relaxed) {
         a.sb.state |= STATE_ERRORS;
     }
-    a.write_super(|b| sb.read_block(b), clean)
+    a.write_super(|b| sb.read_block(b), clean && !error_ro)
 }

@@ -121,9 +121,7 @@ impl XattrOperations for Xattr {
         enabled(inode)?;
         let sb = inode.super_block();
         let d = sb.data();
-        if d.is_read_only() {
-            return Err(EROFS);
-        }
+        d.check_writable()?;
         let n = ns(n);
         if !fx::valid_name(n, name) {
             return Err(if name.is_empty() { EINVAL } else { ERANGE });
