@@ -660,7 +660,12 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
     let sb = inode.super_block();
     let d = sb.data();
     if d.is_read_only() {
-        return Ok(());
+        // A read-only mount has nothing to write. One that became
+        // read-only at a corruption (errors=remount-ro) may: a size that a
+        // writeback completion advanced, blocks it converted. They never
+        // reach the disk now, and whoever waits for them (fsync, msync)
+        // must hear so rather than take them for durable.
+        return if d.error_ro.load(kernel::sync::atomic::Relaxed) { Err(EROFS) } else { Ok(()) };
     }
     let ino = u32::try_from(inode.ino()).map_err(|_| EINVAL)?;
     let a = inode.attrs();
