@@ -24,3 +24,30 @@ mod bindings;
 pub mod fmt;
 pub mod iomap;
 pub mod vfs;
+
+/// What a filesystem's hook hands back to C. The kernel's internal error
+/// codes (512 to 4095: `ERESTARTSYS`, `ENOIOCTLCMD`, `EIOCBQUEUED`, ...)
+/// mean something to the VFS, AIO and the signal code: `-EIOCBQUEUED` from
+/// a synchronous `read_iter` or `write_iter` is a `BUG_ON` in
+/// `new_sync_read`, and an AIO request that gets it never completes.
+/// [`kernel::error::Error::from_errno`] makes any of them, so the wrappers
+/// pass every hook's result through [`HookResult::hook`], which turns
+/// those codes into `EIO` (with a line in dmesg) and keeps the others.
+pub(in crate::kfs) trait HookResult {
+    /// The result, with a kernel-internal error code replaced by `EIO`.
+    fn hook(self) -> Self;
+}
+
+impl<V> HookResult for kernel::error::Result<V> {
+    fn hook(self) -> Self {
+        self.map_err(|e| {
+            let n = e.to_errno();
+            if n < -511 {
+                kernel::pr_err!("a filesystem hook returned the kernel-internal error {}: reported as EIO\n", n);
+                kernel::error::code::EIO
+            } else {
+                e
+            }
+        })
+    }
+}

@@ -28,6 +28,7 @@
 //! `invalidate_folio`, `is_partially_uptodate`, `error_remove_folio`) are
 //! iomap's and the page cache's own.
 
+use crate::kfs::HookResult;
 use super::{map::Kind, ops::{checked, ReadTable}, Flags, Mapping, WritebackOps};
 use crate::kfs::{
     bindings as b,
@@ -192,7 +193,7 @@ impl<T: FileSystem> Aops<T> {
             let map = if reuse {
                 cached
             } else {
-                let map = Mapping::from(WritebackOf::<T>::map(inode, pos, u64::from(len))?);
+                let map = Mapping::from(WritebackOf::<T>::map(inode, pos, u64::from(len)).hook()?);
                 // Writeback asks like a read (no flag): never new blocks.
                 let map = checked(inode, pos, Flags::NONE, map)?;
                 // SAFETY: the context's mapping is ours to fill; `s_bdev`
@@ -281,7 +282,7 @@ unsafe extern "C" fn complete<T: FileSystem>(ioend: *mut b::iomap_ioend) {
     // folios are under writeback until `iomap_finish_ioends` below).
     let inode = unsafe { INodeView::<T>::from_raw(inode) };
     let io_error = (error != 0).then(|| Error::from_errno(error));
-    let res = WritebackOf::<T>::complete(inode, u64::try_from(offset).unwrap_or(0), size as u64, io_error);
+    let res = WritebackOf::<T>::complete(inode, u64::try_from(offset).unwrap_or(0), size as u64, io_error).hook();
     if let Err(e) = res {
         if error == 0 {
             pr_err!("{}: inode {}: completing the write of {}+{} failed: error {}\n",

@@ -38,6 +38,7 @@
 //! ([`DirectOps::write_done`], in process context, only when there is
 //! something to do). The wrapper then sets the new size.
 
+use crate::kfs::HookResult;
 use super::{ops::begin_with, Flags, Mapping};
 use crate::kfs::{
     bindings as b,
@@ -164,7 +165,7 @@ impl<O: DirectOps> DirectTable<O> {
             return EIO.to_errno();
         }
         let _nofs = NoFs::enter();
-        if let Err(e) = O::write_done(inode, offset, len, unwritten) {
+        if let Err(e) = O::write_done(inode, offset, len, unwritten).hook() {
             return e.to_errno();
         }
         if extends {

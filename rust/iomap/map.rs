@@ -149,8 +149,12 @@ impl Mapping {
             return Err(EIO);
         }
         match self.kind {
-            Kind::Hole => Ok(()),
-            Kind::Delalloc => {
+            // Whole blocks, as for every kind: iomap marks the blocks of
+            // the range up to date once it zeroed (or skipped) them, so a
+            // hole ending inside a block would leave the rest of that
+            // block's page cache uninitialised yet up to date, and a
+            // writeback hole ending there would start a bio mid-sector.
+            Kind::Hole | Kind::Delalloc => {
                 if (self.offset | self.length) & mask != 0 {
                     return Err(EIO);
                 }

@@ -32,6 +32,7 @@
 //! before iomap sees it ([`Mapping::check`]); a wrong one fails the I/O with
 //! `EIO` and one line in dmesg instead of an iomap warning.
 
+use crate::kfs::HookResult;
 use super::{Mapping, ReadMapping, WritebackMapping};
 use crate::kfs::{
     bindings as b,
@@ -277,7 +278,7 @@ pub(super) unsafe fn begin_with<T: FileSystem>(
         let inode = unsafe { INode::<T>::from_raw(inode) };
         let (pos, len) = range(pos, length)?;
         let flags = Flags(flags);
-        let map = checked(inode, pos, flags, answer(inode, pos, len, flags)?)?;
+        let map = checked(inode, pos, flags, answer(inode, pos, len, flags).hook()?)?;
         // SAFETY: `iomap` is valid for writes (caller); `s_bdev` is the
         // filesystem's device, open while it is mounted.
         unsafe { map.fill(iomap, (*inode.super_block().ptr()).s_bdev) };
@@ -393,12 +394,19 @@ impl<O: WriteOps> WriteTable<O> {
             let (pos, len) = range(pos, length)?;
             let written = u64::try_from(written).unwrap_or(0);
             let flags = Flags(flags);
-            if O::HAS_RELEASE_NEW && map.is_new() && !flags.contains(Flags::FAULT) {
+            // Only a delayed allocation is given back (iomap's punch
+            // contract, and XFS's `IOMAP_DELALLOC && IOMAP_F_NEW`): blocks
+            // a write allocated may be under writeback by now.
+            if O::HAS_RELEASE_NEW
+                && map.is_new()
+                && map.kind() == super::map::Kind::Delalloc
+                && !flags.contains(Flags::FAULT)
+            {
                 // SAFETY: as above; `iomap` is the mapping in use.
                 unsafe { Self::release_unused(inode, pos, len, written, flags, iomap) };
             }
             if O::HAS_END {
-                O::end(inode, pos, len, written, flags, &map)?;
+                O::end(inode, pos, len, written, flags, &map).hook()?;
             }
             Ok(0)
         })

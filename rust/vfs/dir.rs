@@ -12,7 +12,8 @@
 //! `d_instantiate`), after checking that an inode the filesystem hands back
 //! belongs to the same super block.
 
-use super::{Created, DevNum, FileSystem, INode, INodeType, Locked, NoFs};
+use crate::kfs::HookResult;
+use super::{CreateKind, Created, DevNum, FileSystem, INode, INodeType, Locked, NoFs};
 use crate::kfs::bindings as b;
 use core::marker::PhantomData;
 use kernel::{error::from_result, prelude::*, sync::aref::ARef};
@@ -48,7 +49,7 @@ pub trait DirOperations: Sized + 'static {
     fn create(
         _dir: &Locked<Self::FileSystem>,
         _name: &[u8],
-        _typ: INodeType<'_>,
+        _kind: CreateKind<'_>,
         _mode: u16,
     ) -> Result<Created<Self::FileSystem>> {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
@@ -63,7 +64,7 @@ pub trait DirOperations: Sized + 'static {
     /// `linkat` may name it later: [`Self::link`] then sees its link count
     /// raised from 0 to 1. `dir`'s `i_rwsem` is not held. Without this,
     /// `O_TMPFILE` is `EOPNOTSUPP`.
-    fn tmpfile(_dir: &INode<Self::FileSystem>, _mode: u16) -> Result<Created<Self::FileSystem>> {
+    fn tmpfile(_dir: &INode<Self::FileSystem>, _kind: CreateKind<'_>, _mode: u16) -> Result<Created<Self::FileSystem>> {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -121,8 +122,8 @@ pub trait DirOperations: Sized + 'static {
     /// instead of being removed (`renameat2` with `RENAME_WHITEOUT`, what
     /// overlayfs uses to hide a lower file): a character device node
     /// numbered [`DevNum::WHITEOUT`] with no permission bits, made as
-    /// `create` makes one (`INodeType::Chr(DevNum::WHITEOUT)`, mode 0) and
-    /// returned. The rename and the whiteout are one operation: if either
+    /// `create` makes one (of kind `whiteout`, `INodeType::Chr(DevNum::WHITEOUT)`,
+    /// mode 0) and returned. The rename and the whiteout are one operation: if either
     /// fails, neither may be visible. Without this, `RENAME_WHITEOUT` is
     /// `EINVAL`.
     fn rename_whiteout(
@@ -132,6 +133,7 @@ pub trait DirOperations: Sized + 'static {
         _new_dir: &Locked<Self::FileSystem>,
         _new_name: &[u8],
         _target: Option<&INode<Self::FileSystem>>,
+        _whiteout: CreateKind<'_>,
     ) -> Result<Created<Self::FileSystem>> {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
@@ -266,7 +268,7 @@ impl<T: FileSystem> Tables<T> {
             let dir = unsafe { INode::<T>::from_raw((*file).f_inode) };
             // SAFETY: `ctx` is the reader's context, ours for this call.
             let mut emitter = unsafe { DirEmitter::new(ctx) };
-            T::Dir::read_dir(dir, &mut emitter)?;
+            T::Dir::read_dir(dir, &mut emitter).hook()?;
             Ok(0)
         })
     }
@@ -284,7 +286,7 @@ impl<T: FileSystem> Tables<T> {
         // SAFETY: `dir` is a referenced directory inode of type `T`; the
         // dentry's name is stable during lookup.
         let (dir_ref, name) = unsafe { (INode::<T>::from_raw(dir), dentry_name(dentry)) };
-        let inode = match T::Dir::lookup(dir_ref, name) {
+        let inode = match T::Dir::lookup(dir_ref, name).hook() {
             Ok(Some(inode)) => {
                 if let Err(e) = same_sb(dir_ref, &inode, "lookup") {
                     return e.to_ptr();
@@ -318,7 +320,7 @@ impl<T: FileSystem> Tables<T> {
         let (dir, name) = unsafe { (Locked::<T>::from_raw(dir), dentry_name(dentry)) };
         super::fs_type::writable(dir.super_block())?;
         let is_dir = matches!(typ, INodeType::Dir);
-        let inode = T::Dir::create(dir, name, typ, mode)?.into_inner();
+        let inode = T::Dir::create(dir, name, CreateKind::new(typ), mode).hook()?.into_inner();
         if is_dir {
             // SAFETY: `i_rwsem` of `dir` held.
             unsafe { b::inc_nlink(dir.as_ptr()) };
@@ -415,7 +417,7 @@ impl<T: FileSystem> Tables<T> {
             // SAFETY: a referenced directory of `T` (caller guarantee).
             let dir = unsafe { INode::<T>::from_raw(dir) };
             super::fs_type::writable(dir.super_block())?;
-            let inode = T::Dir::tmpfile(dir, mode)?.into_inner();
+            let inode = T::Dir::tmpfile(dir, CreateKind::new(INodeType::Reg), mode).hook()?.into_inner();
             // SAFETY: the file's dentry is negative and ours to instantiate;
             // `d_tmpfile` drops the link count `init_created` set to 0 and
             // takes our reference to the inode.
@@ -453,7 +455,7 @@ impl<T: FileSystem> Tables<T> {
             // `vfs_link` checked) goes from 0 to 1 before its entry exists.
             // SAFETY: the inode's `i_rwsem` is held.
             unsafe { b::inc_nlink(inode.as_ptr()) };
-            if let Err(e) = T::Dir::link(dir, name, inode) {
+            if let Err(e) = T::Dir::link(dir, name, inode).hook() {
                 // SAFETY: as above; raised just now.
                 unsafe { b::drop_nlink(inode.as_ptr()) };
                 return Err(e);
@@ -487,14 +489,18 @@ impl<T: FileSystem> Tables<T> {
         };
         super::fs_type::writable(dir.super_block())?;
         if rmdir {
-            T::Dir::rmdir(dir, name, inode)?;
+            // The parent counts this directory's `..`.
+            links_at_least(dir, 3, "rmdir")?;
+            links_at_least(inode, 2, "rmdir")?;
+            T::Dir::rmdir(dir, name, inode).hook()?;
             // SAFETY: both `i_rwsem`s are held.
             unsafe {
                 b::clear_nlink(inode.as_ptr());
                 b::drop_nlink(dir.as_ptr());
             }
         } else {
-            T::Dir::unlink(dir, name, inode)?;
+            links_at_least(inode, 1, "unlink")?;
+            T::Dir::unlink(dir, name, inode).hook()?;
             // SAFETY: the inode's `i_rwsem` is held.
             unsafe { b::drop_nlink(inode.as_ptr()) };
         }
@@ -561,10 +567,21 @@ impl<T: FileSystem> Tables<T> {
             let target = (!target.is_null()).then(|| unsafe { INode::<T>::from_raw(target) });
             super::fs_type::writable(od.super_block())?;
             let is_dir = inode.is_dir();
+            // A directory's parent counts its `..`; a replaced target
+            // loses a link (a directory two).
+            if is_dir {
+                links_at_least(od, 3, "rename")?;
+            }
+            if let Some(t) = target {
+                links_at_least(t, if t.is_dir() { 2 } else { 1 }, "rename")?;
+                if t.is_dir() {
+                    links_at_least(nd, 3, "rename")?;
+                }
+            }
             if exchange {
                 // The VFS checked that both exist.
                 let other = target.ok_or(ENOENT)?;
-                T::Dir::exchange(od, on, inode, nd, nn, other)?;
+                T::Dir::exchange(od, on, inode, nd, nn, other).hook()?;
                 let other_dir = other.is_dir();
                 // SAFETY: every inode involved is locked by the VFS.
                 unsafe {
@@ -584,7 +601,7 @@ impl<T: FileSystem> Tables<T> {
                 return Ok(0);
             }
             let whiteout = if flags & b::RENAME_WHITEOUT != 0 {
-                let w = T::Dir::rename_whiteout(od, on, inode, nd, nn, target)?;
+                let w = T::Dir::rename_whiteout(od, on, inode, nd, nn, target, CreateKind::new(INodeType::Chr(DevNum::WHITEOUT))).hook()?;
                 let a = w.attrs();
                 if u32::from(a.mode) != b::S_IFCHR | u32::from(b::KFS_CONST_WHITEOUT_MODE)
                     || a.rdev != DevNum::WHITEOUT
@@ -594,7 +611,7 @@ impl<T: FileSystem> Tables<T> {
                 }
                 Some(w)
             } else {
-                T::Dir::rename(od, on, inode, nd, nn, target)?;
+                T::Dir::rename(od, on, inode, nd, nn, target).hook()?;
                 None
             };
             // SAFETY: every inode involved is locked by the VFS.
@@ -624,6 +641,24 @@ impl<T: FileSystem> Tables<T> {
             Ok(0)
         })
     }
+}
+
+/// `EUCLEAN` (with a line in dmesg) unless `inode` has at least `min`
+/// links. Link counts come from the disk: a crafted or damaged image can
+/// hold one too low for the change at hand, which `drop_nlink` would warn
+/// about and wrap below 0 (and an inode at 0 links while an entry names it
+/// is freed at eviction).
+fn links_at_least<T: FileSystem>(inode: &INode<T>, min: u32, op: &str) -> Result {
+    let n = inode.nlink();
+    if n < min {
+        pr_err!("{}: inode {}: link count {}, {} needs at least {}: corrupt\n",
+            inode.super_block().id(), inode.ino(), n, op, min);
+        if T::HAS_CORRUPTION_FOUND {
+            T::corruption_found(inode.super_block());
+        }
+        return Err(EUCLEAN);
+    }
+    Ok(())
 }
 
 /// The name of a dentry.

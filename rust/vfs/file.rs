@@ -46,6 +46,7 @@
 //!   only timestamps changed), writes the device's metadata buffers
 //!   (`sync_blockdev`) and flushes the device's cache.
 
+use crate::kfs::HookResult;
 use super::{
     lock::{InodeLock, InodeLockShared, InvalidateLock, InvalidateLockShared},
     FileSystem, INode, INodeFlags, Locked, NoFs,
@@ -211,7 +212,7 @@ fn set_size_guarded<T: FileSystem>(file: &FileGuard<T>, new: u64) -> Result {
     }
     // SAFETY: a referenced inode with `i_rwsem` and `invalidate_lock` held.
     unsafe { b::truncate_setsize(inode.as_ptr(), new as i64) };
-    T::File::set_size(file, old, new)?;
+    T::File::set_size(file, old, new).hook()?;
     inode.mark_dirty();
     Ok(())
 }
@@ -257,8 +258,8 @@ fn shift_range<T: FileSystem>(inode: &Locked<T>, file: *mut b::file, start: u64,
     match dir {
         Shift::Down => {
             flush()?;
-            T::File::punch(guard, first, count)?;
-            T::File::shift(guard, first, count, Shift::Down)?;
+            T::File::punch(guard, first, count).hook()?;
+            T::File::shift(guard, first, count, Shift::Down).hook()?;
             // Zeroes the new last block's tail at its new offset.
             set_size_guarded(guard, new_size)?;
         }
@@ -268,7 +269,7 @@ fn shift_range<T: FileSystem>(inode: &Locked<T>, file: *mut b::file, start: u64,
             // and dirties that folio, so the flush comes after it.
             set_size_guarded(guard, new_size)?;
             flush()?;
-            T::File::shift(guard, first, count, Shift::Up)?;
+            T::File::shift(guard, first, count, Shift::Up).hook()?;
         }
     }
     inode.touch_ctime();
@@ -719,7 +720,7 @@ impl<T: FileSystem> Tables<T> {
                             ((last << bits) - 1) as i64,
                         )
                     };
-                    T::File::punch(guard, first, last - first)?;
+                    T::File::punch(guard, first, last - first).hook()?;
                 }
             }
             if op != b::FALLOC_FL_PUNCH_HOLE {
@@ -727,7 +728,7 @@ impl<T: FileSystem> Tables<T> {
                 // the range touches.
                 let lo = start >> bits;
                 let hi = (end + mask) >> bits;
-                T::File::allocate(lock.locked(), lo, hi - lo)?;
+                T::File::allocate(lock.locked(), lo, hi - lo).hook()?;
             }
             // `set_size` takes `invalidate_lock` itself.
             drop(inval);
@@ -881,7 +882,7 @@ impl<T: FileSystem> Tables<T> {
             // the VFS (caller).
             let inode = unsafe { Locked::<T>::from_raw(b::kfs_helper_d_inode(dentry)) };
             super::fs_type::writable(inode.super_block())?;
-            T::set_flags(inode, flags)?;
+            T::set_flags(inode, flags).hook()?;
             // SAFETY: the inode is referenced; `inode_set_flags` updates
             // `i_flags` atomically against other flag changes.
             unsafe {

@@ -6,10 +6,16 @@
 //! C headers: [`include/linux/fs.h`](srctree/include/linux/fs.h),
 //! [`include/linux/fs_context.h`](srctree/include/linux/fs_context.h).
 //!
-//! A filesystem implements [`FileSystem`] and keeps a [`Registration`] pinned in
-//! its module (use [`kernel::InPlaceModule`]): `file_system_type` holds lockdep
-//! class keys, which must live in static storage, and a module's data is static
-//! storage for lockdep.
+//! A filesystem implements [`FileSystem`] and names [`FsModule`] as its
+//! module's type (`module! { type: ..., }`, through a type alias). The
+//! module holds the [`Registration`] in its static storage, the only place
+//! where it is sound: `file_system_type` holds lockdep class keys, which
+//! must be static, and unregistering is only safe at module unload, when no
+//! mount or mount context of the type can exist any more (each pins the
+//! module). `unregister_filesystem` waits for neither, so a registration
+//! dropped earlier would leave `kill_sb` and `fsconfig` of existing mounts
+//! and contexts running on freed memory: there is no public way to make or
+//! drop one but [`FsModule`].
 //!
 //! Mounting: `get_tree_bdev` opens the device and calls
 //! [`FileSystem::fill_super`], which reads and checks the on-disk super block
@@ -21,6 +27,7 @@
 //! No inode reference can be kept in the data: [`INode`] is `!Send`, the
 //! data `Send`.
 
+use crate::kfs::HookResult;
 use super::{
     file::WritebackOf,
     options::{MountOptions, ParamTables},
@@ -128,6 +135,16 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
+    /// The wrapper found an on-disk value it cannot act on (a link count too
+    /// low for an unlink, rmdir or rename) and refused the operation with
+    /// `EUCLEAN` and a line in dmesg: the filesystem records the corruption
+    /// as it records its own (an error state for fsck, `errors=`). Called
+    /// with the directory locks of the operation held, so it must not take
+    /// them. Without this entry nothing more happens.
+    fn corruption_found(_sb: &SuperBlock<Self>) {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
     /// When `inode` was created, for `statx` (`STATX_BTIME`); `None` if the
     /// filesystem does not know. Called from `getattr` of every inode type.
     fn birth_time(_inode: &INode<Self>) -> Option<Timespec> {
@@ -150,7 +167,7 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
 /// [`FileSystem::check_writable`] when `T` implements it.
 pub(in crate::kfs) fn writable<T: FileSystem>(sb: &SuperBlock<T>) -> Result {
     if T::HAS_CHECK_WRITABLE {
-        T::check_writable(sb)
+        T::check_writable(sb).hook()
     } else {
         Ok(())
     }
@@ -175,12 +192,49 @@ unsafe impl<T: FileSystem> Send for Registration<T> {}
 // SAFETY: See `Send`: shared references expose no access to the C object.
 unsafe impl<T: FileSystem> Sync for Registration<T> {}
 
+/// Set by the first [`FsModule::init`]: the module's own.
+static FS_MODULE_INIT: kernel::sync::atomic::Atomic<bool> = kernel::sync::atomic::Atomic::new(false);
+
+/// The module of filesystem `T`: registers it when the module is loaded and
+/// unregisters it when the module is unloaded. Name it as the module's type:
+/// `type MyModule = kfs::vfs::FsModule<MyFs>;` and `module! { type:
+/// MyModule, ... }`.
+///
+/// Only the module's own instance registers: its `init` is the first code
+/// of the module that runs, and every later call of
+/// [`kernel::InPlaceModule::init`] (which any code may make) fails with
+/// `EBUSY`, so no other instance, which could be dropped while mounts exist,
+/// is ever made.
+#[pin_data]
+pub struct FsModule<T: FileSystem> {
+    #[pin]
+    fs: Registration<T>,
+}
+
+impl<T: FileSystem> kernel::InPlaceModule for FsModule<T> {
+    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        let first = !FS_MODULE_INIT.xchg(true, kernel::sync::atomic::Full);
+        try_pin_init!(Self { fs <- Registration::new(module, first) })
+    }
+}
+
 impl<T: FileSystem> Registration<T> {
-    /// Registers `T` as a filesystem type owned by `module`.
-    pub fn new(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+    /// Registers `T` as a filesystem type owned by `module`, if `first`
+    /// (the module's own [`FsModule`]). Private: see [`FsModule`].
+    fn new(module: &'static ThisModule, first: bool) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             params: ParamTables::new::<T::Options>()?,
             fs <- Opaque::try_ffi_init(|ptr: *mut b::file_system_type| {
+                if !first {
+                    pr_err!("{:?}: a second FsModule: only the module's own registers\n", T::NAME);
+                    return Err(EBUSY);
+                }
+                // `register_filesystem` BUGs on a name with a dot in it.
+                let name = T::NAME.to_bytes();
+                if name.is_empty() || name.contains(&b'.') {
+                    pr_err!("filesystem name {:?}: empty or with a '.': not registered\n", T::NAME);
+                    return Err(EINVAL);
+                }
                 // SAFETY: `try_ffi_init` hands us valid, writable, pinned
                 // memory for a `file_system_type`. All-zero is its "empty"
                 // value (no flags, NULL pointers, unlinked list heads).
@@ -333,7 +387,7 @@ impl<T: FileSystem> Tables<T> {
                 to_result(unsafe { b::sync_filesystem(sb) })?;
             }
             // SAFETY: the context's options, used by this thread only.
-            T::reconfigure(sbr, change, unsafe { Self::options(fc) })?;
+            T::reconfigure(sbr, change, unsafe { Self::options(fc) }).hook()?;
             if change.is_some() {
                 sbr.sync_device()?;
             }
@@ -365,14 +419,14 @@ impl<T: FileSystem> Tables<T> {
                 None
             };
             // SAFETY: the mount's context, used by this thread only.
-            let data = T::fill_super(new, unsafe { Self::options(fc) })?;
+            let data = T::fill_super(new, unsafe { Self::options(fc) }).hook()?;
             let state = KBox::new(SbState::<T> { endio, data }, GFP_KERNEL)?;
             // SAFETY: still ours alone; `put_super` or `kill_sb` frees it.
             unsafe { (*sb).s_fs_info = KBox::into_raw(state).cast() };
             // SAFETY: the data is installed and `s_op` is ours: the type
             // invariants of `SuperBlock<T>` hold from here on.
             let sbr = unsafe { SuperBlock::<T>::from_raw(sb) };
-            let root = T::root(sbr)?;
+            let root = T::root(sbr).hook()?;
             if !core::ptr::eq(root.super_block(), sbr) {
                 pr_err!("{}: the root inode belongs to another super block\n", T::NAME);
                 return Err(EIO);

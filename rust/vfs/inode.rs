@@ -297,14 +297,16 @@ impl<T: FileSystem> INode<T> {
         unsafe { &*ptr.cast::<Self>() }
     }
 
-    /// Sets the change time to now.
-    pub fn touch_ctime(&self) {
+    /// Sets the change time to now. For the wrappers, which call it with
+    /// the inode's `i_rwsem` held (plain stores: not for any `&INode`).
+    pub(in crate::kfs) fn touch_ctime(&self) {
         // SAFETY: a referenced inode.
         unsafe { b::inode_set_ctime_current(self.as_ptr()) };
     }
 
-    /// Sets modification and change time to now.
-    pub fn touch_mtime_ctime(&self) {
+    /// Sets modification and change time to now; `i_rwsem` held, as
+    /// [`Self::touch_ctime`].
+    pub(in crate::kfs) fn touch_mtime_ctime(&self) {
         // SAFETY: a referenced inode.
         unsafe { b::kfs_helper_touch_mtime_ctime(self.as_ptr()) };
     }
@@ -494,6 +496,7 @@ pub struct Timespec {
 }
 
 /// What kind of inode [`NewINode::init`] makes.
+#[derive(Clone, Copy)]
 pub enum INodeType<'a> {
     /// A regular file: `T::File`'s operations, data through iomap.
     Reg,
@@ -510,6 +513,26 @@ pub enum INodeType<'a> {
     Fifo,
     /// A UNIX-domain socket's name.
     Sock,
+}
+
+/// The kind of inode a directory operation was asked to make, as the VFS
+/// asked for it: what [`NewINode::init_created`] takes, and only the
+/// wrapper makes (one per request). So `create` and `tmpfile` make a
+/// regular file, `mkdir` a directory, `mknod` the node asked for: an
+/// `O_TMPFILE` that came back a device node would open a device no
+/// `CAP_MKNOD` check ever saw, and a directory where a file was asked for
+/// would skew the parent's link count.
+pub struct CreateKind<'a>(INodeType<'a>);
+
+impl<'a> CreateKind<'a> {
+    pub(in crate::kfs) fn new(typ: INodeType<'a>) -> Self {
+        Self(typ)
+    }
+
+    /// The kind asked for.
+    pub fn typ(&self) -> INodeType<'a> {
+        self.0
+    }
 }
 
 impl INodeType<'_> {
@@ -638,8 +661,10 @@ impl<T: FileSystem> NewINode<T> {
     /// its target's length); then unlocks it and marks it dirty.
     ///
     /// The result is the only value [`super::DirOperations::create`] can
-    /// return: a create always instantiates the inode it made.
-    pub fn init_created(self, dir: &INode<T>, typ: INodeType<'_>, mode: u16) -> Result<Created<T>> {
+    /// return: a create always instantiates the inode it made, of the kind
+    /// it was asked for (`kind`, from the request).
+    pub fn init_created(self, dir: &INode<T>, kind: CreateKind<'_>, mode: u16) -> Result<Created<T>> {
+        let typ = kind.0;
         let inode = self.ptr();
         self.install(&typ)?;
         let (nlink, size) = match typ {

@@ -9,6 +9,7 @@
 //! through [`SuperOperations`], and an entry it does not implement stays
 //! `NULL`, so the VFS's default applies.
 
+use crate::kfs::HookResult;
 use super::{file::WritebackOf, inode::INodeWithData, super_block::SbState, FileSystem, INodeView, NoFs, StatFs, SuperBlock};
 use crate::kfs::iomap::WritebackOps;
 use crate::kfs::bindings as b;
@@ -164,7 +165,7 @@ impl<T: FileSystem> Tables<T> {
         from_result(|| {
             // SAFETY: a live dentry of a mounted `T` super block.
             let sb = unsafe { SuperBlock::<T>::from_raw((*dentry).d_sb) };
-            let st = T::Super::statfs(sb)?;
+            let st = T::Super::statfs(sb).hook()?;
             // The full definition of the C type `kernel::bindings` has as a stub.
             let buf = buf.cast::<b::kstatfs>();
             let long = |v: u32| kernel::ffi::c_long::try_from(v).unwrap_or(kernel::ffi::c_long::MAX);
@@ -196,7 +197,7 @@ impl<T: FileSystem> Tables<T> {
             // SAFETY: a valid seq file that only this thread writes for the
             // duration of the call.
             let m = unsafe { SeqFile::from_raw(m) };
-            T::Super::show_options(sb, m)?;
+            T::Super::show_options(sb, m).hook()?;
             Ok(0)
         })
     }
@@ -212,7 +213,7 @@ impl<T: FileSystem> Tables<T> {
         let _nofs = NoFs::enter();
         // SAFETY: per the caller; no reference is assumed.
         let inode = unsafe { INodeView::<T>::from_raw(inode) };
-        from_result(|| T::Super::write_inode(inode).map(|()| 0))
+        from_result(|| T::Super::write_inode(inode).hook().map(|()| 0))
     }
 
     /// # Safety
@@ -259,7 +260,7 @@ impl<T: FileSystem> Tables<T> {
                 // SAFETY: `s_umount` held (caller), as it requires.
                 unsafe { b::sync_inodes_sb(sb.ptr()) };
             }
-            T::Super::sync_fs(sb, wait != 0)?;
+            T::Super::sync_fs(sb, wait != 0).hook()?;
             if wait != 0 {
                 // The VFS writes the device out after this returns, but
                 // issues no cache flush: a non-journalling filesystem's
@@ -280,7 +281,7 @@ impl<T: FileSystem> Tables<T> {
         // SAFETY: per the caller; the data is installed (a mounted sb).
         let sbr = unsafe { SuperBlock::<T>::from_raw(sb) };
         from_result(|| {
-            T::Super::freeze(sbr)?;
+            T::Super::freeze(sbr).hook()?;
             // What `freeze` recorded must be on the device before the
             // freeze completes: a snapshot is taken after this returns.
             sbr.sync_device()?;
@@ -296,7 +297,7 @@ impl<T: FileSystem> Tables<T> {
         let _nofs = NoFs::enter();
         // SAFETY: per the caller; the data is installed (a mounted sb).
         let sbr = unsafe { SuperBlock::<T>::from_raw(sb) };
-        from_result(|| T::Super::unfreeze(sbr).map(|()| 0))
+        from_result(|| T::Super::unfreeze(sbr).hook().map(|()| 0))
     }
 
     /// # Safety

@@ -19,6 +19,7 @@
 //! `trusted.` names for callers without `CAP_SYS_ADMIN`, as the VFS's own
 //! `xattr_handler_can_list` would.
 
+use crate::kfs::HookResult;
 use super::{FileSystem, INode, Locked, NoFs};
 use crate::kfs::bindings as b;
 use core::marker::PhantomData;
@@ -280,7 +281,7 @@ impl<T: FileSystem> Tables<T> {
             // SAFETY: `size` writable bytes at `buffer` during the call.
             let buf = unsafe { caller_buffer(buffer.cast(), size) };
             let mut out = XattrValue { buf, len: None };
-            T::Xattr::get(inode, ns, name, &mut out)?;
+            T::Xattr::get(inode, ns, name, &mut out).hook()?;
             let len = out.len.ok_or(ENODATA)?;
             i32::try_from(len).map_err(|_| E2BIG)
         })
@@ -327,7 +328,7 @@ impl<T: FileSystem> Tables<T> {
             } else {
                 SetMode::Any
             };
-            T::Xattr::set(inode, ns, name, value, mode)?;
+            T::Xattr::set(inode, ns, name, value, mode).hook()?;
             // SAFETY: a referenced inode, `i_rwsem` held.
             unsafe { b::inode_set_ctime_current(inode.as_ptr()) };
             inode.mark_dirty();
@@ -353,7 +354,7 @@ impl<T: FileSystem> Tables<T> {
         // SAFETY: `capable` only looks at the current task's credentials.
         let trusted = unsafe { b::capable(b::KFS_CAP_SYS_ADMIN) };
         let mut out = XattrList { buf, len: 0, trusted };
-        match T::Xattr::list(inode, &mut out) {
+        match T::Xattr::list(inode, &mut out).hook() {
             Ok(()) => isize::try_from(out.len).unwrap_or(isize::MAX),
             Err(e) => e.to_errno() as isize,
         }
@@ -377,7 +378,7 @@ impl<T: FileSystem> Tables<T> {
         // `ERANGE`.
         for _ in 0..4 {
             let mut probe = XattrValue { buf: None, len: None };
-            match T::Xattr::get(inode, ns, b"", &mut probe) {
+            match T::Xattr::get(inode, ns, b"", &mut probe).hook() {
                 Ok(()) => {}
                 Err(e) if e == ENODATA || e == EOPNOTSUPP => return Ok(None),
                 Err(e) => return Err(e),
@@ -385,7 +386,7 @@ impl<T: FileSystem> Tables<T> {
             let len = probe.len.ok_or(ENODATA)?;
             let mut v = KVec::from_elem(0u8, len, GFP_KERNEL)?;
             let mut out = XattrValue { buf: Some(&mut v[..]), len: None };
-            let res = T::Xattr::get(inode, ns, b"", &mut out);
+            let res = T::Xattr::get(inode, ns, b"", &mut out).hook();
             let got = out.len.unwrap_or(0);
             match res {
                 Ok(()) => {
@@ -433,7 +434,7 @@ impl<T: FileSystem> Tables<T> {
     /// `typ` is the ACL type of `ns`.
     unsafe fn store_acl(inode: &Locked<T>, ns: XattrNamespace, typ: kernel::ffi::c_int, acl: *mut b::posix_acl) -> Result {
         if acl.is_null() {
-            match T::Xattr::set(inode, ns, b"", None, SetMode::Replace) {
+            match T::Xattr::set(inode, ns, b"", None, SetMode::Replace).hook() {
                 Ok(()) => {}
                 Err(e) if e == ENODATA => {}
                 Err(e) => return Err(e),
@@ -448,7 +449,7 @@ impl<T: FileSystem> Tables<T> {
             }
             // SAFETY: `size` bytes at `buf`, freed below, not before.
             let value = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), size) };
-            let res = T::Xattr::set(inode, ns, b"", Some(value), SetMode::Any);
+            let res = T::Xattr::set(inode, ns, b"", Some(value), SetMode::Any).hook();
             // SAFETY: allocated by `posix_acl_to_xattr` with kmalloc.
             unsafe { kernel::bindings::kfree(buf) };
             res?;

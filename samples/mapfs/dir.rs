@@ -14,7 +14,7 @@
 #![forbid(unsafe_code)]
 
 use crate::format::{dir, extent::Mapping, inode::FileType, symlink};
-use crate::kfs::vfs::{BufferGuard, Created, DevNum, DirEmitter, DirOperations, INode, INodeType, Locked, Lookup};
+use crate::kfs::vfs::{BufferGuard, CreateKind, Created, DirEmitter, DirOperations, INode, INodeType, Locked, Lookup};
 use crate::MapFs;
 use kernel::{prelude::*, sync::aref::ARef, types::ScopeGuard};
 
@@ -33,12 +33,12 @@ impl DirOperations for Dir {
         read_dir(dir, emitter)
     }
 
-    fn create(dir: &Locked<MapFs>, name: &[u8], typ: INodeType<'_>, mode: u16) -> Result<Created<MapFs>> {
-        create(dir, name, typ, mode)
+    fn create(dir: &Locked<MapFs>, name: &[u8], kind: CreateKind<'_>, mode: u16) -> Result<Created<MapFs>> {
+        create(dir, name, kind, mode)
     }
 
-    fn tmpfile(dir: &INode<MapFs>, mode: u16) -> Result<Created<MapFs>> {
-        let inode = make_inode(dir, INodeType::Reg, mode)?;
+    fn tmpfile(dir: &INode<MapFs>, kind: CreateKind<'_>, mode: u16) -> Result<Created<MapFs>> {
+        let inode = make_inode(dir, kind, mode)?;
         // No entry names it: it lives only while open, unless `linkat`
         // names it (`link`, below, takes it off the list then).
         crate::inode::orphan_add(&inode)?;
@@ -99,8 +99,9 @@ impl DirOperations for Dir {
         new_dir: &Locked<MapFs>,
         new_name: &[u8],
         target: Option<&INode<MapFs>>,
+        whiteout: CreateKind<'_>,
     ) -> Result<Created<MapFs>> {
-        rename_whiteout(old_dir, old_name, inode, new_dir, new_name, target)
+        rename_whiteout(old_dir, old_name, inode, new_dir, new_name, target, whiteout)
     }
 
     fn exchange(
@@ -391,8 +392,9 @@ fn rename_whiteout(
     new_dir: &Locked<MapFs>,
     new_name: &[u8],
     target: Option<&INode<MapFs>>,
+    whiteout: CreateKind<'_>,
 ) -> Result<Created<MapFs>> {
-    let whiteout = make_inode(old_dir, INodeType::Chr(DevNum::WHITEOUT), 0)?;
+    let whiteout = make_inode(old_dir, whiteout, 0)?;
     add_new_name(inode, new_dir, new_name, target)?;
     set_entry(old_dir, old_name, dir_ino(&whiteout)?, entry_type(&whiteout)?)?;
     moved(inode, old_dir, new_dir)?;
@@ -457,19 +459,20 @@ fn exchange(
     moved(other, new_dir, old_dir)
 }
 
-/// Creates an inode of kind `typ` and its entry `name` in `dir`.
-fn create(dir: &Locked<MapFs>, name: &[u8], typ: INodeType<'_>, mode: u16) -> Result<Created<MapFs>> {
+/// Creates an inode of kind `kind` and its entry `name` in `dir`.
+fn create(dir: &Locked<MapFs>, name: &[u8], kind: CreateKind<'_>, mode: u16) -> Result<Created<MapFs>> {
     // Before an inode is allocated; `insert` checks again for link/rename.
     check_name(name)?;
-    let inode = make_inode(dir, typ, mode)?;
+    let inode = make_inode(dir, kind, mode)?;
     insert(dir, name, dir_ino(&inode)?, entry_type(&inode)?)?;
     Ok(inode)
 }
 
-/// Makes an inode of kind `typ` for directory `dir` and writes it, with
+/// Makes an inode of kind `asked` for directory `dir` and writes it, with
 /// its first block for a directory or a long symlink; no entry names it
 /// yet. Dropping the result frees it all again.
-fn make_inode(dir: &INode<MapFs>, typ: INodeType<'_>, mode: u16) -> Result<Created<MapFs>> {
+fn make_inode(dir: &INode<MapFs>, asked: CreateKind<'_>, mode: u16) -> Result<Created<MapFs>> {
+    let typ = asked.typ();
     let sb = dir.super_block();
     let d = sb.data();
     let bs = sb.block_size();
@@ -518,7 +521,7 @@ fn make_inode(dir: &INode<MapFs>, typ: INodeType<'_>, mode: u16) -> Result<Creat
     }
     // From here on, a failure drops `inode`, which drops its links: its
     // eviction frees whatever it got.
-    let inode = match new.init_created(dir, typ, mode) {
+    let inode = match new.init_created(dir, asked, mode) {
         Ok(inode) => inode,
         Err(e) => {
             // The inode was marked bad and evicted (not deleted: it never

@@ -204,6 +204,10 @@ impl FileSystem for MapFs {
         sb.data().check_writable()
     }
 
+    fn corruption_found(sb: &SuperBlock<Self>) {
+        super_block::fs_error(sb)
+    }
+
     fn birth_time(inode: &INode<Self>) -> Option<Timespec> {
         let t = inode.data().map.lock().crtime;
         Some(Timespec { sec: t.sec, nsec: t.nsec })
@@ -225,16 +229,5 @@ module! {
     alias: ["fs-mapfs"],
 }
 
-#[pin_data]
-struct MapfsModule {
-    #[pin]
-    _fs: kfs::vfs::Registration<MapFs>,
-}
-
-impl kernel::InPlaceModule for MapfsModule {
-    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        try_pin_init!(Self {
-            _fs <- kfs::vfs::Registration::new(module),
-        })
-    }
-}
+/// The module: registers mapfs when loaded, unregisters it when unloaded.
+type MapfsModule = kfs::vfs::FsModule<MapFs>;
