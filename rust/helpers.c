@@ -315,7 +315,13 @@ size_t kfs_helper_iov_iter_count(const struct iov_iter *i)
 	return iov_iter_count(i);
 }
 
-/* Neither interrupt nor softirq context, interrupts on: a sleep is allowed. */
+/*
+ * Neither interrupt nor softirq context, interrupts on. This does not see a
+ * task that disabled preemption (a spinlock held around a polled
+ * completion): it guards against iomap completing in interrupt context what
+ * it completes in process context today (unwritten and extending direct
+ * writes), not a proof that any context may sleep.
+ */
 bool kfs_helper_can_sleep(void)
 {
 	return in_task() && !irqs_disabled();

@@ -126,7 +126,9 @@ impl<O: DirectOps> DirectTable<O> {
     /// filesystem: iomap completes in process context every write that
     /// went to unwritten or new blocks (`IOMAP_DIO_UNWRITTEN`), extends the
     /// file or failed. The filesystem is called for exactly the first two,
-    /// after checking that this context may sleep.
+    /// after checking that this is not interrupt or softirq context (a
+    /// guard against iomap changing that; it does not see a task that
+    /// disabled preemption).
     ///
     /// # Safety
     ///
