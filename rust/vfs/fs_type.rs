@@ -204,7 +204,8 @@ static FS_MODULE_INIT: kernel::sync::atomic::Atomic<bool> = kernel::sync::atomic
 /// of the module that runs, and every later call of
 /// [`kernel::InPlaceModule::init`] (which any code may make) fails with
 /// `EBUSY`, so no other instance, which could be dropped while mounts exist,
-/// is ever made.
+/// is ever made. One filesystem type per module: the flag is the module's,
+/// not the type's.
 #[pin_data]
 pub struct FsModule<T: FileSystem> {
     #[pin]
