@@ -140,6 +140,15 @@ impl Mapping {
         self.length
     }
 
+    /// The mapping cut to end at byte `end` of the file (no change when it
+    /// ends there or before; the caller keeps `end` past the offset).
+    pub(in crate::kfs) fn ending_at(mut self, end: u64) -> Self {
+        if let Some(len) = end.checked_sub(self.offset) {
+            self.length = self.length.min(len);
+        }
+        self
+    }
+
     /// Whether the mapping is what iomap requires as an answer for position
     /// `pos` in a filesystem with blocks of `1 << block_bits` bytes.
     pub fn check(&self, pos: u64, block_bits: u32) -> Result {

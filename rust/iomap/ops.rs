@@ -110,7 +110,12 @@ pub trait WriteOps: Sized + 'static {
     /// fresh reservation), leaving the choice of blocks to
     /// [`WritebackOps::map`]; `ENOSPC` must come from here, never from
     /// writeback. For [`Flags::ZERO`] holes and unwritten ranges are
-    /// skipped, delalloc ranges zeroed in the page cache. With
+    /// skipped, mapped and delalloc ranges zeroed in the page cache; those
+    /// must not start past the block that holds EOF (iomap never zeroes a
+    /// folio past EOF: it would not be written back), so blocks there are
+    /// answered as what they read as, a hole or unwritten (convert written
+    /// blocks first), or the wrapper fails the request with `EIO`; an
+    /// answer that runs past that block is cut there. With
     /// [`Flags::NOWAIT`] (an `IOCB_NOWAIT` write), return `EAGAIN` rather
     /// than allocate or wait for I/O.
     fn begin(_inode: &INode<Self::FileSystem>, _pos: u64, _len: u64, _flags: Flags) -> Result<Mapping> {
@@ -229,7 +234,8 @@ pub trait WritebackOps: Sized + 'static {
     }
 }
 
-/// Checks the answer `map` to a request at `pos` with `flags` for `inode`.
+/// Checks the answer `map` to a request at `pos` with `flags` for `inode`;
+/// a zeroing answer comes back cut at the end of the EOF block.
 pub(in crate::kfs) fn checked<T: FileSystem>(
     inode: &INodeView<T>,
     pos: u64,
@@ -251,6 +257,27 @@ pub(in crate::kfs) fn checked<T: FileSystem>(
             map
         );
         return Err(EIO);
+    }
+    if flags.contains(Flags::ZERO) && matches!(map.kind(), super::map::Kind::Mapped { .. } | super::map::Kind::Delalloc) {
+        // iomap zeroes these in the page cache, and a folio past EOF would
+        // never be written back (`iomap_zero_iter` warns). The part up to
+        // the end of the EOF block lies in the EOF folio; blocks wholly past
+        // it must be answered as what they read as (a hole, or unwritten
+        // blocks). Zeroing holds `i_rwsem`, so the size is stable.
+        let bs = 1u64 << inode.block_bits();
+        let size = u64::try_from(inode.size()).map_err(|_| EIO)?;
+        let eof = size.div_ceil(bs).checked_mul(bs).ok_or(EIO)?;
+        if map.offset() >= eof {
+            pr_err!(
+                "{}: iomap_begin of inode {} (size {}) answered zeroing with data past the EOF block: {:?}\n",
+                inode.super_block().id(),
+                inode.ino(),
+                size,
+                map
+            );
+            return Err(EIO);
+        }
+        return Ok(map.ending_at(eof));
     }
     Ok(map)
 }

@@ -234,6 +234,40 @@ fn for_write_bytes(inode: &INode<MapFs>, pos: u64, len: u64, flags: Flags, how: 
     for_write(inode, fb, last - fb + 1, flags.contains(Flags::NOWAIT), how)
 }
 
+/// The mapping at byte `pos` for zeroing (zero range, truncate page, and
+/// growing a file over the gap past its old EOF). Holes and unwritten
+/// ranges already read as zeros and are answered as they are; written
+/// blocks up to the EOF block are zeroed in the page cache. Written blocks
+/// wholly past the EOF block (a crash after a write's extents reached the
+/// disk but before its size did leaves them, and fsck accepts them) become
+/// **unwritten** instead: iomap never zeroes folios past EOF (they would
+/// not be written back), and the file about to grow over them must read
+/// zeros there, also after a crash. The tree's growth for the split is
+/// reserved first.
+fn for_zeroing(inode: &INode<MapFs>, pos: u64) -> Result<Mapping> {
+    let bits = inode.block_bits();
+    let fb = pos >> bits;
+    let size = u64::try_from(inode.size()).map_err(|_| EIO)?;
+    let eof_block = size.div_ceil(1 << bits);
+    let mut m = inode.data().map.lock();
+    let At::Mapped { disk_block, len, unwritten: false } = at(&m, fb) else {
+        return mapping_of(&m, fb, bits).map(Mapping::from);
+    };
+    if fb < eof_block {
+        // The wrapper stops the answer at the EOF block.
+        return mapping_of(&m, fb, bits).map(Mapping::from);
+    }
+    let sb = inode.super_block();
+    sb.data().check_writable()?;
+    reserve_tree(inode, &mut m, 0)?;
+    let ext = Extent { file_block: fb, disk_block, len: len as u32, unwritten: true };
+    m.edit(sb, inode.ino(), |l| l.insert(ext, |_| {}))?;
+    let map = mapping_of(&m, fb, bits)?;
+    drop(m);
+    inode.mark_dirty();
+    Ok(map.into())
+}
+
 /// Gives back the delayed allocations among file blocks `first .. first +
 /// count` that a write reserved and did not use. Only those: blocks that
 /// writeback chose meanwhile stay (a folio there may be under writeback
@@ -358,8 +392,7 @@ impl WriteOps for WriteMap {
 
     fn begin(inode: &INode<MapFs>, pos: u64, len: u64, flags: Flags) -> Result<Mapping> {
         if !flags.contains(Flags::WRITE) {
-            // Zeroing: holes and unwritten ranges already read as zeros.
-            return current(inode, pos).map(Mapping::from);
+            return for_zeroing(inode, pos);
         }
         inode.super_block().data().check_writable()?;
         for_write_bytes(inode, pos, len, flags, Alloc::Delayed)
