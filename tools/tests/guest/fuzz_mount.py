@@ -11,8 +11,12 @@
 #   3. attaches it to a loop device, mounts it (odd seeds with
 #      errors=remount-ro, so that the first corruption found stops every
 #      change), walks it (stat, read every
-#      file, readlink, readdir), writes (create, write, fallocate, a shared
-#      mapping store, mkdir, rename, unlink, truncate, link, chmod), syncs,
+#      file, readlink, readdir, xattrs, SEEK_DATA/SEEK_HOLE, FIEMAP, a
+#      direct read), writes (create, write, fallocate, a shared mapping
+#      store, mkdir, rename, unlink, truncate, link, chmod, xattrs, and on
+#      an existing file: overwrite, mapping store, punch, zero and
+#      collapse range, growing it past EOF by truncate and by a write after
+#      a gap), syncs,
 #      walks again and unmounts; each image's work runs in a child process
 #      with a time limit;
 #   4. reads the kernel log records the image caused.
@@ -38,6 +42,7 @@
 #
 # Environment: FUZZ_IMAGES (per block size), FUZZ_SEED (first seed),
 # FUZZ_BS (block sizes), FUZZ_JOBS, FUZZ_LOOP, MAPFS_TOP, MAPFS_OUT.
+import ctypes
 import errno
 import fcntl
 import json
@@ -45,6 +50,7 @@ import mmap
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -73,6 +79,16 @@ SPLAT = re.compile(
     r"============================================)"
 )
 NOTICED_ERRNOS = {errno.EUCLEAN, errno.EIO}
+FS_IOC_FIEMAP = 0xC020660B
+FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE = 0x01, 0x02
+FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_ZERO_RANGE = 0x08, 0x10
+LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def fallocate(fd, mode, offset, length):
+    if LIBC.fallocate(fd, mode, ctypes.c_int64(offset), ctypes.c_int64(length)) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
 
 
 def tool(name):
@@ -215,11 +231,67 @@ def exercise(mnt, seed):
                             while f.read(1 << 20):
                                 pass
                     do(read_all)
+                if not os.path.islink(p):
+                    do(read_xattrs, p)
                 elif name in ds:
                     dirs.append(p)
         return files, dirs
 
+    def report(p):
+        """The file's map as SEEK_DATA/SEEK_HOLE, FIEMAP and a direct
+        read see it."""
+        fd = os.open(p, os.O_RDONLY)
+        try:
+            off = 0
+            for _ in range(256):
+                try:
+                    off = os.lseek(fd, os.lseek(fd, off, os.SEEK_DATA), os.SEEK_HOLE)
+                except OSError as e:
+                    if e.errno != errno.ENXIO:
+                        raise
+                    break
+            buf = bytearray(32 + 56 * 32)
+            struct.pack_into("QQIIII", buf, 0, 0, (1 << 64) - 1, 0, 0, 32, 0)
+            fcntl.ioctl(fd, FS_IOC_FIEMAP, buf)
+        finally:
+            os.close(fd)
+        fd = os.open(p, os.O_RDONLY | os.O_DIRECT)
+        try:
+            with mmap.mmap(-1, 65536) as m:
+                os.preadv(fd, [m], 0)
+        finally:
+            os.close(fd)
+
+    def read_xattrs(p):
+        for n in os.listxattr(p, follow_symlinks=False):
+            do(lambda n=n: os.getxattr(p, n, follow_symlinks=False))
+
+    def reshape(p):
+        """Changes an existing file's map in place: overwrite, a store
+        through a shared mapping, punch, zero range, collapse, and growing
+        it twice past its EOF (truncate, then a write after a gap)."""
+        fd = os.open(p, os.O_RDWR)
+        try:
+            size = os.fstat(fd).st_size
+            os.pwrite(fd, b"o" * 3000, 0)
+            with mmap.mmap(fd, min(max(size, 3000), 8192)) as m:
+                m[10:20] = b"q" * 10
+                m.flush()
+            if size > 65536:
+                fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096, 8192)
+                fallocate(fd, FALLOC_FL_ZERO_RANGE, 20000, 30000)
+                fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 16384, 16384)
+            size = os.fstat(fd).st_size
+            os.ftruncate(fd, size + 3 * 65536 + 100)
+            os.pwrite(fd, b"g" * 1000, os.fstat(fd).st_size + 200000)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
     files, dirs = walk()
+    # Every eighth file (a direct read of each costs too much under TCG).
+    for p in files[seed % 8::8]:
+        do(report, p)
     new = os.path.join(mnt, "fz-new")
 
     def write_new():
@@ -259,6 +331,13 @@ def exercise(mnt, seed):
     if f4 and f4 not in (f0, f1):
         do(os.link, f4, os.path.join(mnt, "fz-link"))
         do(os.chmod, f4, 0o600)
+        do(os.setxattr, f4, "user.fz", b"v" * 100)
+    f5 = pick(5)
+    if f5 and f5 not in (f0, f1):
+        do(reshape, f5)
+        names = do(os.listxattr, f5) or []
+        if names:
+            do(os.removexattr, f5, names[0])
     if dirs:
         d = dirs[seed % len(dirs)]
         do(os.rename, d, os.path.join(mnt, "fz-dir/d"))
@@ -266,6 +345,8 @@ def exercise(mnt, seed):
         do(os.rmdir, os.path.join(mnt, "fz-dir/d/sub"))
     do(os.sync)
     walk()
+    if f5:
+        do(report, f5)
     return seen
 
 
