@@ -242,8 +242,11 @@ fn for_write_bytes(inode: &INode<MapFs>, pos: u64, len: u64, flags: Flags, how: 
 /// disk but before its size did leaves them, and fsck accepts them) become
 /// **unwritten** instead: iomap never zeroes folios past EOF (they would
 /// not be written back), and the file about to grow over them must read
-/// zeros there, also after a crash. The tree's growth for the split is
-/// reserved first.
+/// zeros there, also after a crash: the conversion is on stable storage
+/// before this returns, so no size written later covers the old content
+/// (the tree's leaves and the inode are separate blocks). The tree's
+/// growth for the split is reserved first. Only a file left so by a crash
+/// or a crafted image takes this path.
 fn for_zeroing(inode: &INode<MapFs>, pos: u64) -> Result<Mapping> {
     let bits = inode.block_bits();
     let fb = pos >> bits;
@@ -264,7 +267,8 @@ fn for_zeroing(inode: &INode<MapFs>, pos: u64) -> Result<Mapping> {
     m.edit(sb, inode.ino(), |l| l.insert(ext, |_| {}))?;
     let map = mapping_of(&m, fb, bits)?;
     drop(m);
-    inode.mark_dirty();
+    crate::inode::write_inode(inode)?;
+    sb.sync_device()?;
     Ok(map.into())
 }
 
