@@ -591,7 +591,9 @@ pub struct INodeParams<'a> {
 /// A new, locked (`I_NEW`) inode from the inode cache, to be filled from disk.
 ///
 /// Nobody else can use it until [`NewINode::init`] unlocks it; dropping it
-/// instead marks it bad and releases it (`iget_failed`).
+/// instead marks it bad and releases it (`iget_failed`). Leaking it
+/// (`core::mem::forget`, a reference cycle) is memory-safe but leaves the
+/// inode locked new: every later lookup of its number waits for good.
 ///
 /// # Invariants
 ///

@@ -38,7 +38,9 @@ pub trait SuperOperations: Sized + 'static {
 
     /// The inode is being evicted: its page cache is empty, it has no
     /// reference left. `deleted`: it has no link either, so free its blocks
-    /// and its number (inside `sb_start_intwrite`).
+    /// and its number (inside `sb_start_intwrite`). Must not look the inode
+    /// up again ([`SuperBlock::get_inode`] of its own number waits for this
+    /// eviction to end: a hang).
     fn evict_inode(_inode: &INodeView<Self::FileSystem>, _deleted: bool) {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
