@@ -253,13 +253,12 @@ fn for_zeroing(inode: &INode<MapFs>, pos: u64) -> Result<Mapping> {
     let size = u64::try_from(inode.size()).map_err(|_| EIO)?;
     let eof_block = size.div_ceil(1 << bits);
     let mut m = inode.data().map.lock();
-    let At::Mapped { disk_block, len, unwritten: false } = at(&m, fb) else {
-        return mapping_of(&m, fb, bits).map(Mapping::from);
+    let (disk_block, len) = match at(&m, fb) {
+        At::Mapped { disk_block, len, unwritten: false } if fb >= eof_block => (disk_block, len),
+        // Anything else as it is (the wrapper stops an answer at the EOF
+        // block).
+        _ => return mapping_of(&m, fb, bits).map(Mapping::from),
     };
-    if fb < eof_block {
-        // The wrapper stops the answer at the EOF block.
-        return mapping_of(&m, fb, bits).map(Mapping::from);
-    }
     let sb = inode.super_block();
     sb.data().check_writable()?;
     reserve_tree(inode, &mut m, 0)?;
