@@ -479,3 +479,20 @@ void kfs_helper_posix_acl_release(struct posix_acl *acl)
 {
 	posix_acl_release(acl);
 }
+
+/*
+ * The security labels the LSMs give a new inode, stored by 'store'
+ * (security_inode_init_security: with no LSM, or none with a label for it,
+ * 'store' is not called). 'name' is the new entry's name, 'len' bytes, or
+ * NULL (an O_TMPFILE inode has none). A static inline without
+ * CONFIG_SECURITY, hence the helper.
+ */
+int kfs_helper_init_security(struct inode *inode, struct inode *dir,
+			     const unsigned char *name, u32 len,
+			     int (*store)(struct inode *inode, const struct xattr *xattrs,
+					  void *fs_data))
+{
+	struct qstr q = QSTR_INIT(name, len);
+
+	return security_inode_init_security(inode, dir, name ? &q : NULL, store, NULL);
+}

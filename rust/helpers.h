@@ -17,6 +17,7 @@
 #include <linux/fileattr.h>
 #include <linux/posix_acl.h>
 #include <linux/posix_acl_xattr.h>
+#include <linux/security.h>
 
 loff_t kfs_helper_i_size_read(const struct inode *inode);
 void kfs_helper_i_size_write(struct inode *inode, loff_t size);
@@ -92,5 +93,9 @@ int kfs_helper_writeback_submit_deferred(struct iomap_writepage_ctx *wpc, int er
 					 struct kfs_endio *q);
 int kfs_helper_ioend_status(struct iomap_ioend *ioend);
 void kfs_helper_posix_acl_release(struct posix_acl *acl);
+int kfs_helper_init_security(struct inode *inode, struct inode *dir,
+			     const unsigned char *name, u32 len,
+			     int (*store)(struct inode *inode, const struct xattr *xattrs,
+					  void *fs_data));
 
 #endif

@@ -320,7 +320,7 @@ impl<T: FileSystem> Tables<T> {
         let (dir, name) = unsafe { (Locked::<T>::from_raw(dir), dentry_name(dentry)) };
         super::fs_type::writable(dir.super_block())?;
         let is_dir = matches!(typ, INodeType::Dir);
-        let inode = T::Dir::create(dir, name, CreateKind::new(typ), mode).hook()?.into_inner();
+        let inode = T::Dir::create(dir, name, CreateKind::new(typ, Some(name)), mode).hook()?.into_inner();
         if is_dir {
             // SAFETY: `i_rwsem` of `dir` held.
             unsafe { b::inc_nlink(dir.as_ptr()) };
@@ -417,7 +417,7 @@ impl<T: FileSystem> Tables<T> {
             // SAFETY: a referenced directory of `T` (caller guarantee).
             let dir = unsafe { INode::<T>::from_raw(dir) };
             super::fs_type::writable(dir.super_block())?;
-            let inode = T::Dir::tmpfile(dir, CreateKind::new(INodeType::Reg), mode).hook()?.into_inner();
+            let inode = T::Dir::tmpfile(dir, CreateKind::new(INodeType::Reg, None), mode).hook()?.into_inner();
             // SAFETY: the file's dentry is negative and ours to instantiate;
             // `d_tmpfile` drops the link count `init_created` set to 0 and
             // takes our reference to the inode.
@@ -601,7 +601,7 @@ impl<T: FileSystem> Tables<T> {
                 return Ok(0);
             }
             let whiteout = if flags & b::RENAME_WHITEOUT != 0 {
-                let w = T::Dir::rename_whiteout(od, on, inode, nd, nn, target, CreateKind::new(INodeType::Chr(DevNum::WHITEOUT))).hook()?;
+                let w = T::Dir::rename_whiteout(od, on, inode, nd, nn, target, CreateKind::new(INodeType::Chr(DevNum::WHITEOUT), Some(on))).hook()?;
                 let a = w.attrs();
                 if u32::from(a.mode) != b::S_IFCHR | u32::from(b::KFS_CONST_WHITEOUT_MODE)
                     || a.rdev != DevNum::WHITEOUT

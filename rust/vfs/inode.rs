@@ -522,11 +522,14 @@ pub enum INodeType<'a> {
 /// `O_TMPFILE` that came back a device node would open a device no
 /// `CAP_MKNOD` check ever saw, and a directory where a file was asked for
 /// would skew the parent's link count.
-pub struct CreateKind<'a>(INodeType<'a>);
+///
+/// It also carries the name of the new entry (none for `O_TMPFILE`), which
+/// the security modules may label the inode by.
+pub struct CreateKind<'a>(INodeType<'a>, Option<&'a [u8]>);
 
 impl<'a> CreateKind<'a> {
-    pub(in crate::kfs) fn new(typ: INodeType<'a>) -> Self {
-        Self(typ)
+    pub(in crate::kfs) fn new(typ: INodeType<'a>, name: Option<&'a [u8]>) -> Self {
+        Self(typ, name)
     }
 
     /// The kind asked for.
@@ -660,13 +663,17 @@ impl<T: FileSystem> NewINode<T> {
     /// owner and group as `inode_init_owner` decides (the caller's fsuid;
     /// the directory's group when it is setgid), permission bits `mode`,
     /// all times now, one link (two for a directory), size 0 (a symlink:
-    /// its target's length); then unlocks it and marks it dirty.
+    /// its target's length); then unlocks it and marks it dirty. Last, it
+    /// stores the inode's inherited POSIX ACLs and the labels the security
+    /// modules give it (`security_inode_init_security`, as `security.*`
+    /// attributes through [`super::XattrOperations::set`]), before any
+    /// directory entry names it: if that fails, so does the create.
     ///
     /// The result is the only value [`super::DirOperations::create`] can
     /// return: a create always instantiates the inode it made, of the kind
     /// it was asked for (`kind`, from the request).
     pub fn init_created(self, dir: &INode<T>, kind: CreateKind<'_>, mode: u16) -> Result<Created<T>> {
-        let typ = kind.0;
+        let CreateKind(typ, name) = kind;
         let inode = self.ptr();
         self.install(&typ)?;
         let (nlink, size) = match typ {
@@ -691,7 +698,7 @@ impl<T: FileSystem> NewINode<T> {
         let inode = self.unlock();
         inode.mark_dirty();
         let created = Created(Some(inode));
-        if !acls.is_empty() {
+        if !acls.is_empty() || super::xattr::Tables::<T>::HAS_XATTRS {
             // Stored before any directory entry names the inode: a failure
             // drops `created`, which frees it all.
             // SAFETY: a referenced inode; `create` runs with the parent's
@@ -699,7 +706,9 @@ impl<T: FileSystem> NewINode<T> {
             // the VFS's nesting.
             unsafe { b::kfs_helper_inode_lock_child(created.as_ptr()) };
             // SAFETY: `i_rwsem` held (just taken).
-            let res = super::xattr::Tables::<T>::store_created(unsafe { Locked::<T>::from_raw(created.as_ptr()) }, &acls);
+            let locked = unsafe { Locked::<T>::from_raw(created.as_ptr()) };
+            let res = super::xattr::Tables::<T>::store_created(locked, &acls)
+                .and_then(|()| super::xattr::Tables::<T>::init_security(locked, dir, name));
             // SAFETY: locked above by this task.
             unsafe { b::kfs_helper_inode_unlock(created.as_ptr()) };
             res?;

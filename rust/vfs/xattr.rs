@@ -552,6 +552,70 @@ impl<T: FileSystem> Tables<T> {
     }
 }
 
+impl<T: FileSystem> Tables<T> {
+    /// Whether the filesystem stores extended attributes (then it stores
+    /// the security modules' labels of new inodes too).
+    pub(in crate::kfs) const HAS_XATTRS: bool = <T::Xattr as XattrOperations>::HAS_SET;
+
+    /// Asks the security modules for the labels of the new inode `inode`,
+    /// named `name` in `dir` (`None`: an `O_TMPFILE` inode), and stores
+    /// them as `security.*` attributes. Nothing without extended
+    /// attributes, or when no module labels it.
+    pub(in crate::kfs) fn init_security(inode: &Locked<T>, dir: &INode<T>, name: Option<&[u8]>) -> Result {
+        if !Self::HAS_XATTRS {
+            return Ok(());
+        }
+        let (ptr, len) = match name {
+            Some(n) => (n.as_ptr(), u32::try_from(n.len()).map_err(|_| ENAMETOOLONG)?),
+            None => (core::ptr::null(), 0),
+        };
+        // SAFETY: both inodes are referenced, `inode`'s `i_rwsem` is held
+        // (type invariant of `Locked`), which `store_labels` relies on;
+        // `ptr` is NULL or `len` readable bytes that outlive the call.
+        to_result(unsafe { b::kfs_helper_init_security(inode.as_ptr(), dir.as_ptr(), ptr, len, Some(Self::store_labels)) })
+    }
+
+    /// Stores the labels a security module gave a new inode.
+    ///
+    /// # Safety
+    ///
+    /// Called by `security_inode_init_security` from [`Self::init_security`]
+    /// only: `inode` is a `T` inode whose `i_rwsem` the calling task holds,
+    /// and `xattrs` an array of valid entries ending with a NULL name.
+    unsafe extern "C" fn store_labels(
+        inode: *mut b::inode,
+        xattrs: *const b::xattr,
+        _fs_data: *mut kernel::ffi::c_void,
+    ) -> kernel::ffi::c_int {
+        from_result(|| {
+            // SAFETY: per the caller.
+            let inode = unsafe { Locked::<T>::from_raw(inode) };
+            let mut x = xattrs;
+            loop {
+                // SAFETY: `x` is within the array: its end is the entry with
+                // a NULL name, where the loop stops (caller guarantee).
+                let e = unsafe { &*x };
+                if e.name.is_null() {
+                    return Ok(0);
+                }
+                // SAFETY: a NUL-terminated name (the suffix after
+                // `security.`), valid during the call.
+                let name = unsafe { CStr::from_char_ptr(e.name) }.to_bytes();
+                let value: &[u8] = if e.value.is_null() || e.value_len == 0 {
+                    &[]
+                } else {
+                    // SAFETY: `value_len` bytes at `value`, the module's
+                    // allocation, valid during the call.
+                    unsafe { core::slice::from_raw_parts(e.value.cast::<u8>(), e.value_len) }
+                };
+                T::Xattr::set(inode, XattrNamespace::Security, name, Some(value), SetMode::Any).hook()?;
+                // SAFETY: not past the terminating entry (checked above).
+                x = unsafe { x.add(1) };
+            }
+        })
+    }
+}
+
 /// The ACLs `posix_acl_create` gave a new inode: references released on
 /// drop.
 pub(in crate::kfs) struct NewAcls {
