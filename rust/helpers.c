@@ -102,6 +102,22 @@ void kfs_helper_lock_buffer(struct buffer_head *bh)
 	lock_buffer(bh);
 }
 
+/*
+ * A locked buffer's bytes to or from a private copy. The page may be stored
+ * into meanwhile by a task with the device open for writing (no lock keeps
+ * it out): memcpy is how the kernel reads such memory, and Rust never holds
+ * a reference to it (rust/vfs/buffer.rs).
+ */
+void kfs_helper_buffer_copy_out(struct buffer_head *bh, void *dst)
+{
+	memcpy(dst, bh->b_data, bh->b_size);
+}
+
+void kfs_helper_buffer_copy_in(struct buffer_head *bh, const void *src)
+{
+	memcpy(bh->b_data, src, bh->b_size);
+}
+
 loff_t kfs_helper_bdev_nr_bytes(struct block_device *bdev)
 {
 	return bdev_nr_bytes(bdev);

@@ -36,6 +36,8 @@ bool kfs_helper_buffer_checked(struct buffer_head *bh);
 void kfs_helper_set_buffer_checked(struct buffer_head *bh, bool checked);
 void kfs_helper_brelse(struct buffer_head *bh);
 void kfs_helper_lock_buffer(struct buffer_head *bh);
+void kfs_helper_buffer_copy_out(struct buffer_head *bh, void *dst);
+void kfs_helper_buffer_copy_in(struct buffer_head *bh, const void *src);
 loff_t kfs_helper_bdev_nr_bytes(struct block_device *bdev);
 
 const unsigned char *kfs_helper_dentry_name(const struct dentry *dentry, u32 *len);

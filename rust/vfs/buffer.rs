@@ -10,6 +10,20 @@
 //! takes the buffer lock: two users of the same block (say, two inodes in one
 //! inode-table block) never see each other's half-written bytes.
 //!
+//! The lock does not keep everyone else out of those bytes: they are the
+//! block device's page cache, which a process with the device open for
+//! writing (`CONFIG_BLK_DEV_WRITE_MOUNTED`, the default, lets root open a
+//! mounted device) stores into with no lock at all, by `write(2)` or through
+//! a shared mapping. A Rust reference to those bytes would then be a data
+//! race, and a decoder could see a field change between its check and its
+//! use. So the guard hands out a private copy instead: taken under the lock
+//! with the C `memcpy` (as `copy_from_user` reads memory another task may
+//! be writing), and copied back before [`BufferGuard::mark_dirty`] and
+//! when the guard is dropped, if it was changed. What a filesystem decodes
+//! never changes under it; a writer to the device can still hand it
+//! corrupt bytes, as it can to any filesystem, which is what its checksums
+//! and checks are for.
+//!
 //! A buffer borrows the super block it was read from (`Buffer<'sb>`): it
 //! cannot be kept in the filesystem's data, nor live across a change of the
 //! block size (`NewSuperBlock::set_block_size` takes `&mut`).
@@ -66,11 +80,23 @@ impl Buffer<'_> {
         unsafe { (*self.bh.as_ptr()).b_blocknr }
     }
 
-    /// Takes the buffer lock (sleeps) for access to the bytes.
-    pub fn lock(&self) -> BufferGuard<'_> {
+    /// Takes the buffer lock (sleeps) for access to the bytes, and copies
+    /// them (`ENOMEM` if the copy cannot be allocated).
+    pub fn lock(&self) -> Result<BufferGuard<'_>> {
+        let bh = self.bh.as_ptr();
+        // SAFETY: `self.bh` is referenced (type invariant); `b_size` does not
+        // change while it is.
+        let size = unsafe { (*bh).b_size };
+        // Allocated before the lock: no reclaim with the buffer locked.
+        let mut copy = KVec::<u8>::with_capacity(size, GFP_KERNEL)?;
         // SAFETY: `self.bh` is referenced (type invariant).
-        unsafe { b::kfs_helper_lock_buffer(self.bh.as_ptr()) };
-        BufferGuard { bh: self.bh, _buf: PhantomData, _task: NotThreadSafe }
+        unsafe { b::kfs_helper_lock_buffer(bh) };
+        // SAFETY: the buffer is referenced, up to date and locked; the helper
+        // copies its `b_size` bytes into `copy`, which has room for them.
+        unsafe { b::kfs_helper_buffer_copy_out(bh, copy.as_mut_ptr().cast()) };
+        // SAFETY: the first `size` elements were just written.
+        unsafe { copy.inc_len(size) };
+        Ok(BufferGuard { bh: self.bh, copy, changed: false, _buf: PhantomData, _task: NotThreadSafe })
     }
 }
 
@@ -81,10 +107,15 @@ impl Drop for Buffer<'_> {
     }
 }
 
-/// The bytes of a locked [`Buffer`]; unlocked when dropped, by the task that
-/// locked it (`!Send`).
+/// The bytes of a locked [`Buffer`], as a private copy (see the module
+/// documentation); written back if changed, and unlocked, when dropped, by
+/// the task that locked it (`!Send`).
 pub struct BufferGuard<'a> {
     bh: NonNull<b::buffer_head>,
+    /// The block's bytes when the lock was taken, with the caller's changes.
+    copy: KVec<u8>,
+    /// Whether `copy` holds changes the buffer does not have yet.
+    changed: bool,
     _buf: PhantomData<&'a ()>,
     _task: NotThreadSafe,
 }
@@ -92,10 +123,18 @@ pub struct BufferGuard<'a> {
 impl BufferGuard<'_> {
     /// The block's bytes.
     pub fn data(&self) -> &[u8] {
-        let bh = self.bh.as_ptr();
-        // SAFETY: the buffer is referenced and up to date, `b_data` points at
-        // `b_size` bytes of its page, and we hold the buffer lock.
-        unsafe { core::slice::from_raw_parts((*bh).b_data.cast::<u8>(), (*bh).b_size) }
+        &self.copy
+    }
+
+    /// Copies the changed bytes into the buffer.
+    fn store(&mut self) {
+        if self.changed {
+            // SAFETY: the buffer is referenced, up to date and locked by us;
+            // `copy` holds its `b_size` bytes (taken in `lock`, never
+            // resized: `data_mut` hands out a slice, not the vector).
+            unsafe { b::kfs_helper_buffer_copy_in(self.bh.as_ptr(), self.copy.as_ptr().cast()) };
+            self.changed = false;
+        }
     }
 
     /// Whether the bytes were marked checked ([`Self::set_checked`]) since
@@ -118,16 +157,19 @@ impl BufferGuard<'_> {
 
     /// The block's bytes, for changing them; follow with [`Self::mark_dirty`].
     /// Clears the [`Self::checked`] mark.
+    /// The changes reach the buffer at [`Self::mark_dirty`] or when the
+    /// guard is dropped, whichever comes first.
     pub fn data_mut(&mut self) -> &mut [u8] {
-        let bh = self.bh.as_ptr();
         // SAFETY: the buffer is referenced; atomic bit operation.
-        unsafe { b::kfs_helper_set_buffer_checked(bh, false) };
-        // SAFETY: as in `data`; `&mut self` makes this the only view.
-        unsafe { core::slice::from_raw_parts_mut((*bh).b_data.cast::<u8>(), (*bh).b_size) }
+        unsafe { b::kfs_helper_set_buffer_checked(self.bh.as_ptr(), false) };
+        self.changed = true;
+        &mut self.copy
     }
 
-    /// Marks the buffer dirty: writeback (or `sync_fs`) writes it out.
+    /// Copies the changes into the buffer and marks it dirty: writeback (or
+    /// `sync_fs`) writes it out.
     pub fn mark_dirty(&mut self) {
+        self.store();
         // SAFETY: the buffer is referenced and up to date.
         unsafe { b::mark_buffer_dirty(self.bh.as_ptr()) };
     }
@@ -135,6 +177,7 @@ impl BufferGuard<'_> {
 
 impl Drop for BufferGuard<'_> {
     fn drop(&mut self) {
+        self.store();
         // SAFETY: we took the lock in `Buffer::lock`.
         unsafe { b::unlock_buffer(self.bh.as_ptr()) };
     }

@@ -55,7 +55,7 @@ fn load_bitmap<'a>(
     for k in 0..region.len {
         let disk = region.start + k;
         let buf = read(disk)?;
-        let guard = buf.lock();
+        let guard = buf.lock()?;
         bitmap::verify_block_csum(seed, disk, guard.data()).map_err(|e| {
             pr_err!("{}: {} bitmap block {}: {}\n", id, what, disk, crate::kfs::fmt::Shown(e));
             EUCLEAN
@@ -111,7 +111,7 @@ impl Alloc {
             let disk = region.start + k;
             let src = bits.get(k as usize * bytes..(k as usize + 1) * bytes).ok_or(EIO)?;
             let buf = sb.read_block(disk)?;
-            let mut guard = buf.lock();
+            let mut guard = buf.lock()?;
             let data = guard.data_mut();
             bitmap::block_bits_mut(data)?.copy_from_slice(src);
             bitmap::set_block_csum(seed, disk, data)?;
@@ -359,7 +359,7 @@ impl Alloc {
         // Block 0 in filesystem blocks holds the super block in its first
         // 1024 bytes, whatever the block size.
         let buf = read(0)?;
-        let mut guard = buf.lock();
+        let mut guard = buf.lock()?;
         let dst = guard.data_mut().get_mut(..crate::format::layout::SUPERBLOCK_SIZE).ok_or(EIO)?;
         self.sb.encode(dst)?;
         guard.mark_dirty();

@@ -139,7 +139,7 @@ fn read_dir_block(dir: &INode<MapFs>, fb: u64, out: &mut KVec<u8>) -> Result<boo
     }
     let sb = dir.super_block();
     let buf = sb.read_block(dir_block(dir, fb)?)?;
-    let mut guard = buf.lock();
+    let mut guard = buf.lock()?;
     verify(dir, fb, &mut guard)?;
     out.clear();
     out.extend_from_slice(guard.data(), GFP_KERNEL)?;
@@ -243,7 +243,7 @@ fn with_block<R>(
 ) -> Result<Option<R>> {
     let sb = dir.super_block();
     let buf = sb.read_block(dir_block(dir, fb)?)?;
-    let mut guard = buf.lock();
+    let mut guard = buf.lock()?;
     verify(dir, fb, &mut guard)?;
     let r = f(guard.data_mut()).map_err(|e| bad_block(dir, fb, e))?;
     if r.is_some() {
@@ -268,7 +268,7 @@ fn scan_blocks<R>(
     let sb = dir.super_block();
     for fb in 0..dir_blocks(dir)? {
         let buf = sb.read_block(dir_block(dir, fb)?)?;
-        let mut guard = buf.lock();
+        let mut guard = buf.lock()?;
         verify(dir, fb, &mut guard)?;
         if let Some(r) = f(guard.data()).map_err(|e| bad_block(dir, fb, e))? {
             return Ok(Some((fb, r)));
@@ -313,7 +313,7 @@ fn insert(dir: &Locked<MapFs>, name: &[u8], ino: u32, ft: u8) -> Result {
     let (disk, _) = d.alloc_blocks(sb, goal, 1)?;
     let res = (|| -> Result {
         let buf = sb.new_block(disk)?;
-        let mut guard = buf.lock();
+        let mut guard = buf.lock()?;
         let bad = |_| EIO;
         dir::init_block(guard.data_mut(), d.seed, dino).map_err(bad)?;
         dir::insert(guard.data_mut(), d.seed, dino, ino, name, ft).map_err(bad)?;
@@ -552,7 +552,7 @@ fn make_inode(dir: &INode<MapFs>, asked: CreateKind<'_>, mode: u16) -> Result<Cr
                 crate::inode::update_blocks(&inode, &m);
             }
             let buf = sb.new_block(disk)?;
-            let mut guard = buf.lock();
+            let mut guard = buf.lock()?;
             if kind == 1 {
                 dir::init_first_block(guard.data_mut(), d.seed, ino, dir_ino(dir)?).map_err(|_| EIO)?;
             } else {

@@ -296,7 +296,7 @@ pub(crate) fn corrupt(sb: &SuperBlock<MapFs>, ino: u64, what: core::fmt::Argumen
 /// Reads a block into `out` (exactly one block long).
 fn read_into(sb: &SuperBlock<MapFs>, block: u64, out: &mut [u8]) -> Result {
     let buf = sb.read_block(block)?;
-    let guard = buf.lock();
+    let guard = buf.lock()?;
     let src = guard.data();
     if src.len() != out.len() {
         return Err(EIO);
@@ -333,7 +333,7 @@ fn iget_checked(sb: &SuperBlock<MapFs>, ino: u32, unlinked: bool) -> Result<ARef
         .ok_or_else(|| corrupt(sb, ino64, format_args!("inode number out of range")))?;
     let (raw, ext) = {
         let buf = sb.read_block(block)?;
-        let guard = buf.lock();
+        let guard = buf.lock()?;
         let bytes = guard.data().get(off..off + d.geo.inode_bytes()).ok_or(EIO)?;
         let raw = Inode::decode(bytes, d.seed, ino)
             .map_err(|e| corrupt(sb, ino64, format_args!("bad inode: {}", e)))?;
@@ -463,7 +463,7 @@ fn check_blocks(sb: &SuperBlock<MapFs>, ino: u32, extents: &[Extent], tree_block
 fn check_dots(sb: &SuperBlock<MapFs>, ino: u32, first: u64) -> Result {
     let d = sb.data();
     let buf = sb.read_block(first)?;
-    let guard = buf.lock();
+    let guard = buf.lock()?;
     let bad = |e| corrupt(sb, u64::from(ino), format_args!("directory block 0: {}", e));
     dir::verify_csum(guard.data(), d.seed, ino).map_err(bad)?;
     let parent = dir::check_dots(guard.data(), ino, d.geo.inode_count).map_err(bad)?;
@@ -554,7 +554,7 @@ fn read_symlink(sb: &SuperBlock<MapFs>, raw: &Inode, extents: &[Extent], out: &m
     let len = usize::try_from(raw.size).map_err(|_| EUCLEAN)?;
     let first = extents.first().filter(|e| e.file_block == 0 && !e.unwritten).ok_or(EUCLEAN)?;
     let buf = sb.read_block(first.disk_block)?;
-    let guard = buf.lock();
+    let guard = buf.lock()?;
     out.extend_from_slice(guard.data().get(..len).ok_or(EUCLEAN)?, GFP_KERNEL)?;
     Ok(())
 }
@@ -619,7 +619,7 @@ fn write_tree(
     let ctx = TreeCtx { geo: &d.geo, ino, seed: d.seed };
     let res = m.extents.encode(&ctx, root, &mut scratch, |disk, bytes| {
         let buf = sb.new_block(disk)?;
-        let mut g = buf.lock();
+        let mut g = buf.lock()?;
         g.data_mut().copy_from_slice(bytes);
         g.mark_dirty();
         Ok::<(), Error>(())
@@ -731,7 +731,7 @@ fn read_slot(sb: &SuperBlock<MapFs>, ino: u32) -> Result<Inode> {
     let d = sb.data();
     let (block, off) = d.geo.inode_location(ino).ok_or(EUCLEAN)?;
     let buf = sb.read_block(block)?;
-    let guard = buf.lock();
+    let guard = buf.lock()?;
     let bytes = guard.data().get(off..off + INODE_SIZE).ok_or(EIO)?;
     Inode::decode(bytes, d.seed, ino).map_err(|e| corrupt(sb, ino.into(), format_args!("bad inode: {}", e)))
 }
@@ -742,7 +742,7 @@ fn set_next_orphan(sb: &SuperBlock<MapFs>, ino: u32, next: u32) -> Result {
     let d = sb.data();
     let (block, off) = d.geo.inode_location(ino).ok_or(EUCLEAN)?;
     let buf = sb.read_block(block)?;
-    let mut guard = buf.lock();
+    let mut guard = buf.lock()?;
     let slot = guard.data_mut().get_mut(off..off + INODE_SIZE).ok_or(EIO)?;
     let mut raw = Inode::decode(slot, d.seed, ino)
         .map_err(|e| corrupt(sb, ino.into(), format_args!("bad inode: {}", e)))?;
@@ -884,7 +884,7 @@ fn write_slot(sb: &SuperBlock<MapFs>, ino: u32, raw: &Inode, ext: Option<&InodeE
     let d = sb.data();
     let (block, off) = d.geo.inode_location(ino).ok_or(EINVAL)?;
     let buf = sb.read_block(block)?;
-    let mut guard = buf.lock();
+    let mut guard = buf.lock()?;
     let slot = guard.data_mut().get_mut(off..off + d.geo.inode_bytes()).ok_or(EIO)?;
     if raw.is_free() {
         slot.fill(0);

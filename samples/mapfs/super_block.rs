@@ -32,7 +32,7 @@ pub(crate) fn fill_super(sb: &mut NewSuperBlock<MapFs>, options: &Options) -> Re
     let mut raw = [0u8; SUPERBLOCK_SIZE];
     {
         let buf = sb.read_block(0)?;
-        let guard = buf.lock();
+        let guard = buf.lock()?;
         let src = guard.data().get(..SUPERBLOCK_SIZE).ok_or(EINVAL)?;
         raw.copy_from_slice(src);
     }

@@ -59,7 +59,7 @@ pub(crate) fn load(sb: &SuperBlock<MapFs>, ino: u32, ext: &InodeExt) -> Result<K
             return Err(corrupt(sb, ino.into(), format_args!("xattr block {} outside the data area", ext.block)));
         }
         let buf = sb.read_block(ext.block)?;
-        let guard = buf.lock();
+        let guard = buf.lock()?;
         let entries = fx::decode_block(guard.data(), d.seed, ino, ext.block)
             .map_err(|e| corrupt(sb, ino.into(), format_args!("xattr block {}: {}", ext.block, e)))?;
         list.extend_from_slice(entries, GFP_KERNEL)?;
@@ -79,7 +79,7 @@ pub(crate) fn store(sb: &SuperBlock<MapFs>, ino: u32, m: &mut FileMap) -> Result
     if m.xattr_dirty && m.xattr_block != 0 {
         let rest = m.xattrs.get(cut..).ok_or(EINVAL)?;
         let buf = sb.new_block(m.xattr_block)?;
-        let mut g = buf.lock();
+        let mut g = buf.lock()?;
         fx::encode_block(g.data_mut(), d.seed, ino, m.xattr_block, rest).map_err(|e| {
             pr_err!("{}: inode {}: cannot encode the xattr block: {:?}\n", sb.id(), ino, e);
             EINVAL

@@ -11,6 +11,6 @@ use kernel::prelude::*;
 pub(crate) fn fill(sb: &mut NewSuperBlock<MapFs>) -> Result {
     let buf = sb.read_block(0)?;
     sb.set_block_size(4096)?;
-    let _len = buf.lock().data().len();
+    let _len = buf.lock()?.data().len();
     Ok(())
 }

@@ -4,9 +4,11 @@
 #![forbid(unsafe_code)]
 
 use crate::kfs::vfs::Buffer;
+use kernel::prelude::*;
 
 fn on_another_task<T: Send>(_value: T) {}
 
-pub(crate) fn unlock_elsewhere(buf: &Buffer<'_>) {
-    on_another_task(buf.lock());
+pub(crate) fn unlock_elsewhere(buf: &Buffer<'_>) -> Result {
+    on_another_task(buf.lock()?);
+    Ok(())
 }

@@ -30,14 +30,14 @@ fn dir_size(dir: &Locked<MapFs>) -> Result {
 fn read_then_resize(sb: &mut NewSuperBlock<MapFs>) -> Result {
     {
         let buf = sb.read_block(0)?;
-        let _bytes = buf.lock().data().len();
+        let _bytes = buf.lock()?.data().len();
     }
     sb.set_block_size(4096)
 }
 
 fn buffer(sb: &SuperBlock<MapFs>) -> Result<usize> {
     let buf = sb.read_block(1)?;
-    let guard = buf.lock();
+    let guard = buf.lock()?;
     Ok(guard.data().len())
 }
 
