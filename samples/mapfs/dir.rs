@@ -13,7 +13,7 @@
 
 #![forbid(unsafe_code)]
 
-use crate::format::{dir, extent::Mapping, inode::FileType, symlink};
+use crate::format::{dir, extent::Mapping, inode::FileType, reserve::Growth, symlink};
 use crate::kfs::vfs::{BufferGuard, CreateKind, Created, DirEmitter, DirOperations, INode, INodeType, Locked, Lookup};
 use crate::MapFs;
 use kernel::{prelude::*, sync::aref::ARef, types::ScopeGuard};
@@ -307,7 +307,7 @@ fn insert(dir: &Locked<MapFs>, name: &[u8], ino: u32, ft: u8) -> Result {
     let bs = u64::from(sb.block_size());
     let goal = {
         let mut m = dir.data().map.lock();
-        crate::inode::reserve_tree(dir, &mut m, 1)?;
+        crate::inode::reserve_tree(dir, &mut m, Growth::new_extent(1))?;
         m.extents.last().map(|e| e.disk_end())
     };
     let (disk, _) = d.alloc_blocks(sb, goal, 1)?;

@@ -11,6 +11,7 @@ use crate::format::{
     extent::{Extent, ExtentError},
     inode::{FileType, Inode, Timestamp, FLAG_APPEND, FLAG_IMMUTABLE, FLAG_INLINE, FLAG_NOATIME, INODE_DATA_SIZE},
     layout::{INODE_SIZE, ROOT_INO},
+    reserve::{extent_bound, Counts, Growth},
     xattr::InodeExt,
     symlink,
     tree::{self, TreeCtx, TreeItem, WalkError},
@@ -82,6 +83,16 @@ pub(crate) struct FileMap {
     /// Blocks in [`Self::delalloc`]: reserved in the allocator, counted in
     /// `st_blocks` but not in [`Self::blocks`] (which is what the disk says).
     pub(crate) delalloc_blocks: u64,
+    /// File blocks of unwritten extents handed out to a write or a write
+    /// fault (or allocated by writeback for a delayed allocation) that no
+    /// completion has converted yet: the blocks a
+    /// completion may convert, splitting extents, with no chance to
+    /// reserve ([`reserve_tree`]). Kept as [`Self::delalloc`] is (each
+    /// "disk block" its own file block); never on disk. Blocks whose I/O
+    /// failed stay here until they are unmapped: that only reserves more.
+    pub(crate) handed_out: ExtentMap<KArrays>,
+    /// Blocks in [`Self::handed_out`].
+    pub(crate) handed_out_blocks: u64,
     /// The root of the tree as it is on disk (read by `iget` or written by
     /// `write_inode`), written again as it is while the map is not dirty
     /// (the map writes a new index over loaded leaves only when it changes).
@@ -159,6 +170,43 @@ impl FileMap {
         Ok(dropped)
     }
 
+    /// Notes file blocks `first .. first + count` (of unwritten extents)
+    /// as handed out ([`Self::handed_out`]). The caller reserved for them
+    /// first ([`Growth::handout`]).
+    pub(crate) fn hand_out(&mut self, sb: &SuperBlock<MapFs>, ino: u64, first: u64, count: u64) -> Result {
+        let len = u32::try_from(count).map_err(|_| EINVAL)?;
+        let mut known = 0u64;
+        let ext = Extent { file_block: first, disk_block: first, len, unwritten: false };
+        edit_map(&mut self.handed_out, sb, ino, "handed-out blocks", |l| l.insert(ext, |r| known += r.len))?;
+        self.handed_out_blocks = self.handed_out_blocks.saturating_add(count.saturating_sub(known));
+        Ok(())
+    }
+
+    /// File blocks `first .. first + count` are no longer handed out
+    /// (converted, or unmapped).
+    pub(crate) fn settle(&mut self, sb: &SuperBlock<MapFs>, ino: u64, first: u64, count: u64) -> Result {
+        let end = first.saturating_add(count);
+        if self.handed_out.iter_from(first).next().is_none_or(|e| e.file_block >= end) {
+            return Ok(());
+        }
+        let mut gone = 0u64;
+        edit_map(&mut self.handed_out, sb, ino, "handed-out blocks", |l| l.remove(first, count, |r| gone += r.len))?;
+        self.handed_out_blocks = self.handed_out_blocks.saturating_sub(gone);
+        Ok(())
+    }
+
+    /// What [`extent_bound`] needs to know of this map.
+    fn counts(&self) -> Counts {
+        Counts {
+            // The xattr block counts as data here: that only makes the
+            // bound larger.
+            data_blocks: self.blocks.saturating_sub(self.extents.tree_blocks() as u64),
+            extents: self.extents.len() as u64,
+            handed_out: self.handed_out_blocks,
+            delalloc: self.delalloc_blocks,
+        }
+    }
+
     /// Counts `n` more blocks owned (bounded by the device's block count,
     /// so saturating never loses anything real).
     pub(crate) fn add_blocks(&mut self, n: u64) {
@@ -214,26 +262,35 @@ fn edit_map(
     })
 }
 
-/// Makes sure the extent tree of `m` can grow to map `extra` more data
-/// blocks, whatever their fragmentation: a file has at most as many extents
-/// as data blocks, so the tree's blocks plus those reserved cover the tree
-/// of that many extents (`ENOSPC` when the filesystem cannot promise them).
-pub(crate) fn reserve_tree(inode: &INodeView<MapFs>, m: &mut FileMap, extra: u64) -> Result {
-    let sb = inode.super_block();
-    let d = sb.data();
-    // Delayed allocations become data blocks at writeback, drawing on
-    // this reservation too.
-    let data_blocks = m
-        .blocks
-        .saturating_sub(m.extents.tree_blocks() as u64)
-        .saturating_add(m.delalloc_blocks)
-        .saturating_add(extra);
-    let n = usize::try_from(data_blocks).unwrap_or(usize::MAX);
+/// Sets the reservation of `m`'s extent tree to what it needs after the
+/// change `g` (about to be made): a tree for as many extents as the map
+/// can then reach before it is asked again ([`extent_bound`]: writeback and
+/// I/O completions change maps where `ENOSPC` can no longer be returned,
+/// and draw on this), so that `write_inode` never runs out of space.
+/// `ENOSPC` when the filesystem cannot promise that much; a reservation
+/// larger than needed (conversions completed, blocks freed) shrinks.
+pub(crate) fn reserve_tree(inode: &INodeView<MapFs>, m: &mut FileMap, g: Growth) -> Result {
+    set_tree_reservation(inode, m, g, true)
+}
+
+/// Gives back what `m`'s tree reservation holds beyond its need, never
+/// reserving more (after a completion, which cannot fail for space).
+pub(crate) fn trim_tree_reservation(inode: &INodeView<MapFs>, m: &mut FileMap) {
+    let _ = set_tree_reservation(inode, m, Growth::default(), false);
+}
+
+fn set_tree_reservation(inode: &INodeView<MapFs>, m: &mut FileMap, g: Growth, grow: bool) -> Result {
+    let d = inode.super_block().data();
+    let n = usize::try_from(extent_bound(m.counts(), g)).unwrap_or(usize::MAX);
     let need = tree::plan(n, d.geo.block_size()).map(|p| p.blocks as u64).map_err(|_| EFBIG)?;
     let have = (m.extents.tree_blocks() as u64).saturating_add(m.tree_reserved);
-    if need > have {
+    if need > have && grow {
         d.reserve(need - have)?;
         m.tree_reserved += need - have;
+    } else if need < have {
+        let spare = (have - need).min(m.tree_reserved);
+        d.unreserve(spare);
+        m.tree_reserved -= spare;
     }
     Ok(())
 }
@@ -252,6 +309,8 @@ pub(crate) fn release_tree_reservation(inode: &INodeView<MapFs>, m: &mut FileMap
         m.delalloc_blocks = 0;
     }
     m.delalloc.clear(|_| {});
+    m.handed_out.clear(|_| {});
+    m.handed_out_blocks = 0;
 }
 
 /// Sets `i_blocks` from the map's block count, delayed allocations
@@ -948,12 +1007,12 @@ pub(crate) fn delete_inode(inode: &INodeView<MapFs>) {
 /// by `count` (the blocks in between are unmapped already), or from
 /// `first` on up by `count` ([`FileOperations::shift`]). No block is
 /// allocated or freed; an insert may split one extent, which the tree
-/// reservation covers (a file never has more extents than data blocks).
+/// reservation covers.
 ///
 /// [`FileOperations::shift`]: crate::kfs::vfs::FileOperations::shift
 pub(crate) fn shift(inode: &INodeView<MapFs>, first: u64, count: u64, dir: Shift) -> Result {
     let mut m = inode.data().map.lock();
-    reserve_tree(inode, &mut m, 0)?;
+    reserve_tree(inode, &mut m, Growth::split())?;
     let res = m.edit(inode.super_block(), inode.ino(), |l| match dir {
         Shift::Down => l.shift_down(first, count),
         Shift::Up => l.shift_up(first, count),
@@ -970,20 +1029,38 @@ pub(crate) fn shift(inode: &INodeView<MapFs>, first: u64, count: u64, dir: Shift
             Shift::Up => l.shift_up(first, count),
         })
     });
+    // Blocks whose I/O failed stay handed out; they move with their
+    // extents.
+    let res = res.and_then(|()| {
+        if m.handed_out.is_empty() {
+            return Ok(());
+        }
+        edit_map(&mut m.handed_out, inode.super_block(), inode.ino(), "handed-out blocks", |l| match dir {
+            Shift::Down => l.shift_down(first, count),
+            Shift::Up => l.shift_up(first, count),
+        })
+    });
     drop(m);
     inode.mark_dirty();
     res
 }
 
 /// Unmaps file blocks `first .. first + count` of `inode` and frees them.
+/// A hole punched inside an extent cuts it in two: the tree's growth is
+/// reserved first (`ENOSPC` before anything changed, as on XFS).
 pub(crate) fn unmap(inode: &INodeView<MapFs>, first: u64, count: u64) -> Result {
-    let count = count.min(crate::format::extent::MAX_FILE_BLOCKS.saturating_sub(first));
+    let max = crate::format::extent::MAX_FILE_BLOCKS;
+    let count = count.min(max.saturating_sub(first));
     if count == 0 {
         return Ok(());
     }
     let sb = inode.super_block();
     let d = sb.data();
     let mut m = inode.data().map.lock();
+    if first + count < max {
+        reserve_tree(inode, &mut m, Growth::split())?;
+    }
+    m.settle(sb, inode.ino(), first, count)?;
     if m.drop_delalloc(sb, inode.ino(), first, count)? != 0 {
         update_blocks(inode, &m);
     }
@@ -997,6 +1074,7 @@ pub(crate) fn unmap(inode: &INodeView<MapFs>, first: u64, count: u64) -> Result 
         m.sub_blocks(sb, inode.ino(), *len)?;
     }
     update_blocks(inode, &m);
+    trim_tree_reservation(inode, &mut m);
     drop(m);
     inode.mark_dirty();
     Ok(())

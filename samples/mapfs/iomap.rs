@@ -33,7 +33,8 @@
 #![forbid(unsafe_code)]
 
 use crate::format::extent::{Extent, Mapping as Found, MAX_EXTENT_LEN};
-use crate::inode::{reserve_tree, update_blocks, FileMap};
+use crate::format::reserve::Growth;
+use crate::inode::{reserve_tree, trim_tree_reservation, update_blocks, FileMap};
 use crate::kfs::iomap::{
     DirectOps, Flags, Mapping, ReadMapping, ReadOps, ReportOps, WriteOps, WritebackMapping, WritebackOps,
 };
@@ -129,10 +130,19 @@ fn allocate_delalloc(inode: &INodeView<MapFs>, m: &mut FileMap, fb: u64) -> Resu
         let undo = ScopeGuard::new(|| {
             let _ = d.free_to_reserved(sb, start, got);
         });
+        // Converted when the I/O completes: handed out, out of the run's
+        // reservation (its blocks counted thrice, see `reserve.rs`). First,
+        // so that a failure below leaves them handed out at worst, which
+        // only reserves more.
+        m.hand_out(sb, inode.ino(), cur, got)?;
         let ext = Extent { file_block: cur, disk_block: start, len: got as u32, unwritten: true };
-        m.edit(sb, inode.ino(), |l| l.insert(ext, |_| {}))?;
+        if let Err(e) = m.edit(sb, inode.ino(), |l| l.insert(ext, |_| {})) {
+            let _ = m.settle(sb, inode.ino(), cur, got);
+            return Err(e);
+        }
         if let Err(e) = m.edit_delalloc(sb, inode.ino(), |l| l.remove(cur, got, |_| {})) {
             let _ = m.edit(sb, inode.ino(), |l| l.remove(cur, got, |_| {}));
+            let _ = m.settle(sb, inode.ino(), cur, got);
             return Err(e);
         }
         undo.dismiss();
@@ -175,8 +185,12 @@ fn for_write(inode: &INode<MapFs>, fb: u64, want: u64, nowait: bool, how: Alloc)
             return Ok(Mapping::mapped(offset, len << bits, disk_block << bits).with_cookie(m.seq));
         }
         At::Mapped { disk_block, len, unwritten: true } => {
-            reserve_tree(inode, &mut m, 0)?;
-            return Ok(Mapping::unwritten(offset, len << bits, disk_block << bits).with_cookie(m.seq));
+            // Only the blocks this write covers: the completion converts
+            // them.
+            let n = len.min(want);
+            reserve_tree(inode, &mut m, Growth::handout(n))?;
+            m.hand_out(sb, inode.ino(), fb, n)?;
+            return Ok(Mapping::unwritten(offset, n << bits, disk_block << bits).with_cookie(m.seq));
         }
         At::Delalloc { len, .. } if how == Alloc::Delayed => {
             return Ok(Mapping::delalloc(offset, len << bits).with_cookie(m.seq));
@@ -193,7 +207,7 @@ fn for_write(inode: &INode<MapFs>, fb: u64, want: u64, nowait: bool, how: Alloc)
         At::Hole { .. } if nowait => return Err(EAGAIN),
         At::Hole { len, .. } if how == Alloc::Delayed => {
             let n = len.min(want);
-            reserve_tree(inode, &mut m, n)?;
+            reserve_tree(inode, &mut m, Growth::delalloc(n))?;
             let got = d.reserve_some(n)?;
             let ext = Extent { file_block: fb, disk_block: fb, len: got as u32, unwritten: false };
             if let Err(e) = m.edit_delalloc(sb, inode.ino(), |l| l.insert(ext, |_| {})) {
@@ -206,14 +220,19 @@ fn for_write(inode: &INode<MapFs>, fb: u64, want: u64, nowait: bool, how: Alloc)
         }
         At::Hole { len, goal } => {
             let n = len.min(want);
-            reserve_tree(inode, &mut m, n)?;
+            reserve_tree(inode, &mut m, Growth::direct(n))?;
             let (start, got) = d.alloc_blocks(sb, goal, n)?;
             // Given back unless the extent map takes them.
             let undo = ScopeGuard::new(|| {
                 let _ = d.free_blocks(sb, start, got);
             });
+            // Handed out first, as in `allocate_delalloc`.
+            m.hand_out(sb, inode.ino(), fb, got)?;
             let ext = Extent { file_block: fb, disk_block: start, len: got as u32, unwritten: true };
-            m.edit(inode.super_block(), inode.ino(), |l| l.insert(ext, |_| {}))?;
+            if let Err(e) = m.edit(sb, inode.ino(), |l| l.insert(ext, |_| {})) {
+                let _ = m.settle(sb, inode.ino(), fb, got);
+                return Err(e);
+            }
             undo.dismiss();
             m.add_blocks(got);
             update_blocks(inode, &m);
@@ -236,7 +255,10 @@ fn for_write_bytes(inode: &INode<MapFs>, pos: u64, len: u64, flags: Flags, how: 
 
 /// The mapping at byte `pos` for zeroing (zero range, truncate page, and
 /// growing a file over the gap past its old EOF). Holes and unwritten
-/// ranges already read as zeros and are answered as they are; written
+/// ranges already read as zeros and are answered as they are (iomap
+/// writes back dirty data over an unwritten range and asks again rather
+/// than zero it in the page cache, so no block is handed out here: see
+/// [`FileMap::handed_out`]); written
 /// blocks up to the EOF block are zeroed in the page cache. Written blocks
 /// wholly past the EOF block (a crash after a write's extents reached the
 /// disk but before its size did leaves them, and fsck accepts them) become
@@ -261,7 +283,7 @@ fn for_zeroing(inode: &INode<MapFs>, pos: u64) -> Result<Mapping> {
     };
     let sb = inode.super_block();
     sb.data().check_writable()?;
-    reserve_tree(inode, &mut m, 0)?;
+    reserve_tree(inode, &mut m, Growth::split())?;
     let ext = Extent { file_block: fb, disk_block, len: len as u32, unwritten: true };
     m.edit(sb, inode.ino(), |l| l.insert(ext, |_| {}))?;
     let map = mapping_of(&m, fb, bits)?;
@@ -350,7 +372,11 @@ fn written(inode: &INodeView<MapFs>, offset: u64, len: u64, limit: u64) -> Resul
     {
         let mut m = inode.data().map.lock();
         if last > first {
-            m.edit(inode.super_block(), inode.ino(), |l| l.mark_written(first, last - first))?;
+            let sb = inode.super_block();
+            m.edit(sb, inode.ino(), |l| l.mark_written(first, last - first))?;
+            // Converted: their worst case is behind them.
+            m.settle(sb, inode.ino(), first, last - first)?;
+            trim_tree_reservation(inode, &mut m);
         }
         let reached = end.min(limit);
         if reached > m.disk_size {
@@ -441,7 +467,7 @@ pub(crate) fn preallocate(inode: &INode<MapFs>, first: u64, count: u64) -> Resul
                 At::Mapped { len, .. } | At::Delalloc { len, .. } => fb += len,
                 At::Hole { len, goal } => {
                     let n = len.min(end - fb).min(u64::from(MAX_EXTENT_LEN));
-                    reserve_tree(inode, &mut m, n)?;
+                    reserve_tree(inode, &mut m, Growth::new_extent(n))?;
                     let (start, got) = d.alloc_blocks(sb, goal, n)?;
                     let undo = ScopeGuard::new(|| {
                         let _ = d.free_blocks(sb, start, got);

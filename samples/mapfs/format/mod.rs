@@ -16,6 +16,8 @@
 //! - [`emap`] holds a file's extent map in memory, as the leaves of its
 //!   tree (O(log n) lookups and edits, incremental writeback),
 //! - [`tree`] holds the on-disk extent tree (walk and encode),
+//! - [`reserve`] bounds the extents a map can reach before it reserves
+//!   again (what the extent tree's reservation covers),
 //! - [`check`] holds the checks of an inode as a whole (block count, link
 //!   count, shape, blocks claimed twice),
 //! - [`dir`] holds directory blocks,
@@ -34,6 +36,7 @@ pub mod extent;
 pub mod inode;
 pub mod layout;
 mod le;
+pub mod reserve;
 pub mod super_block;
 pub mod symlink;
 pub mod tree;

@@ -2,79 +2,17 @@
 //! extent list, every encode walked back from the "disk", only changed
 //! blocks written, a million extents, and no change when memory runs out.
 
-use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use mapfs_format::emap::{Array, Arrays, ExtentMap, MapError, NoMemory};
+use mapfs_format::emap::{ExtentMap, MapError, NoMemory};
 use mapfs_format::extent::{lookup, Extent, ExtentError, ExtentList};
 use mapfs_format::inode::INODE_DATA_SIZE;
 use mapfs_format::layout::Geometry;
 use mapfs_format::tree::{self, TreeCtx, TreeItem};
 
-thread_local! {
-    /// Allocations left before one fails (`u64::MAX`: never).
-    static FAIL_IN: Cell<u64> = const { Cell::new(u64::MAX) };
-}
-
-fn may_fail() -> bool {
-    FAIL_IN.with(|f| match f.get() {
-        0 => true,
-        u64::MAX => false,
-        v => {
-            f.set(v - 1);
-            false
-        }
-    })
-}
-
-struct HostVec<T>(Vec<T>);
-
-impl<T> Default for HostVec<T> {
-    fn default() -> Self {
-        Self(Vec::new())
-    }
-}
-
-impl<T: Copy> Array<T> for HostVec<T> {
-    fn items(&self) -> &[T] {
-        &self.0
-    }
-    fn items_mut(&mut self) -> &mut [T] {
-        &mut self.0
-    }
-    fn try_reserve(&mut self, n: usize) -> Result<(), NoMemory> {
-        // Fails even when there is room: any call may allocate.
-        if may_fail() {
-            return Err(NoMemory);
-        }
-        self.0.reserve(n);
-        Ok(())
-    }
-    fn try_push(&mut self, x: T) -> Result<(), NoMemory> {
-        if self.0.len() == self.0.capacity() && may_fail() {
-            return Err(NoMemory);
-        }
-        self.0.push(x);
-        Ok(())
-    }
-    fn try_resize(&mut self, n: usize, fill: T) -> Result<(), NoMemory> {
-        if n > self.0.len() && may_fail() {
-            return Err(NoMemory);
-        }
-        self.0.resize(n, fill);
-        Ok(())
-    }
-    fn shorten(&mut self, n: usize) {
-        self.0.truncate(n);
-    }
-}
-
-struct Host;
-
-impl Arrays for Host {
-    type Of<T: Copy> = HostVec<T>;
-}
+mod common;
+use common::{Host, Rng, FAIL_IN};
 
 type Map = ExtentMap<Host>;
 
@@ -91,22 +29,6 @@ impl Model {
         let len = l.len();
         self.0.truncate(len);
         r
-    }
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
     }
 }
 
