@@ -228,7 +228,7 @@ impl Alloc {
         if start < geo.data_start {
             // Metadata regions are always marked in use: a free bit there
             // means the bitmap is corrupt.
-            pr_err!("{}: block bitmap: metadata block {} marked free\n", sb.id(), start);
+            fs_err!(sb, "block bitmap: metadata block {} marked free\n", start);
             crate::super_block::fs_error(sb);
             return Err(EUCLEAN);
         }
@@ -249,12 +249,12 @@ impl Alloc {
         len: u64,
     ) -> Result {
         if start < geo.data_start || start.checked_add(len).is_none_or(|e| e > geo.block_count) {
-            pr_err!("{}: freeing blocks {}+{} outside the data area\n", sb.id(), start, len);
+            fs_err!(sb, "freeing blocks {}+{} outside the data area\n", start, len);
             crate::super_block::fs_error(sb);
             return Err(EUCLEAN);
         }
         if !bitmap::all_set(&self.blocks, start, len).unwrap_or(false) {
-            pr_err!("{}: freeing blocks {}+{}: some are already free\n", sb.id(), start, len);
+            fs_err!(sb, "freeing blocks {}+{}: some are already free\n", start, len);
             crate::super_block::fs_error(sb);
             return Err(EUCLEAN);
         }
@@ -283,7 +283,7 @@ impl Alloc {
     pub(crate) fn free_inode(&mut self, sb: &SuperBlock<MapFs>, geo: &Geometry, seed: u32, ino: u32) -> Result {
         let ino = u64::from(ino);
         if ino == 0 || !bitmap::all_set(&self.inodes, ino, 1).unwrap_or(false) {
-            pr_err!("{}: freeing inode {}: not in use\n", sb.id(), ino);
+            fs_err!(sb, "freeing inode {}: not in use\n", ino);
             crate::super_block::fs_error(sb);
             return Err(EUCLEAN);
         }

@@ -500,7 +500,7 @@ fn make_inode(dir: &INode<MapFs>, asked: CreateKind<'_>, mode: u16) -> Result<Cr
         Ok(Lookup::New(new)) => new,
         Ok(Lookup::Cached(_)) | Err(_) => {
             let _ = d.free_inode(sb, ino);
-            pr_err!("{}: new inode {} is still in the inode cache\n", sb.id(), ino);
+            fs_err!(sb, "new inode {} is still in the inode cache\n", ino);
             return Err(EIO);
         }
     };

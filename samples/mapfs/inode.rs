@@ -219,7 +219,7 @@ impl FileMap {
     /// overflow checks, a kernel BUG).
     pub(crate) fn sub_blocks(&mut self, sb: &SuperBlock<MapFs>, ino: u64, n: u64) -> Result {
         self.blocks = self.blocks.checked_sub(n).ok_or_else(|| {
-            pr_err!("{}: inode {}: block count {} of a file that frees {} blocks\n", sb.id(), ino, self.blocks, n);
+            fs_err!(sb, "inode {}: block count {} of a file that frees {} blocks\n", ino, self.blocks, n);
             crate::super_block::fs_error(sb);
             EUCLEAN
         })?;
@@ -255,7 +255,7 @@ fn edit_map(
     f(map).map_err(|e| match e {
         MapError::NoMemory => ENOMEM,
         MapError::Extent(e) => {
-            pr_err!("{}: inode {}: {} edit failed: {:?}\n", sb.id(), ino, what, e);
+            fs_err!(sb, "inode {}: {} edit failed: {:?}\n", ino, what, e);
             crate::super_block::fs_error(sb);
             EUCLEAN
         }
@@ -347,7 +347,7 @@ fn ts(t: Timestamp) -> Timespec {
 /// super block write (sync, unmount), so fsck checks it even when the
 /// filesystem is later unmounted cleanly.
 pub(crate) fn corrupt(sb: &SuperBlock<MapFs>, ino: u64, what: core::fmt::Arguments<'_>) -> Error {
-    pr_err!("{}: inode {}: {}\n", sb.id(), ino, what);
+    fs_err!(sb, "inode {}: {}\n", ino, what);
     crate::super_block::fs_error(sb);
     EUCLEAN
 }
@@ -640,7 +640,7 @@ fn write_tree(
     let d = sb.data();
     let bs = d.geo.block_size();
     let too_big = |e: crate::format::tree::TreeError| {
-        pr_err!("{}: inode {}: extent tree: {:?}\n", sb.id(), ino, e);
+        fs_err!(sb, "inode {}: extent tree: {:?}\n", ino, e);
         EFBIG
     };
     let mut need = m.extents.blocks_needed().map_err(too_big)?;
@@ -999,7 +999,7 @@ pub(crate) fn delete_inode(inode: &INodeView<MapFs>) {
         d.free_inode(sb, ino)
     })();
     if let Err(e) = res {
-        pr_err!("{}: inode {}: could not free it: error {}; run fsck.mapfs\n", sb.id(), ino, e.to_errno());
+        fs_err!(sb, "inode {}: could not free it: error {}; run fsck.mapfs\n", ino, e.to_errno());
     }
 }
 

@@ -22,9 +22,11 @@ pub mod kfs;
 #[path = "format/mod.rs"]
 pub mod format;
 
+// First: its `fs_err!` is used by the modules after it.
+#[macro_use]
+mod errors;
 mod alloc;
 mod dir;
-mod errors;
 mod file;
 mod inode;
 mod iomap;
@@ -60,6 +62,8 @@ pub(crate) struct MapfsSb {
     /// Read-only because of a corruption: every change fails with `EROFS`,
     /// and only the super block (marked with errors) is written again.
     pub(crate) error_ro: Atomic<bool>,
+    /// The rate limit of its error lines (`fs_err!`).
+    pub(crate) log: errors::ErrorLog,
 }
 
 /// What mapfs does when it finds a corrupt structure (`errors=`).

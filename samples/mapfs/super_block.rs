@@ -89,6 +89,7 @@ pub(crate) fn fill_super(sb: &mut NewSuperBlock<MapFs>, options: &Options) -> Re
         errors: Atomic::new(false),
         remount_ro_on_error: Atomic::new(options.errors == Some(OnError::RemountRo)),
         error_ro: Atomic::new(false),
+        log: crate::errors::ErrorLog::new(),
     })
 }
 

@@ -81,7 +81,7 @@ pub(crate) fn store(sb: &SuperBlock<MapFs>, ino: u32, m: &mut FileMap) -> Result
         let buf = sb.new_block(m.xattr_block)?;
         let mut g = buf.lock()?;
         fx::encode_block(g.data_mut(), d.seed, ino, m.xattr_block, rest).map_err(|e| {
-            pr_err!("{}: inode {}: cannot encode the xattr block: {:?}\n", sb.id(), ino, e);
+            fs_err!(sb, "inode {}: cannot encode the xattr block: {:?}\n", ino, e);
             EINVAL
         })?;
         g.mark_dirty();
