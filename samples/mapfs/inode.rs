@@ -1013,32 +1013,25 @@ pub(crate) fn delete_inode(inode: &INodeView<MapFs>) {
 pub(crate) fn shift(inode: &INodeView<MapFs>, first: u64, count: u64, dir: Shift) -> Result {
     let mut m = inode.data().map.lock();
     reserve_tree(inode, &mut m, Growth::split())?;
-    let res = m.edit(inode.super_block(), inode.ino(), |l| match dir {
+    // The same move for the extents and for the two in-memory lists kept
+    // beside them.
+    let moved = |l: &mut ExtentMap<KArrays>| match dir {
         Shift::Down => l.shift_down(first, count),
         Shift::Up => l.shift_up(first, count),
-    });
+    };
+    let (sb, ino) = (inode.super_block(), inode.ino());
+    let res = m.edit(sb, ino, moved);
     // The wrapper wrote back and dropped the page cache from `first` on,
     // so no delayed allocation is left there; should one be, it moves
     // with its data's file offset.
-    let res = res.and_then(|()| {
-        if m.delalloc.is_empty() {
-            return Ok(());
-        }
-        m.edit_delalloc(inode.super_block(), inode.ino(), |l| match dir {
-            Shift::Down => l.shift_down(first, count),
-            Shift::Up => l.shift_up(first, count),
-        })
-    });
+    let res = res.and_then(|()| if m.delalloc.is_empty() { Ok(()) } else { m.edit_delalloc(sb, ino, moved) });
     // Blocks whose I/O failed stay handed out; they move with their
     // extents.
     let res = res.and_then(|()| {
         if m.handed_out.is_empty() {
             return Ok(());
         }
-        edit_map(&mut m.handed_out, inode.super_block(), inode.ino(), "handed-out blocks", |l| match dir {
-            Shift::Down => l.shift_down(first, count),
-            Shift::Up => l.shift_up(first, count),
-        })
+        edit_map(&mut m.handed_out, sb, ino, "handed-out blocks", moved)
     });
     drop(m);
     inode.mark_dirty();

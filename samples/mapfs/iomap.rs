@@ -437,7 +437,8 @@ impl WriteOps for WriteMap {
             return;
         }
         if let Err(e) = release_delalloc(inode, first, end - first) {
-            fs_err!(inode.super_block(), "inode {}: giving back blocks {}+{} failed: error {}\n", inode.ino(), first, end - first, e.to_errno());
+            fs_err!(inode.super_block(), "inode {}: giving back blocks {}+{} failed: error {}\n",
+                inode.ino(), first, end - first, e.to_errno());
         }
     }
 
