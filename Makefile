@@ -25,7 +25,7 @@ SHELL := /bin/bash
 
 .PHONY: all help deps kernel modules module tools install uninstall check check-controls \
 	check-host demo selftest-harness clean distclean kernel-path bench
-.PHONY: xfstests soak compile-fail crash fuzz-mount modules_install
+.PHONY: xfstests soak compile-fail crash fuzz-mount modules_install misuse
 
 all: modules tools
 
@@ -51,6 +51,8 @@ help:
 	@echo '  make soak        millions of mapfs-fsx operations, parallel, fsck between rounds (SOAK_OPS, SOAK_JOBS, SOAK_CASES, ...; hours),'
 	@echo '                   then SOAK_CRASH_ROUNDS=$(SOAK_CRASH_ROUNDS) crash rounds (tools/crash)'
 	@echo '  make selftest-harness  prove the VM harness fails a run on KASAN/lockdep/WARNING splats'
+	@echo '  make misuse      the wrappers under run-time misuse (a leaked inode reference, a sleep under RCU, ...): a test'
+	@echo '                   variant of mapfs.ko (--cfg=mapfs_misuse, samples/mapfs/misuse.rs), one boot; make check runs it'
 	@echo '  make xfstests    run a built xfstests tree in the VM: XFSTESTS=dir [TESTS="generic/001 ..."]'
 	@echo '  make install     install mkfs.mapfs and fsck.mapfs into $$(SBINDIR) (default /usr/local/sbin)'
 	@echo '  make uninstall   remove them'
@@ -116,6 +118,11 @@ check-controls: modules tools
 
 compile-fail: modules
 	@tools/compile-fail
+
+# Builds its own variant of the module (in out/misuse/src); the tools are the
+# same. make check runs it.
+misuse: $(KERNEL_DEP) tools
+	@tools/misuse
 
 # Crash rounds: mixed writers, a reset without sync, fsck and a byte check
 # after each (tools/crash). make check runs two rounds.

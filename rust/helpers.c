@@ -147,6 +147,27 @@ void kfs_helper_inode_times(const struct inode *inode, s64 *sec, u32 *nsec)
 	sec[2] = c.tv_sec; nsec[2] = c.tv_nsec;
 }
 
+/*
+ * Inodes still on the super block after put_super's evictions: references
+ * the filesystem never dropped (Rust's mem::forget is safe). Their address
+ * spaces keep pointing at the module's tables, and the inode cache is the
+ * module's, so the module must then never be unloaded: take a reference to
+ * it that nothing drops. Returns how many there are.
+ */
+unsigned long kfs_helper_sb_pin_if_busy(struct super_block *sb)
+{
+	struct inode *inode;
+	unsigned long n = 0;
+
+	spin_lock(&sb->s_inode_list_lock);
+	list_for_each_entry(inode, &sb->s_inodes, i_sb_list)
+		n++;
+	spin_unlock(&sb->s_inode_list_lock);
+	if (n)
+		__module_get(sb->s_type->owner);
+	return n;
+}
+
 void kfs_helper_inode_lock(struct inode *inode)
 {
 	inode_lock(inode);

@@ -48,6 +48,7 @@ bool kfs_helper_dir_emit(struct dir_context *ctx, const char *name, int len,
 void kfs_helper_inode_times(const struct inode *inode, s64 *sec, u32 *nsec);
 void kfs_helper_inode_lock(struct inode *inode);
 void kfs_helper_inode_lock_child(struct inode *inode);
+unsigned long kfs_helper_sb_pin_if_busy(struct super_block *sb);
 void kfs_helper_inode_lock_shared(struct inode *inode);
 bool kfs_helper_inode_trylock(struct inode *inode);
 bool kfs_helper_inode_trylock_shared(struct inode *inode);

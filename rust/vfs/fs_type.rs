@@ -25,7 +25,9 @@
 //! `generic_shutdown_super` has evicted every inode and before the device is
 //! released (or in `kill_sb` when the mount failed before it had a root).
 //! No inode reference can be kept in the data: [`INode`] is `!Send`, the
-//! data `Send`.
+//! data `Send`. One can still be leaked (`mem::forget` is safe): then the
+//! inode outlives the unmount, and `put_super`'s trampoline pins the module
+//! for good, with a line in dmesg, so that what it points at stays valid.
 
 use crate::kfs::HookResult;
 use super::{

@@ -22,7 +22,9 @@
 //!   [`ARef<INode<T>>`]); dereferences to [`INodeView`]. It is `!Send`, so a
 //!   reference cannot be stored in per-super-block or per-inode data (both
 //!   `Send`) or in a static: every reference is dropped by the task that took
-//!   it, during a callback that keeps the super block alive.
+//!   it, during a callback that keeps the super block alive, unless it is
+//!   leaked (`mem::forget`), which the unmount finds and answers by keeping
+//!   the module loaded (see `put_super` in `super_ops`).
 //! - [`Locked`]: an inode whose `i_rwsem` the caller holds exclusive (the
 //!   VFS, for namespace operations); what needs that lock takes a `&Locked`.
 

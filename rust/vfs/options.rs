@@ -17,7 +17,7 @@
 //! `init_fs_context` to its `free`; the VFS uses a context from one thread
 //! at a time (`fsconfig` holds the context's mutex).
 
-use crate::kfs::bindings as b;
+use crate::kfs::{bindings as b, HookResult};
 use kernel::{alloc::KVec, prelude::*, str::CStrExt};
 
 /// The value a mount option takes.
@@ -161,6 +161,9 @@ impl ParamTables {
                 OptionValue::Choice(v)
             }
         };
-        options.set(option, value)
+        // Through the filter every hook's result takes: an `ENOPARAM` from
+        // the filesystem would make the VFS try the key as its own, an
+        // `ERESTARTSYS` would reach user space as errno 512.
+        options.set(option, value).hook()
     }
 }

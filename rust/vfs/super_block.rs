@@ -14,6 +14,11 @@ use crate::kfs::bindings as b;
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{prelude::*, str::CStrExt, sync::aref::ARef, types::Opaque};
 
+/// `MAX_LFS_FILESIZE` (a macro bindgen does not see): the largest
+/// `s_maxbytes` the page cache can index.
+const MAX_LFS_FILESIZE: i64 =
+    if usize::BITS == 64 { i64::MAX } else { (u32::MAX as i64) << kernel::page::PAGE_SHIFT };
+
 /// A super block that `fill_super` is setting up.
 ///
 /// It is borrowed for the duration of [`FileSystem::fill_super`]: the VFS holds
@@ -112,8 +117,11 @@ impl<T: FileSystem> NewSuperBlock<T> {
         Ok(())
     }
 
-    /// Sets the largest file size the filesystem supports.
+    /// Sets the largest file size the filesystem supports, kept within
+    /// `0..=MAX_LFS_FILESIZE` (the VFS warns about a negative one, and a
+    /// larger one overflows page-cache indexes on 32-bit).
     pub fn set_max_bytes(&mut self, max: i64) {
+        let max = max.clamp(0, MAX_LFS_FILESIZE);
         // SAFETY: the super block is ours alone during `fill_super`.
         unsafe { (*self.ptr()).s_maxbytes = max };
     }

@@ -318,8 +318,24 @@ impl<T: FileSystem> Tables<T> {
         if !sbr.is_read_only() && sbr.sync_device().is_err() {
             pr_err!("{}: {}: writing out at unmount failed\n", T::NAME, sbr.id());
         }
-        // SAFETY: every inode is gone (and none can be kept in the data:
-        // `INode` is `!Send`); no operation runs on an unmounting sb.
+        // An inode still here is a reference the filesystem leaked
+        // (`mem::forget` of an `ARef` is safe code). The VFS poisons its
+        // `i_sb` and `i_op` and leaves it be; its address space still
+        // points at this module's tables and its memory came from this
+        // module's cache. The helper then pins the module for good, so
+        // those stay valid: the leak stays a leak.
+        // SAFETY: a super block being shut down, `s_umount` held.
+        let busy = unsafe { b::kfs_helper_sb_pin_if_busy(sb) };
+        if busy != 0 {
+            pr_err!(
+                "{}: {}: {} inode(s) still referenced at unmount (a reference the filesystem never dropped): the module stays loaded\n",
+                T::NAME, sbr.id(), busy
+            );
+        }
+        // SAFETY: no operation runs on an unmounting sb, and no callback
+        // reaches an inode left over (above): the VFS cut them off, and
+        // neither the wrapper nor the filesystem keeps one (`INode` is
+        // `!Send`: not in the data, nor in a static).
         unsafe { drop_data::<T>(sb) };
     }
 }

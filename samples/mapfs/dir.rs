@@ -26,7 +26,10 @@ impl DirOperations for Dir {
     type FileSystem = MapFs;
 
     fn lookup(dir: &INode<MapFs>, name: &[u8]) -> Result<Option<ARef<INode<MapFs>>>> {
-        lookup(dir, name)
+        let found = lookup(dir, name)?;
+        #[cfg(mapfs_misuse)]
+        crate::misuse::after_lookup(dir, name, &found);
+        Ok(found)
     }
 
     fn read_dir(dir: &INode<MapFs>, emitter: &mut DirEmitter) -> Result {

@@ -32,6 +32,9 @@ mod inode;
 mod iomap;
 mod super_block;
 mod xattr;
+// Misuse on purpose, only in the test variant (`tools/misuse`).
+#[cfg(mapfs_misuse)]
+mod misuse;
 
 use kfs::vfs::{
     FileSystem, INode, INodeFlags, Locked, MountOption, MountOptions, NewSuperBlock, OptionKind, OptionValue,
@@ -80,16 +83,27 @@ pub(crate) enum OnError {
 pub(crate) struct Options {
     /// `errors=continue|remount-ro`.
     pub(crate) errors: Option<OnError>,
+    /// `misuse=...` (the test variant only: [`misuse`]).
+    #[cfg(mapfs_misuse)]
+    pub(crate) misuse: Option<usize>,
 }
 
 impl MountOptions for Options {
+    #[cfg(not(mapfs_misuse))]
     const OPTIONS: &'static [MountOption] =
         &[MountOption { name: c"errors", kind: OptionKind::Choice(&[c"continue", c"remount-ro"]) }];
+    #[cfg(mapfs_misuse)]
+    const OPTIONS: &'static [MountOption] = &[
+        MountOption { name: c"errors", kind: OptionKind::Choice(&[c"continue", c"remount-ro"]) },
+        MountOption { name: c"misuse", kind: OptionKind::Choice(misuse::CHOICES) },
+    ];
 
     fn set(&mut self, option: usize, value: OptionValue) -> Result {
         self.errors = match (option, value) {
             (0, OptionValue::Choice(0)) => Some(OnError::Continue),
             (0, OptionValue::Choice(1)) => Some(OnError::RemountRo),
+            #[cfg(mapfs_misuse)]
+            (1, OptionValue::Choice(c)) => return misuse::set_option(self, c),
             _ => return Err(EINVAL),
         };
         Ok(())
@@ -186,7 +200,10 @@ impl FileSystem for MapFs {
     type Options = Options;
 
     fn fill_super(sb: &mut NewSuperBlock<Self>, options: &Options) -> Result<MapfsSb> {
-        super_block::fill_super(sb, options)
+        let data = super_block::fill_super(sb, options)?;
+        #[cfg(mapfs_misuse)]
+        misuse::after_fill_super(sb, options);
+        Ok(data)
     }
 
     fn root(sb: &SuperBlock<Self>) -> Result<ARef<INode<Self>>> {
