@@ -204,13 +204,16 @@ impl<T: FileSystem> INodeView<T> {
         // each array.
         unsafe { b::kfs_helper_inode_times(inode, sec.as_mut_ptr(), nsec.as_mut_ptr()) };
         let t = |i: usize| Timespec { sec: sec[i], nsec: nsec[i] };
-        // SAFETY: an initialised inode; plain reads of its attributes.
+        // SAFETY: an initialised inode. `i_mode` and `i_nlink` change under
+        // locks this caller may not hold (`chmod`, `link`): volatile reads,
+        // as `READ_ONCE`, so a racing store is no data race; the uid and gid
+        // helpers read once too.
         unsafe {
             Attrs {
-                mode: (*inode).i_mode,
+                mode: core::ptr::read_volatile(&raw const (*inode).i_mode),
                 uid: b::kfs_helper_inode_uid(inode),
                 gid: b::kfs_helper_inode_gid(inode),
-                nlink: (*inode).__bindgen_anon_1.i_nlink,
+                nlink: core::ptr::read_volatile(&raw const (*inode).__bindgen_anon_1.i_nlink),
                 size: self.size(),
                 atime: t(0),
                 mtime: t(1),
@@ -222,8 +225,9 @@ impl<T: FileSystem> INodeView<T> {
 
     /// Whether the inode is a regular file.
     pub fn is_reg(&self) -> bool {
-        // SAFETY: `i_mode`'s type bits do not change once initialised.
-        u32::from(unsafe { (*self.as_ptr()).i_mode }) & b::S_IFMT == b::S_IFREG
+        // SAFETY: an initialised inode. `chmod` stores `i_mode` (whose type
+        // bits never change) concurrently: a volatile read, as `READ_ONCE`.
+        u32::from(unsafe { core::ptr::read_volatile(&raw const (*self.as_ptr()).i_mode) }) & b::S_IFMT == b::S_IFREG
     }
 
     /// Whether the inode is a directory.
@@ -234,8 +238,10 @@ impl<T: FileSystem> INodeView<T> {
 
     /// The number of links.
     pub fn nlink(&self) -> u32 {
-        // SAFETY: an initialised inode; a snapshot read.
-        unsafe { (*self.as_ptr()).__bindgen_anon_1.i_nlink }
+        // SAFETY: an initialised inode; a volatile read (`READ_ONCE`, as
+        // the VFS reads it), since `link` and `unlink` store it under a lock
+        // this caller may not hold.
+        unsafe { core::ptr::read_volatile(&raw const (*self.as_ptr()).__bindgen_anon_1.i_nlink) }
     }
 
     /// Sets the space used (`i_blocks`, in 512-byte units).
@@ -842,8 +848,16 @@ impl<T: FileSystem> Drop for Created<T> {
     fn drop(&mut self) {
         if let Some(inode) = &self.0 {
             // SAFETY: a referenced inode no directory names: with no links,
-            // its eviction at the last `iput` frees it.
-            unsafe { b::clear_nlink(inode.as_ptr()) };
+            // its eviction at the last `iput` frees it. `unlock_new_inode`
+            // made it findable, and a damaged image may name its number in
+            // another directory, whose `link` changes the count under the
+            // inode's `i_rwsem`: taken here too, as in `set_size` (the
+            // parent's is held, if any, so the child subclass).
+            unsafe {
+                b::kfs_helper_inode_lock_child(inode.as_ptr());
+                b::clear_nlink(inode.as_ptr());
+                b::kfs_helper_inode_unlock(inode.as_ptr());
+            }
         }
     }
 }

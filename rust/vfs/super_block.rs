@@ -243,8 +243,10 @@ impl<T: FileSystem> SuperBlock<T> {
 
     /// Whether the filesystem is mounted read-only.
     pub fn is_read_only(&self) -> bool {
-        // SAFETY: reading the flags word of a live super block.
-        unsafe { (*self.ptr()).s_flags & b::KFS_CONST_SB_RDONLY != 0 }
+        // SAFETY: the flags word of a live super block; a volatile read
+        // (remount stores it with `WRITE_ONCE` under `s_umount`, which this
+        // caller may not hold).
+        unsafe { core::ptr::read_volatile(&raw const (*self.ptr()).s_flags) & b::KFS_CONST_SB_RDONLY != 0 }
     }
 
     /// Reads block `block` of the device (in filesystem blocks).
