@@ -141,7 +141,7 @@ def own_loop():
 def attach(path):
     """Attaches path to this harness' loop device: (0, device) or (1, error).
     The ioctls losetup would make, without its fork and exec (which took a
-    fifth of an image's time); no time limit, as the outer one of the VM
+    tenth of the workers' time); no time limit, as the outer one of the VM
     catches a loop ioctl that never returns."""
     dev = own_loop()
     t0 = time.monotonic()
