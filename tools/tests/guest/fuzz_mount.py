@@ -120,17 +120,23 @@ def run(cmd, limit=CMD_LIMIT, check=False):
     return p.returncode, out
 
 
+def ioctl_on(path, request, arg=0):
+    """Opens path read-write, makes one ioctl on it and closes it."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        return fcntl.ioctl(fd, request, arg)
+    finally:
+        os.close(fd)
+
+
 def own_loop():
     """This harness' loop device, /dev/loopLOOP_NR, created if missing."""
     dev = "/dev/loop%d" % LOOP_NR
-    fd = os.open("/dev/loop-control", os.O_RDWR)
     try:
-        fcntl.ioctl(fd, LOOP_CTL_ADD, LOOP_NR)
+        ioctl_on("/dev/loop-control", LOOP_CTL_ADD, LOOP_NR)
     except OSError as e:
         if e.errno != errno.EEXIST:
             raise
-    finally:
-        os.close(fd)
     for _ in range(100):  # devtmpfs makes the node
         if os.path.exists(dev):
             return dev
@@ -146,15 +152,11 @@ def attach(path):
     dev = own_loop()
     t0 = time.monotonic()
     try:
-        lfd = os.open(dev, os.O_RDWR)
+        ffd = os.open(path, os.O_RDWR)
         try:
-            ffd = os.open(path, os.O_RDWR)
-            try:
-                fcntl.ioctl(lfd, LOOP_SET_FD, ffd)
-            finally:
-                os.close(ffd)
+            ioctl_on(dev, LOOP_SET_FD, ffd)
         finally:
-            os.close(lfd)
+            os.close(ffd)
     except OSError as e:
         return 1, "%s: %s" % (dev, e)
     finally:
@@ -166,11 +168,7 @@ def detach(dev, check=False):
     """Detaches dev (LOOP_CLR_FD, as losetup -d)."""
     t0 = time.monotonic()
     try:
-        fd = os.open(dev, os.O_RDWR)
-        try:
-            fcntl.ioctl(fd, LOOP_CLR_FD)
-        finally:
-            os.close(fd)
+        ioctl_on(dev, LOOP_CLR_FD)
     except OSError as e:
         if check:
             raise SystemExit("detaching %s: %s" % (dev, e))
