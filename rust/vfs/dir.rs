@@ -211,7 +211,7 @@ fn same_sb<T: FileSystem>(dir: &INode<T>, inode: &INode<T>, what: &str) -> Resul
     } else {
         pr_err!(
             "{}: {} of directory {} returned inode {} of another super block\n",
-            T::NAME,
+            dir.super_block().id(),
             what,
             dir.ino(),
             inode.ino()
@@ -607,7 +607,7 @@ impl<T: FileSystem> Tables<T> {
                     || a.rdev != DevNum::WHITEOUT
                 {
                     // A filesystem bug, not a reason to undo the rename.
-                    pr_err!("{}: rename_whiteout made inode {} of mode {:o}, not a whiteout\n", T::NAME, w.ino(), a.mode);
+                    pr_err!("{}: rename_whiteout made inode {} of mode {:o}, not a whiteout\n", od.super_block().id(), w.ino(), a.mode);
                 }
                 Some(w)
             } else {

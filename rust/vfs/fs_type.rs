@@ -431,7 +431,7 @@ impl<T: FileSystem> Tables<T> {
             let sbr = unsafe { SuperBlock::<T>::from_raw(sb) };
             let root = T::root(sbr).hook()?;
             if !core::ptr::eq(root.super_block(), sbr) {
-                pr_err!("{}: the root inode belongs to another super block\n", T::NAME);
+                pr_err!("{}: the root inode belongs to another super block\n", sbr.id());
                 return Err(EIO);
             }
             // SAFETY: `d_make_root` takes over the inode reference, also on

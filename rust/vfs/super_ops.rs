@@ -316,7 +316,7 @@ impl<T: FileSystem> Tables<T> {
         // What `put_super` recorded (a clean state) reaches stable storage:
         // `kill_block_super` writes the device out but does not flush.
         if !sbr.is_read_only() && sbr.sync_device().is_err() {
-            pr_err!("{}: {}: writing out at unmount failed\n", T::NAME, sbr.id());
+            pr_err!("{}: writing out at unmount failed\n", sbr.id());
         }
         // An inode still here is a reference the filesystem leaked
         // (`mem::forget` of an `ARef` is safe code). The VFS poisons its
@@ -328,8 +328,8 @@ impl<T: FileSystem> Tables<T> {
         let busy = unsafe { b::kfs_helper_sb_pin_if_busy(sb) };
         if busy != 0 {
             pr_err!(
-                "{}: {}: {} inode(s) still referenced at unmount (a reference the filesystem never dropped): the module stays loaded\n",
-                T::NAME, sbr.id(), busy
+                "{}: {} inode(s) still referenced at unmount (a reference the filesystem never dropped): the module stays loaded\n",
+                sbr.id(), busy
             );
         }
         // SAFETY: no operation runs on an unmounting sb, and no callback

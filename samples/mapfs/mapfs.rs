@@ -88,15 +88,16 @@ pub(crate) struct Options {
     pub(crate) misuse: Option<usize>,
 }
 
+/// Option 0, `errors=`, in both builds; its choices in [`OnError`]'s order.
+const ERRORS: MountOption =
+    MountOption { name: c"errors", kind: OptionKind::Choice(&[c"continue", c"remount-ro"]) };
+
 impl MountOptions for Options {
     #[cfg(not(mapfs_misuse))]
-    const OPTIONS: &'static [MountOption] =
-        &[MountOption { name: c"errors", kind: OptionKind::Choice(&[c"continue", c"remount-ro"]) }];
+    const OPTIONS: &'static [MountOption] = &[ERRORS];
     #[cfg(mapfs_misuse)]
-    const OPTIONS: &'static [MountOption] = &[
-        MountOption { name: c"errors", kind: OptionKind::Choice(&[c"continue", c"remount-ro"]) },
-        MountOption { name: c"misuse", kind: OptionKind::Choice(misuse::CHOICES) },
-    ];
+    const OPTIONS: &'static [MountOption] =
+        &[ERRORS, MountOption { name: c"misuse", kind: OptionKind::Choice(misuse::CHOICES) }];
 
     fn set(&mut self, option: usize, value: OptionValue) -> Result {
         self.errors = match (option, value) {
