@@ -17,6 +17,7 @@
 use crate::format::{
     bitmap,
     layout::{bits_per_bitmap_block, Geometry, Region},
+    reserve,
     super_block::{Superblock, STATE_CLEAN},
 };
 use crate::kfs::vfs::{now_seconds, Buffer, SuperBlock};
@@ -35,6 +36,12 @@ pub(crate) struct Alloc {
     /// Free blocks promised to inodes (extent-tree growth a later
     /// `write_inode` will need): not available to [`Self::alloc_blocks`].
     reserved: u64,
+    /// Free blocks kept back for the tree growth of writes into
+    /// preallocated space ([`reserve::pool_blocks`]): only
+    /// [`Self::reserve_from_pool`] may promise them. Not a count of
+    /// specific blocks: a floor under what everyone else can take, so
+    /// blocks freed refill it before anything else can have them.
+    pool: u64,
     /// The orphan list (inodes unlinked while open) in memory, the head
     /// last: entry `i` points at entry `i - 1` on disk, the first at
     /// nothing. `sb.orphan_head` is the last entry.
@@ -89,6 +96,7 @@ impl Alloc {
             inode_goal: 1,
             next_generation: crate::kfs::vfs::random_u32(),
             reserved: 0,
+            pool: reserve::pool_blocks(geo.block_count.saturating_sub(geo.data_start)),
             orphans: KVec::new(),
         })
     }
@@ -131,9 +139,22 @@ impl Alloc {
         bitmap::all_set(&self.inodes, u64::from(ino), 1).unwrap_or(false)
     }
 
-    /// Free blocks not promised to anyone.
+    /// Free blocks not promised to anyone, less the pool: what ordinary
+    /// allocations and reservations can have (and what `statfs` shows).
     pub(crate) fn available(&self) -> u64 {
-        self.sb.free_blocks.saturating_sub(self.reserved)
+        self.sb.free_blocks.saturating_sub(self.reserved).saturating_sub(self.pool)
+    }
+
+    /// Promises `n` free blocks as [`Self::reserve`] does, taking them from
+    /// the pool when nothing else is left: for the tree growth of a write
+    /// into preallocated space, which a fallocate promised would not fail
+    /// for lack of space. `ENOSPC` when the pool is used up too.
+    pub(crate) fn reserve_from_pool(&mut self, n: u64) -> Result {
+        if self.sb.free_blocks.saturating_sub(self.reserved) < n {
+            return Err(ENOSPC);
+        }
+        self.reserved += n;
+        Ok(())
     }
 
     /// Promises `n` free blocks (see [`Self::alloc_reserved`]); `ENOSPC`

@@ -34,7 +34,7 @@
 
 use crate::format::extent::{Extent, Mapping as Found, MAX_EXTENT_LEN};
 use crate::format::reserve::Growth;
-use crate::inode::{reserve_tree, trim_tree_reservation, update_blocks, FileMap};
+use crate::inode::{reserve_tree, reserve_tree_prealloc, trim_tree_reservation, update_blocks, FileMap};
 use crate::kfs::iomap::{
     DirectOps, Flags, Mapping, ReadMapping, ReadOps, ReportOps, WriteOps, WritebackMapping, WritebackOps,
 };
@@ -188,7 +188,7 @@ fn for_write(inode: &INode<MapFs>, fb: u64, want: u64, nowait: bool, how: Alloc)
             // Only the blocks this write covers: the completion converts
             // them.
             let n = len.min(want);
-            reserve_tree(inode, &mut m, Growth::handout(n))?;
+            reserve_tree_prealloc(inode, &mut m, Growth::handout(n))?;
             m.hand_out(sb, inode.ino(), fb, n)?;
             return Ok(Mapping::unwritten(offset, n << bits, disk_block << bits).with_cookie(m.seq));
         }

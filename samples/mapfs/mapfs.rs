@@ -145,6 +145,14 @@ impl MapfsSb {
         self.alloc.lock().reserve(n)
     }
 
+    /// Promises `n` blocks to the tree growth of a write into
+    /// preallocated space, from the pool if need be (see
+    /// [`alloc::Alloc::reserve_from_pool`]).
+    pub(crate) fn reserve_from_pool(&self, n: u64) -> Result {
+        self.check_writable()?;
+        self.alloc.lock().reserve_from_pool(n)
+    }
+
     /// Promises up to `max` blocks (a delayed allocation): how many.
     pub(crate) fn reserve_some(&self, max: u64) -> Result<u64> {
         self.check_writable()?;

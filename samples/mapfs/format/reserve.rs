@@ -110,6 +110,29 @@ pub fn extent_bound(c: Counts, g: Growth) -> u64 {
     by_blocks.min(by_changes)
 }
 
+/// The most blocks a filesystem keeps back from ordinary allocations,
+/// whatever its size.
+pub const POOL_MAX: u64 = 512;
+
+/// The blocks a filesystem of `data_blocks` data blocks keeps back for the
+/// tree growth of writes into preallocated space (XFS's reserve pool,
+/// `m_resblks`): a fallocate promises that writing the range will not fail
+/// for lack of space, but each write's conversion may split an unwritten
+/// extent in three, and the new extents need tree blocks. Ordinary
+/// allocations and reservations leave these blocks free (and `statfs` does
+/// not count them); a write into preallocated space may take them. A 32nd
+/// of the data area, at most [`POOL_MAX`]: 512 tree blocks hold 32,000
+/// extents at 1 KiB blocks and 130,000 at 4 KiB, as many scattered writes
+/// into a full filesystem's preallocated files as half of that.
+pub const fn pool_blocks(data_blocks: u64) -> u64 {
+    let n = data_blocks / 32;
+    if n < POOL_MAX {
+        n
+    } else {
+        POOL_MAX
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +153,14 @@ mod tests {
     fn no_overflow() {
         let c = Counts { data_blocks: u64::MAX, extents: u64::MAX, handed_out: u64::MAX, delalloc: u64::MAX };
         assert_eq!(extent_bound(c, Growth::direct(u64::MAX)), u64::MAX);
+    }
+
+    #[test]
+    fn pool_is_a_32nd_up_to_its_maximum() {
+        assert_eq!(pool_blocks(0), 0);
+        assert_eq!(pool_blocks(31), 0);
+        assert_eq!(pool_blocks(3200), 100);
+        assert_eq!(pool_blocks(32 * POOL_MAX), POOL_MAX);
+        assert_eq!(pool_blocks(u64::MAX), POOL_MAX);
     }
 }
