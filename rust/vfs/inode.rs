@@ -633,6 +633,14 @@ impl<T: FileSystem> NewINode<T> {
         unsafe { (*self.ptr()).i_ino }
     }
 
+    /// The super block the inode belongs to.
+    pub fn super_block(&self) -> &SuperBlock<T> {
+        // SAFETY: `iget_locked` set `i_sb` to the live super block of a `T`
+        // filesystem (type invariant), whose data is installed: inodes are
+        // read only after `fill_super` installed it.
+        unsafe { SuperBlock::from_raw((*self.ptr()).i_sb) }
+    }
+
     /// The filesystem's data of this inode, to fill in before `init`.
     pub fn data(&self) -> &T::INodeData {
         // SAFETY: type invariant: an inode of a `T` filesystem, whose data
@@ -642,7 +650,23 @@ impl<T: FileSystem> NewINode<T> {
 
     /// Sets the attributes, installs the operations for the inode's kind and
     /// makes the inode visible (`unlock_new_inode`).
+    /// A negative size, or a regular file's size past `s_maxbytes`, is
+    /// `EUCLEAN` with a line in dmesg (and [`FileSystem::corruption_found`]):
+    /// it comes from the disk, and the VFS and the page cache never expect
+    /// such an `i_size` (`s_maxbytes` bounds file data, not directories).
     pub fn init(self, params: INodeParams<'_>) -> Result<ARef<INode<T>>> {
+        let max = match params.typ {
+            INodeType::Reg => self.super_block().max_bytes(),
+            _ => i64::MAX,
+        };
+        if !(0..=max).contains(&params.size) {
+            pr_err!("{}: inode {}: size {} outside 0..={}: corrupt\n",
+                self.super_block().id(), self.ino(), params.size, max);
+            if T::HAS_CORRUPTION_FOUND {
+                T::corruption_found(self.super_block());
+            }
+            return Err(EUCLEAN);
+        }
         let inode = self.ptr();
         self.install(&params.typ)?;
         // SAFETY: the inode is `I_NEW` and ours alone (type invariant): no

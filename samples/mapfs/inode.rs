@@ -480,13 +480,16 @@ fn iget_checked(sb: &SuperBlock<MapFs>, ino: u32, unlinked: bool) -> Result<ARef
         m.xattrs = xattrs;
         m.xattr_block = ext.block;
     }
+    let size = i64::try_from(raw.size).map_err(|_| EUCLEAN)?;
+    #[cfg(mapfs_misuse)]
+    let size = crate::misuse::inode_size(&new, matches!(typ, INodeType::Reg), size);
     new.init(INodeParams {
         typ,
         mode: raw.mode & 0o7777,
         uid: raw.uid,
         gid: raw.gid,
         nlink: raw.nlink,
-        size: i64::try_from(raw.size).map_err(|_| EUCLEAN)?,
+        size,
         blocks: raw.blocks.saturating_mul(u64::from(bs / 512)),
         atime: ts(raw.atime),
         mtime: ts(raw.mtime),

@@ -15,7 +15,10 @@
 //! - `-o misuse=errno`: the option hook answers `ERESTARTSYS`, which the
 //!   wrappers must turn into `EIO` with a line in dmesg;
 //! - `-o misuse=maxbytes`: `fill_super` sets a negative `s_maxbytes`,
-//!   which the wrappers must keep within what the VFS accepts.
+//!   which the wrappers must keep within what the VFS accepts;
+//! - `-o misuse=isize`: every regular file read in gets the size -1,
+//!   which the wrappers must refuse (`EUCLEAN`) rather than install as
+//!   `i_size`.
 //!
 //! The misuse a mount option asks for is returned by [`set_option`] and
 //! kept in [`crate::Options`]; the module name and the filesystem name stay
@@ -23,17 +26,24 @@
 
 #![forbid(unsafe_code)]
 
-use crate::kfs::vfs::{INode, NewSuperBlock};
+use crate::kfs::vfs::{INode, NewINode, NewSuperBlock};
 use crate::{MapFs, Options};
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use kernel::{prelude::*, sync::aref::ARef};
 
 /// The choices of the `misuse=` mount option, in order.
-pub(crate) const CHOICES: &[&CStr] = &[c"errno", c"maxbytes"];
+pub(crate) const CHOICES: &[&CStr] = &[c"errno", c"maxbytes", c"isize"];
 
 /// `misuse=errno`.
 const ERRNO: usize = 0;
 /// `misuse=maxbytes`.
 const MAXBYTES: usize = 1;
+/// `misuse=isize`.
+const ISIZE: usize = 2;
+
+/// Whether the last mount asked for `misuse=isize` (the test variant is
+/// mounted once at a time).
+static NEGATIVE_SIZE: AtomicBool = AtomicBool::new(false);
 
 /// Records `misuse=CHOICE`: an error for the one that misuses the option
 /// hook itself.
@@ -51,6 +61,16 @@ pub(crate) fn after_fill_super(sb: &mut NewSuperBlock<MapFs>, options: &Options)
         pr_info!("{}: misuse: s_maxbytes set to -1\n", sb.id());
         sb.set_max_bytes(-1);
     }
+    NEGATIVE_SIZE.store(options.misuse == Some(ISIZE), Relaxed);
+}
+
+/// The size a regular file read in from disk gets: -1 with `misuse=isize`.
+pub(crate) fn inode_size(new: &NewINode<MapFs>, regular: bool, size: i64) -> i64 {
+    if regular && NEGATIVE_SIZE.load(Relaxed) {
+        pr_info!("{}: misuse: inode {} read in with size -1\n", new.super_block().id(), new.ino());
+        return -1;
+    }
+    size
 }
 
 /// After a lookup of `name` in `dir` found `found`.
