@@ -582,6 +582,7 @@ def main():
         else:
             tally, fails = fuzz_images(bs, base, range(FIRST, FIRST + IMAGES), LOOP_NR, mnt,
                                        "/tmp/fuzz.img")
+        os.remove(base)  # the guest's tmpfs is its memory; OUT keeps a copy
         failures += fails
         print("block size %d: %d images, mount refused %d, an operation refused %d, "
               "fsck -n found damage in %d, missed what the kernel refused in %d, "
