@@ -139,8 +139,8 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
 
     /// The wrapper found an on-disk value it cannot act on (a link count too
     /// low for an unlink, rmdir or rename; a negative size, or a regular
-    /// file's past `s_maxbytes`, at [`super::NewINode::init`]) and refused the operation with
-    /// `EUCLEAN` and a line in dmesg: the filesystem records the corruption
+    /// file's past `s_maxbytes`, at [`super::NewINode::init`]) and refused
+    /// the operation with `EUCLEAN` and a line in dmesg: the filesystem records the corruption
     /// as it records its own (an error state for fsck, `errors=`). Called
     /// with the directory locks of the operation held, so it must not take
     /// them. Without this entry nothing more happens.

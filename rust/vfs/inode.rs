@@ -650,6 +650,7 @@ impl<T: FileSystem> NewINode<T> {
 
     /// Sets the attributes, installs the operations for the inode's kind and
     /// makes the inode visible (`unlock_new_inode`).
+    ///
     /// A negative size, or a regular file's size past `s_maxbytes`, is
     /// `EUCLEAN` with a line in dmesg (and [`FileSystem::corruption_found`]):
     /// it comes from the disk, and the VFS and the page cache never expect

@@ -24,6 +24,16 @@ use crate::kfs::vfs::{now_seconds, Buffer, SuperBlock};
 use crate::MapFs;
 use kernel::{alloc::KVVec, prelude::*};
 
+/// Whether a reservation may take the pool ([`Alloc::reserve`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pool {
+    /// Leave it: every reservation but the one below.
+    Keep,
+    /// The tree growth of a write or fault into preallocated (unwritten)
+    /// space, which a fallocate promised would not fail for lack of space.
+    MayUse,
+}
+
 /// The allocation state of a mounted, writable mapfs.
 pub(crate) struct Alloc {
     blocks: KVVec<u8>,
@@ -38,7 +48,7 @@ pub(crate) struct Alloc {
     reserved: u64,
     /// Free blocks kept back for the tree growth of writes into
     /// preallocated space ([`reserve::pool_blocks`]): only
-    /// [`Self::reserve_from_pool`] may promise them. Not a count of
+    /// [`Self::reserve`] with [`Pool::MayUse`] may promise them. Not a count of
     /// specific blocks: a floor under what everyone else can take, so
     /// blocks freed refill it before anything else can have them.
     pool: u64,
@@ -96,7 +106,7 @@ impl Alloc {
             inode_goal: 1,
             next_generation: crate::kfs::vfs::random_u32(),
             reserved: 0,
-            pool: reserve::pool_blocks(geo.block_count.saturating_sub(geo.data_start)),
+            pool: reserve::pool_blocks(geo.data().len),
             orphans: KVec::new(),
         })
     }
@@ -145,22 +155,15 @@ impl Alloc {
         self.sb.free_blocks.saturating_sub(self.reserved).saturating_sub(self.pool)
     }
 
-    /// Promises `n` free blocks as [`Self::reserve`] does, taking them from
-    /// the pool when nothing else is left: for the tree growth of a write
-    /// into preallocated space, which a fallocate promised would not fail
-    /// for lack of space. `ENOSPC` when the pool is used up too.
-    pub(crate) fn reserve_from_pool(&mut self, n: u64) -> Result {
-        if self.sb.free_blocks.saturating_sub(self.reserved) < n {
-            return Err(ENOSPC);
-        }
-        self.reserved += n;
-        Ok(())
-    }
-
     /// Promises `n` free blocks (see [`Self::alloc_reserved`]); `ENOSPC`
-    /// when fewer are available.
-    pub(crate) fn reserve(&mut self, n: u64) -> Result {
-        if self.available() < n {
+    /// when fewer are available, the pool counted only with
+    /// [`Pool::MayUse`].
+    pub(crate) fn reserve(&mut self, n: u64, pool: Pool) -> Result {
+        let free = match pool {
+            Pool::Keep => self.available(),
+            Pool::MayUse => self.sb.free_blocks.saturating_sub(self.reserved),
+        };
+        if free < n {
             return Err(ENOSPC);
         }
         self.reserved += n;

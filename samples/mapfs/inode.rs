@@ -17,6 +17,7 @@ use crate::format::{
     tree::{self, TreeCtx, TreeItem, WalkError},
 };
 use crate::kfs::vfs::{DevNum, INode, INodeFlags, INodeParams, INodeType, INodeView, Lookup, Shift, SuperBlock, Timespec};
+use crate::alloc::Pool;
 use crate::MapFs;
 use kernel::{alloc::KVVec, new_mutex, prelude::*, sync::aref::ARef, sync::Mutex};
 
@@ -270,7 +271,7 @@ fn edit_map(
 /// `ENOSPC` when the filesystem cannot promise that much; a reservation
 /// larger than needed (conversions completed, blocks freed) shrinks.
 pub(crate) fn reserve_tree(inode: &INodeView<MapFs>, m: &mut FileMap, g: Growth) -> Result {
-    set_tree_reservation(inode, m, g, Grow::Yes)
+    set_tree_reservation(inode, m, g, Some(Pool::Keep))
 }
 
 /// [`reserve_tree`] for a write into preallocated (unwritten) space: it may
@@ -278,35 +279,27 @@ pub(crate) fn reserve_tree(inode: &INodeView<MapFs>, m: &mut FileMap, g: Growth)
 /// so that such writes still work on a full filesystem, as fallocate
 /// promised.
 pub(crate) fn reserve_tree_prealloc(inode: &INodeView<MapFs>, m: &mut FileMap, g: Growth) -> Result {
-    set_tree_reservation(inode, m, g, Grow::FromPool)
+    set_tree_reservation(inode, m, g, Some(Pool::MayUse))
 }
 
 /// Gives back what `m`'s tree reservation holds beyond its need, never
 /// reserving more (after a completion, which cannot fail for space).
 pub(crate) fn trim_tree_reservation(inode: &INodeView<MapFs>, m: &mut FileMap) {
-    let _ = set_tree_reservation(inode, m, Growth::default(), Grow::No);
+    let _ = set_tree_reservation(inode, m, Growth::default(), None);
 }
 
-/// Whether [`set_tree_reservation`] may reserve more, and from what.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Grow {
-    No,
-    Yes,
-    FromPool,
-}
-
-fn set_tree_reservation(inode: &INodeView<MapFs>, m: &mut FileMap, g: Growth, grow: Grow) -> Result {
+/// `grow`: where more may be reserved from; `None`: nowhere, only give
+/// back.
+fn set_tree_reservation(inode: &INodeView<MapFs>, m: &mut FileMap, g: Growth, grow: Option<Pool>) -> Result {
     let d = inode.super_block().data();
     let n = usize::try_from(extent_bound(m.counts(), g)).unwrap_or(usize::MAX);
     let need = tree::plan(n, d.geo.block_size()).map(|p| p.blocks as u64).map_err(|_| EFBIG)?;
     let have = (m.extents.tree_blocks() as u64).saturating_add(m.tree_reserved);
-    if need > have && grow != Grow::No {
-        if grow == Grow::FromPool {
-            d.reserve_from_pool(need - have)?;
-        } else {
-            d.reserve(need - have)?;
+    if need > have {
+        if let Some(pool) = grow {
+            d.reserve(need - have, pool)?;
+            m.tree_reserved += need - have;
         }
-        m.tree_reserved += need - have;
     } else if need < have {
         let spare = (have - need).min(m.tree_reserved);
         d.unreserve(spare);

@@ -139,18 +139,11 @@ impl MapfsSb {
         self.alloc.lock().alloc_blocks(sb, &self.geo, self.seed, goal, max)
     }
 
-    /// Promises `n` blocks to an inode's extent-tree growth.
-    pub(crate) fn reserve(&self, n: u64) -> Result {
+    /// Promises `n` blocks to an inode's extent-tree growth (see
+    /// [`alloc::Alloc::reserve`]).
+    pub(crate) fn reserve(&self, n: u64, pool: alloc::Pool) -> Result {
         self.check_writable()?;
-        self.alloc.lock().reserve(n)
-    }
-
-    /// Promises `n` blocks to the tree growth of a write into
-    /// preallocated space, from the pool if need be (see
-    /// [`alloc::Alloc::reserve_from_pool`]).
-    pub(crate) fn reserve_from_pool(&self, n: u64) -> Result {
-        self.check_writable()?;
-        self.alloc.lock().reserve_from_pool(n)
+        self.alloc.lock().reserve(n, pool)
     }
 
     /// Promises up to `max` blocks (a delayed allocation): how many.
