@@ -668,7 +668,7 @@ fn write_tree(
             m.tree_reserved -= 1;
             b
         } else {
-            match d.alloc_blocks(sb, goal, 1) {
+            match d.alloc_blocks(sb, goal, 1, Pool::MayUse) {
                 Ok((b, _)) => b,
                 Err(e) if e == ENOSPC && !repacked => {
                     // Part-full leaves need more blocks than the tree the

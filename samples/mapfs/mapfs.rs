@@ -134,9 +134,15 @@ impl MapfsSb {
 
     /// Allocates up to `max` blocks near `goal` (see
     /// [`alloc::Alloc::alloc_blocks`]).
-    pub(crate) fn alloc_blocks(&self, sb: &SuperBlock<MapFs>, goal: Option<u64>, max: u64) -> Result<(u64, u64)> {
+    pub(crate) fn alloc_blocks(
+        &self,
+        sb: &SuperBlock<MapFs>,
+        goal: Option<u64>,
+        max: u64,
+        pool: alloc::Pool,
+    ) -> Result<(u64, u64)> {
         self.check_writable()?;
-        self.alloc.lock().alloc_blocks(sb, &self.geo, self.seed, goal, max)
+        self.alloc.lock().alloc_blocks(sb, &self.geo, self.seed, goal, max, pool)
     }
 
     /// Promises `n` blocks to an inode's extent-tree growth (see
