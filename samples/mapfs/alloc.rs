@@ -27,12 +27,10 @@ use kernel::{alloc::KVVec, prelude::*};
 /// Whether a reservation may take the pool ([`Alloc::reserve`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Pool {
-    /// Leave it: every reservation and allocation but those below.
+    /// Leave it: every reservation but the one below.
     Keep,
     /// The tree growth of a write or fault into preallocated (unwritten)
-    /// space, which a fallocate promised would not fail for lack of space,
-    /// and the tree blocks `write_inode` needs beyond its reservation
-    /// (where `ENOSPC` can no longer be returned).
+    /// space, which a fallocate promised would not fail for lack of space.
     MayUse,
 }
 
@@ -157,20 +155,15 @@ impl Alloc {
         self.sb.free_blocks.saturating_sub(self.reserved).saturating_sub(self.pool)
     }
 
-    /// Free blocks not promised to anyone, the pool counted only with
-    /// [`Pool::MayUse`].
-    fn free_for(&self, pool: Pool) -> u64 {
-        match pool {
-            Pool::Keep => self.available(),
-            Pool::MayUse => self.sb.free_blocks.saturating_sub(self.reserved),
-        }
-    }
-
     /// Promises `n` free blocks (see [`Self::alloc_reserved`]); `ENOSPC`
     /// when fewer are available, the pool counted only with
     /// [`Pool::MayUse`].
     pub(crate) fn reserve(&mut self, n: u64, pool: Pool) -> Result {
-        if self.free_for(pool) < n {
+        let free = match pool {
+            Pool::Keep => self.available(),
+            Pool::MayUse => self.sb.free_blocks.saturating_sub(self.reserved),
+        };
+        if free < n {
             return Err(ENOSPC);
         }
         self.reserved += n;
@@ -195,8 +188,7 @@ impl Alloc {
 
     /// Allocates up to `max` contiguous blocks, the first at or after `goal`
     /// if possible: `(first block, count)`, `ENOSPC` when none is
-    /// available (reserved blocks are not; the pool only with
-    /// [`Pool::MayUse`]).
+    /// available (reserved blocks are not).
     pub(crate) fn alloc_blocks(
         &mut self,
         sb: &SuperBlock<MapFs>,
@@ -204,9 +196,8 @@ impl Alloc {
         seed: u32,
         goal: Option<u64>,
         max: u64,
-        pool: Pool,
     ) -> Result<(u64, u64)> {
-        let max = max.min(self.free_for(pool));
+        let max = max.min(self.available());
         if max == 0 {
             return Err(ENOSPC);
         }

@@ -15,7 +15,6 @@
 
 use crate::format::{dir, extent::Mapping, inode::FileType, reserve::Growth, symlink};
 use crate::kfs::vfs::{BufferGuard, CreateKind, Created, DirEmitter, DirOperations, INode, INodeType, Locked, Lookup};
-use crate::alloc::Pool;
 use crate::MapFs;
 use kernel::{prelude::*, sync::aref::ARef, types::ScopeGuard};
 
@@ -314,7 +313,7 @@ fn insert(dir: &Locked<MapFs>, name: &[u8], ino: u32, ft: u8) -> Result {
         crate::inode::reserve_tree(dir, &mut m, Growth::new_extent(1))?;
         m.extents.last().map(|e| e.disk_end())
     };
-    let (disk, _) = d.alloc_blocks(sb, goal, 1, Pool::Keep)?;
+    let (disk, _) = d.alloc_blocks(sb, goal, 1)?;
     let res = (|| -> Result {
         let buf = sb.new_block(disk)?;
         let mut guard = buf.lock()?;
@@ -542,7 +541,7 @@ fn make_inode(dir: &INode<MapFs>, asked: CreateKind<'_>, mode: u16) -> Result<Cr
     let res = (|| -> Result {
         let goal = dir.data().map.lock().extents.first().map(|e| e.disk_block);
         if kind == 1 || (kind == 2 && !symlink::is_inline_len(target.len())) {
-            let (disk, _) = d.alloc_blocks(sb, goal, 1, Pool::Keep)?;
+            let (disk, _) = d.alloc_blocks(sb, goal, 1)?;
             {
                 let mut m = inode.data().map.lock();
                 let undo = ScopeGuard::new(|| {

@@ -292,8 +292,7 @@ pub(crate) fn trim_tree_reservation(inode: &INodeView<MapFs>, m: &mut FileMap) {
 /// back.
 fn set_tree_reservation(inode: &INodeView<MapFs>, m: &mut FileMap, g: Growth, grow: Option<Pool>) -> Result {
     let d = inode.super_block().data();
-    let n = usize::try_from(extent_bound(m.counts(), g)).unwrap_or(usize::MAX);
-    let need = tree::plan(n, d.geo.block_size()).map(|p| p.blocks as u64).map_err(|_| EFBIG)?;
+    let need = tree_blocks_bound(inode, m, g)?;
     let have = (m.extents.tree_blocks() as u64).saturating_add(m.tree_reserved);
     if need > have {
         if let Some(pool) = grow {
@@ -306,6 +305,15 @@ fn set_tree_reservation(inode: &INodeView<MapFs>, m: &mut FileMap, g: Growth, gr
         m.tree_reserved -= spare;
     }
     Ok(())
+}
+
+/// The tree blocks `m` may need after the change `g`: those of a packed
+/// tree of [`extent_bound`] extents. The tree's blocks and its
+/// reservation together cover this.
+fn tree_blocks_bound(inode: &INodeView<MapFs>, m: &FileMap, g: Growth) -> Result<u64> {
+    let n = usize::try_from(extent_bound(m.counts(), g)).unwrap_or(usize::MAX);
+    let bs = inode.super_block().data().geo.block_size();
+    tree::plan(n, bs).map(|p| p.blocks as u64).map_err(|_| EFBIG)
 }
 
 /// Gives the reservations of `m` back (the inode leaves memory): its
@@ -644,14 +652,15 @@ fn stamp(t: crate::kfs::vfs::Timespec) -> Timestamp {
 /// then from free space; should free space run out, the leaves are packed
 /// full, a tree the reservation covers. The blocks the tree no longer
 /// uses go to `freed`, to be freed once the slot that stops pointing at
-/// them is in the buffers.
+/// them is in the buffers. Returns how many of them (the first ones pushed)
+/// are to go back to the tree's reservation when freed.
 fn write_tree(
     inode: &INodeView<MapFs>,
     m: &mut FileMap,
     ino: u32,
     root: &mut [u8; INODE_DATA_SIZE],
     freed: &mut KVVec<u64>,
-) -> Result {
+) -> Result<usize> {
     let sb = inode.super_block();
     let d = sb.data();
     let bs = d.geo.block_size();
@@ -668,7 +677,7 @@ fn write_tree(
             m.tree_reserved -= 1;
             b
         } else {
-            match d.alloc_blocks(sb, goal, 1, Pool::MayUse) {
+            match d.alloc_blocks(sb, goal, 1) {
                 Ok((b, _)) => b,
                 Err(e) if e == ENOSPC && !repacked => {
                     // Part-full leaves need more blocks than the tree the
@@ -708,12 +717,21 @@ fn write_tree(
     }
     let surplus = m.extents.tree_blocks().saturating_sub(need);
     freed.reserve(surplus, GFP_KERNEL)?;
+    let pushed = freed.len();
     while let Some(b) = m.extents.take_spare() {
         freed.push(b, GFP_KERNEL)?;
         m.sub_blocks(sb, inode.ino(), 1)?;
     }
     update_blocks(inode, m);
-    Ok(())
+    // The reservation was sized with these blocks counted as the tree's
+    // (set_tree_reservation): as many as it now lacks to cover the bound
+    // again go back to it, or a later write_tree that must grow the tree,
+    // on a full filesystem, would find the space gone where it can no
+    // longer say ENOSPC (a packed tree of the bound fits the tree's blocks
+    // and its reservation; these are part of that).
+    let have = (m.extents.tree_blocks() as u64).saturating_add(m.tree_reserved);
+    let short = tree_blocks_bound(inode, m, Growth::default()).unwrap_or(0).saturating_sub(have);
+    Ok((freed.len() - pushed).min(usize::try_from(short).unwrap_or(usize::MAX)))
 }
 
 /// Writes `inode` into its inode table slot, and its extent tree blocks
@@ -759,6 +777,7 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
         ..Inode::default()
     };
     let mut freed = KVVec::new();
+    let mut to_reserve = 0;
     let mut ext = None;
     {
         let mut m = inode.data().map.lock();
@@ -779,7 +798,7 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
             match m.disk_root.filter(|_| !m.extents.is_dirty()) {
                 // Unchanged: the root on disk, over the blocks on disk.
                 Some(root) => raw.data = root,
-                None => write_tree(inode, &mut m, ino, &mut raw.data, &mut freed)?,
+                None => to_reserve = write_tree(inode, &mut m, ino, &mut raw.data, &mut freed)?,
             }
             m.disk_root = Some(raw.data);
         }
@@ -793,12 +812,26 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
     }
     write_slot(sb, ino, &raw, ext.as_ref())?;
     // The new tree and the slot pointing at it are in the buffers: the
-    // blocks the old tree (or the attributes) needed beyond it can go.
-    for b in freed.iter() {
+    // blocks the old tree (or the attributes) needed beyond it can go, the
+    // first `to_reserve` of them back to the tree's reservation.
+    let mut res = Ok(());
+    let mut rereserved = 0;
+    for (i, b) in freed.iter().enumerate() {
         sb.forget_block(*b);
-        d.free_blocks(sb, *b, 1)?;
+        res = if i < to_reserve { d.free_to_reserved(sb, *b, 1) } else { d.free_blocks(sb, *b, 1) };
+        if res.is_err() {
+            break;
+        }
+        if i < to_reserve {
+            rereserved += 1;
+        }
     }
-    Ok(())
+    // What the allocator now holds promised is the tree's, even when a
+    // later block could not be freed.
+    if rereserved > 0 {
+        inode.data().map.lock().tree_reserved += rereserved;
+    }
+    res
 }
 
 /// Decodes inode `ino`'s slot of the inode table.

@@ -39,7 +39,6 @@ use crate::kfs::iomap::{
     DirectOps, Flags, Mapping, ReadMapping, ReadOps, ReportOps, WriteOps, WritebackMapping, WritebackOps,
 };
 use crate::kfs::vfs::{INode, INodeView};
-use crate::alloc::Pool;
 use crate::MapFs;
 use kernel::{prelude::*, types::ScopeGuard};
 
@@ -222,7 +221,7 @@ fn for_write(inode: &INode<MapFs>, fb: u64, want: u64, nowait: bool, how: Alloc)
         At::Hole { len, goal } => {
             let n = len.min(want);
             reserve_tree(inode, &mut m, Growth::direct(n))?;
-            let (start, got) = d.alloc_blocks(sb, goal, n, Pool::Keep)?;
+            let (start, got) = d.alloc_blocks(sb, goal, n)?;
             // Given back unless the extent map takes them.
             let undo = ScopeGuard::new(|| {
                 let _ = d.free_blocks(sb, start, got);
@@ -471,7 +470,7 @@ pub(crate) fn preallocate(inode: &INode<MapFs>, first: u64, count: u64) -> Resul
                 At::Hole { len, goal } => {
                     let n = len.min(end - fb).min(u64::from(MAX_EXTENT_LEN));
                     reserve_tree(inode, &mut m, Growth::new_extent(n))?;
-                    let (start, got) = d.alloc_blocks(sb, goal, n, Pool::Keep)?;
+                    let (start, got) = d.alloc_blocks(sb, goal, n)?;
                     let undo = ScopeGuard::new(|| {
                         let _ = d.free_blocks(sb, start, got);
                     });

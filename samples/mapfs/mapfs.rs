@@ -134,15 +134,9 @@ impl MapfsSb {
 
     /// Allocates up to `max` blocks near `goal` (see
     /// [`alloc::Alloc::alloc_blocks`]).
-    pub(crate) fn alloc_blocks(
-        &self,
-        sb: &SuperBlock<MapFs>,
-        goal: Option<u64>,
-        max: u64,
-        pool: alloc::Pool,
-    ) -> Result<(u64, u64)> {
+    pub(crate) fn alloc_blocks(&self, sb: &SuperBlock<MapFs>, goal: Option<u64>, max: u64) -> Result<(u64, u64)> {
         self.check_writable()?;
-        self.alloc.lock().alloc_blocks(sb, &self.geo, self.seed, goal, max, pool)
+        self.alloc.lock().alloc_blocks(sb, &self.geo, self.seed, goal, max)
     }
 
     /// Promises `n` blocks to an inode's extent-tree growth (see
@@ -170,7 +164,9 @@ impl MapfsSb {
         self.alloc.lock().alloc_reserved(sb, &self.geo, self.seed, goal, max)
     }
 
-    /// Gives back blocks of [`Self::alloc_reserved_run`] still promised.
+    /// Frees blocks and promises them again at once: blocks of
+    /// [`Self::alloc_reserved_run`] given back, or tree blocks an inode's
+    /// tree reservation takes over.
     pub(crate) fn free_to_reserved(&self, sb: &SuperBlock<MapFs>, start: u64, len: u64) -> Result {
         self.alloc.lock().free_to_reserved(sb, &self.geo, self.seed, start, len)
     }

@@ -19,7 +19,6 @@
 use crate::format::xattr::{self as fx, InodeExt, Namespace};
 use crate::inode::{corrupt, update_blocks, FileMap};
 use crate::kfs::vfs::{INode, Locked, SetMode, SuperBlock, XattrList, XattrNamespace, XattrOperations, XattrValue};
-use crate::alloc::Pool;
 use crate::MapFs;
 use kernel::prelude::*;
 
@@ -151,7 +150,7 @@ impl XattrOperations for Xattr {
         if need_block && m.xattr_block == 0 {
             let b = match m.xattr_freed.take() {
                 Some(b) => b,
-                None => d.alloc_blocks(sb, m.extents.first().map(|e| e.disk_block), 1, Pool::Keep)?.0,
+                None => d.alloc_blocks(sb, m.extents.first().map(|e| e.disk_block), 1)?.0,
             };
             m.xattr_block = b;
             m.add_blocks(1);
