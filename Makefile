@@ -23,7 +23,7 @@ TOOLS_BIN := tools/target/release
 
 SHELL := /bin/bash
 
-.PHONY: all help deps kernel modules module tools install uninstall check check-controls \
+.PHONY: all help deps kernel modules module tools install uninstall check check-extra \
 	check-host demo selftest-harness clean distclean kernel-path bench
 .PHONY: xfstests soak compile-fail crash fuzz-mount modules_install misuse
 
@@ -33,8 +33,9 @@ help:
 	@echo 'mapfs targets:'
 	@echo '  make demo        build everything, boot the VM, mkfs + insmod + mount, show what works'
 	@echo '  make check       the whole test suite (host cargo tests + one VM boot); ends "N passed, N failed"'
-	@echo '                   (mapfs cases; MAPFS_CONTROLS=yes adds the XFS/tmpfs control cases to the boot)'
-	@echo '  make check-controls  the control cases only (each check on XFS or tmpfs), one VM boot: run it when a test changes; CI does'
+	@echo '                   (mapfs at 1 and 4 KiB blocks; MAPFS_CASES=all adds the cases of check-extra to the boot)'
+	@echo '  make check-extra the cases make check leaves out, one VM boot: each check on its control (XFS or tmpfs), and'
+	@echo '                   mapfs at 2 KiB blocks; run it when a test changes; CI runs it after make check'
 	@echo '  make             build mapfs.ko and the userspace tools (= modules tools)'
 	@echo '  make deps        install every dependency (Debian 12, as root); idempotent'
 	@echo '  make kernel      build the cached Linux 7.3 test kernel (KASAN, lockdep; ~15 min once)'
@@ -112,9 +113,10 @@ check-host: deps
 check: modules tools
 	@tools/check
 
-# The XFS/tmpfs control cases of the in-guest tests (tools/check --controls).
-check-controls: modules tools
-	@tools/check --controls
+# The cases of the in-guest tests that make check leaves out: the XFS/tmpfs
+# controls and mapfs at 2 KiB blocks (tools/check --extra).
+check-extra: modules tools
+	@tools/check --extra
 
 compile-fail: modules
 	@tools/compile-fail

@@ -48,26 +48,31 @@ fill_random() {
 FS_CASES_GIVEN=${FS_CASES:-}
 FS_CASES=${FS_CASES:-"xfs/4096 mapfs/1024 mapfs/2048 mapfs/4096"}
 
-# MAPFS_CONTROLS says which cases run: "yes" (the default, a test run by
-# hand) mapfs and its controls, "no" mapfs only (make check), "only" the
-# controls only (make check-controls). A control proves a check right, so it
-# only has to run again when a test changes; make check leaves them to
-# make check-controls to stay within its time budget, and CI runs both.
-# select_cases LIST prints the cases of LIST that are selected; run_cases
-# and the tests that keep their own case lists call it.
+# MAPFS_CASES says which cases run: "all" (the default, a test run by hand)
+# every case; "check" (make check) mapfs at 1 and 4 KiB blocks (a block
+# smaller than a page, and one equal to it); "extra" (make check-extra) the
+# rest: the controls (XFS, tmpfs) and mapfs at 2 KiB blocks. A control
+# proves a check right, so it only has to run again when a test changes,
+# and a 2 KiB block is a second block smaller than a page: make check leaves
+# both to make check-extra to stay within its time budget, and CI runs
+# both. select_cases LIST prints the cases of LIST that are selected;
+# run_cases and the tests that keep their own case lists call it.
+EXTRA_MAPFS_CASES="mapfs/2048"
 select_cases() {
-	local c out=()
+	local c out=() extra
 	for c in $1; do
-		case ${MAPFS_CONTROLS:-yes} in
-		no) [ "${c%%/*}" = mapfs ] || continue ;;
-		only) [ "${c%%/*}" != mapfs ] || continue ;;
+		extra=
+		if [ "${c%%/*}" != mapfs ] || [[ " $EXTRA_MAPFS_CASES " == *" $c "* ]]; then extra=1; fi
+		case ${MAPFS_CASES:-all} in
+		check) [ -z "$extra" ] || continue ;;
+		extra) [ -n "$extra" ] || continue ;;
 		esac
 		out+=("$c")
 	done
 	echo "${out[*]}"
 }
 # Whether a test's mapfs-only checks (outside its case list) run.
-mapfs_checks_wanted() { [ "${MAPFS_CONTROLS:-yes}" != only ]; }
+mapfs_checks_wanted() { [ "${MAPFS_CASES:-all}" != extra ]; }
 
 # A test whose checks do not depend on the block size (inode flags,
 # namespace operations, remount) calls this before run_cases: mapfs at 1 and
