@@ -292,8 +292,7 @@ pub(crate) fn trim_tree_reservation(inode: &INodeView<MapFs>, m: &mut FileMap) {
 /// back.
 fn set_tree_reservation(inode: &INodeView<MapFs>, m: &mut FileMap, g: Growth, grow: Option<Pool>) -> Result {
     let d = inode.super_block().data();
-    let need = tree_blocks_bound(inode, m, g)?;
-    let have = (m.extents.tree_blocks() as u64).saturating_add(m.tree_reserved);
+    let (need, have) = tree_need_have(inode, m, g)?;
     if need > have {
         if let Some(pool) = grow {
             d.reserve(need - have, pool)?;
@@ -307,13 +306,14 @@ fn set_tree_reservation(inode: &INodeView<MapFs>, m: &mut FileMap, g: Growth, gr
     Ok(())
 }
 
-/// The tree blocks `m` may need after the change `g`: those of a packed
-/// tree of [`extent_bound`] extents. The tree's blocks and its
-/// reservation together cover this.
-fn tree_blocks_bound(inode: &INodeView<MapFs>, m: &FileMap, g: Growth) -> Result<u64> {
+/// What `m`'s tree may need after the change `g`, the blocks of a packed
+/// tree of [`extent_bound`] extents, and what it has towards that: its
+/// tree's blocks and its reservation. The reservation keeps `have >= need`.
+fn tree_need_have(inode: &INodeView<MapFs>, m: &FileMap, g: Growth) -> Result<(u64, u64)> {
     let n = usize::try_from(extent_bound(m.counts(), g)).unwrap_or(usize::MAX);
     let bs = inode.super_block().data().geo.block_size();
-    tree::plan(n, bs).map(|p| p.blocks as u64).map_err(|_| EFBIG)
+    let need = tree::plan(n, bs).map(|p| p.blocks as u64).map_err(|_| EFBIG)?;
+    Ok((need, (m.extents.tree_blocks() as u64).saturating_add(m.tree_reserved)))
 }
 
 /// Gives the reservations of `m` back (the inode leaves memory): its
@@ -729,8 +729,7 @@ fn write_tree(
     // on a full filesystem, would find the space gone where it can no
     // longer say ENOSPC (a packed tree of the bound fits the tree's blocks
     // and its reservation; these are part of that).
-    let have = (m.extents.tree_blocks() as u64).saturating_add(m.tree_reserved);
-    let short = tree_blocks_bound(inode, m, Growth::default()).unwrap_or(0).saturating_sub(have);
+    let short = tree_need_have(inode, m, Growth::default()).map_or(0, |(need, have)| need.saturating_sub(have));
     Ok((freed.len() - pushed).min(usize::try_from(short).unwrap_or(usize::MAX)))
 }
 
@@ -814,24 +813,26 @@ fn write_inode_once(inode: &INodeView<MapFs>) -> Result {
     // The new tree and the slot pointing at it are in the buffers: the
     // blocks the old tree (or the attributes) needed beyond it can go, the
     // first `to_reserve` of them back to the tree's reservation.
-    let mut res = Ok(());
+    let (back, gone) = freed.split_at(to_reserve.min(freed.len()));
     let mut rereserved = 0;
-    for (i, b) in freed.iter().enumerate() {
-        sb.forget_block(*b);
-        res = if i < to_reserve { d.free_to_reserved(sb, *b, 1) } else { d.free_blocks(sb, *b, 1) };
-        if res.is_err() {
-            break;
-        }
-        if i < to_reserve {
-            rereserved += 1;
-        }
-    }
+    let res: Result = back.iter().try_for_each(|&b| {
+        sb.forget_block(b);
+        d.check_writable()?;
+        d.free_to_reserved(sb, b, 1)?;
+        rereserved += 1;
+        Ok(())
+    });
     // What the allocator now holds promised is the tree's, even when a
     // later block could not be freed.
     if rereserved > 0 {
         inode.data().map.lock().tree_reserved += rereserved;
     }
-    res
+    res?;
+    for &b in gone {
+        sb.forget_block(b);
+        d.free_blocks(sb, b, 1)?;
+    }
+    Ok(())
 }
 
 /// Decodes inode `ino`'s slot of the inode table.
