@@ -55,14 +55,17 @@ FS_CASES=${FS_CASES:-"xfs/4096 mapfs/1024 mapfs/2048 mapfs/4096"}
 # proves a check right, so it only has to run again when a test changes,
 # and a 2 KiB block is a second block smaller than a page: make check leaves
 # both to make check-extra to stay within its time budget, and CI runs
-# both. select_cases LIST prints the cases of LIST that are selected;
-# run_cases and the tests that keep their own case lists call it.
+# both. select_cases LIST [LATER] prints the cases of LIST that are
+# selected; run_cases and the tests that keep their own case lists call it.
+# LATER: mapfs cases a long test leaves to make check-extra too (a race or
+# fuzz smoke that runs its sub-page case in make check and its one-block-a-
+# page case there); its header says which and why.
 EXTRA_MAPFS_CASES="mapfs/2048"
 select_cases() {
-	local c out=() extra
+	local c out=() extra later=" $EXTRA_MAPFS_CASES ${2:-} "
 	for c in $1; do
 		extra=
-		if [ "${c%%/*}" != mapfs ] || [[ " $EXTRA_MAPFS_CASES " == *" $c "* ]]; then extra=1; fi
+		if [ "${c%%/*}" != mapfs ] || [[ "$later" == *" $c "* ]]; then extra=1; fi
 		case ${MAPFS_CASES:-all} in
 		check) [ -z "$extra" ] || continue ;;
 		extra) [ -n "$extra" ] || continue ;;
