@@ -47,7 +47,8 @@ help:
 	@echo '  make check-host  only the host tests (cargo test, script tests, compile-fail if the module is built): seconds'
 	@echo '  make compile-fail  the wrappers'"'"' compile-fail suite: each misuse must not compile (tools/tests/compile-fail)'
 	@echo '  make bench       mapfs vs XFS, ext4, ext2 in one VM boot of the release kernel (no KASAN/lockdep; built ~15 min once)'
-	@echo '                   (BENCH=quick: minutes; BENCH_KERNEL=test, BENCH_SIZE, BENCH_REPS, BENCH_WORKLOADS, BENCH_FS; Documentation/benchmarks.rst)'
+	@echo '                   (BENCH=quick: minutes; BENCH_KERNEL=test, BENCH_CLOCK=icount, BENCH_SIZE, BENCH_REPS, BENCH_WORKLOADS, BENCH_FS;'
+	@echo '                   Documentation/benchmarks.rst)'
 	@echo '  make crash       crash-consistency rounds: writers, a reset without sync, fsck, byte checks (CRASH_ROUNDS=$(CRASH_ROUNDS), CRASH_SEED)'
 	@echo '  make fuzz-mount  crafted images (valid checksums) mounted, walked, written in one VM boot (FUZZ_IMAGES=$(FUZZ_IMAGES) per block size, FUZZ_SEED, FUZZ_BS, FUZZ_JOBS=2 at once)'
 	@echo '  make soak        millions of mapfs-fsx operations, parallel, fsck between rounds (SOAK_OPS, SOAK_JOBS, SOAK_CASES, ...; hours),'
@@ -145,7 +146,8 @@ demo: modules tools
 # Knobs: see tools/bench/run. Not part of `make check`.
 bench: modules tools
 	@BENCH="$(BENCH)" BENCH_SIZE="$(BENCH_SIZE)" BENCH_REPS="$(BENCH_REPS)" \
-		BENCH_WORKLOADS="$(BENCH_WORKLOADS)" BENCH_FS="$(BENCH_FS)" BENCH_KERNEL="$(BENCH_KERNEL)" tools/bench/run
+		BENCH_WORKLOADS="$(BENCH_WORKLOADS)" BENCH_FS="$(BENCH_FS)" BENCH_KERNEL="$(BENCH_KERNEL)" \
+		BENCH_CLOCK="$(BENCH_CLOCK)" tools/bench/run
 
 # Knobs: see tools/soak. Not part of `make check`. After the fsx soak,
 # SOAK_CRASH_ROUNDS crash rounds (tools/crash; 0: none).
