@@ -105,6 +105,17 @@ fn pop<T: Copy, V: Array<T>>(v: &mut V) -> Option<T> {
     Some(x)
 }
 
+/// Copies `s` into `d`, which callers size alike: element by element,
+/// so that no length-mismatch panic path is left behind. `copy_from_slice`
+/// has one, and when rustc does not inline it, the kernel's objtool (7.3)
+/// does not know rustc 1.95's name for that panic and warns that the copy
+/// "falls through to next function", which fails the module's build.
+fn copy_extents(d: &mut [Extent], s: &[Extent]) {
+    for (d, s) in d.iter_mut().zip(s) {
+        *d = *s;
+    }
+}
+
 fn div_ceil(a: usize, b: usize) -> usize {
     a.checked_div(b).map_or(0, |q| q + usize::from(a.checked_rem(b) != Some(0)))
 }
@@ -537,7 +548,7 @@ impl<A: Arrays> ExtentMap<A> {
             if let (Some(s), Some(d)) =
                 (self.arena.items().get(start..start + n), self.scratch.items_mut().get_mut(at..at + n))
             {
-                d.copy_from_slice(s);
+                copy_extents(d, s);
             }
             at += n;
         }
@@ -585,7 +596,7 @@ impl<A: Arrays> ExtentMap<A> {
             if let (Some(s), Some(d)) =
                 (self.scratch.items().get(a..b), self.arena.items_mut().get_mut(dst..dst + (b - a)))
             {
-                d.copy_from_slice(s);
+                copy_extents(d, s);
             }
             let first = self.scratch.items().get(a).map_or(0, |e| e.file_block);
             if let Some(l) = self.leaves.items_mut().get_mut(i + j) {
@@ -633,7 +644,7 @@ impl<A: Arrays> ExtentMap<A> {
         self.reserve(1, extents.len(), self.used_slots > 0)?;
         let slot = self.take_slot().ok_or(NoMemory)?;
         if let Some(d) = self.slot_mut(slot).get_mut(..extents.len()) {
-            d.copy_from_slice(extents);
+            copy_extents(d, extents);
         }
         let first = extents.first().map_or(0, |e| e.file_block);
         let leaf = Leaf {
