@@ -13,6 +13,9 @@
 //!   (one header per leaf: n / capacity of them, a 1/255 of the extents at
 //!   4 KiB blocks). Collapse and insert range move every extent after the
 //!   range, as they must (their file blocks change);
+//! - an insert that only continues the extent before it (an append, a
+//!   sequential write or write fault, one block at a time) lengthens that
+//!   extent in place: two binary searches, nothing moved;
 //! - [`ExtentMap::encode`] writes back only the leaves an edit touched and
 //!   the index nodes above a leaf that was added, removed or whose first
 //!   key changed: one changed extent in a file of a million rewrites one
@@ -181,6 +184,10 @@ pub struct ExtentMap<A: Arrays> {
     spare: A::Of<u64>,
     /// Number of extents.
     count: usize,
+    /// Tree blocks owned: leaves' on disk, index nodes', spare ones (kept
+    /// as they come and go, so that [`Self::tree_blocks`], asked on every
+    /// write, does not walk the leaves).
+    owned: usize,
     /// The first leaf added or removed since the index was written: the
     /// index nodes from there on are written again (their entries moved).
     /// `Some(0)` after a load (the on-disk index may be shaped
@@ -204,6 +211,7 @@ impl<A: Arrays> Default for ExtentMap<A> {
             index: Default::default(),
             spare: Default::default(),
             count: 0,
+            owned: 0,
             index_from: Some(0),
             shape: Shape::default(),
             dirty: false,
@@ -317,7 +325,50 @@ impl<A: Arrays> ExtentMap<A> {
         if !ext.is_valid() {
             return Err(ExtentError::BadRange.into());
         }
+        if self.extend(&ext) {
+            return Ok(());
+        }
         self.apply(ext.file_block, ext.end(), |l| l.insert(ext, displaced))
+    }
+
+    /// The most common insert, done in place: `ext` continues the extent
+    /// before it (file and disk blocks, state) into a hole that reaches at
+    /// least to its end, and does not merge with the extent after it (an
+    /// append, a sequential write or write fault). Nothing is displaced,
+    /// no extent or leaf added, no key moved. Whether it applied; when
+    /// not, [`Self::apply`] does the general edit, which gives the same
+    /// result.
+    fn extend(&mut self, ext: &Extent) -> bool {
+        if self.cap < SLACK + 1 {
+            return false;
+        }
+        let Some(before) = ext.file_block.checked_sub(1) else { return false };
+        let end = ext.end();
+        let leaves = self.leaves.items();
+        let Some(i) = leaves.partition_point(|l| l.first <= before).checked_sub(1) else { return false };
+        // A next leaf from `end` on may hold an extent to merge with: the
+        // general path.
+        if leaves.get(i + 1).is_some_and(|n| n.first <= end) {
+            return false;
+        }
+        let Some(leaf) = leaves.get(i).copied() else { return false };
+        let s = self.leaf_slice(&leaf);
+        let k = s.partition_point(|e| e.end() <= ext.file_block);
+        let Some(at) = k.checked_sub(1) else { return false };
+        if !s.get(at).is_some_and(|p| p.can_merge(ext)) {
+            return false;
+        }
+        if s.get(k).is_some_and(|n| n.file_block < end || ext.can_merge(n)) {
+            return false;
+        }
+        let slot = (leaf.slot as usize).saturating_mul(self.stride()).saturating_add(at);
+        let Some(p) = self.arena.items_mut().get_mut(slot) else { return false };
+        p.len += ext.len;
+        if let Some(l) = self.leaves.items_mut().get_mut(i) {
+            l.dirty = true;
+        }
+        self.dirty = true;
+        true
     }
 
     /// Unmaps file blocks `start .. start + len` (see [`ExtentList::remove`]).
@@ -554,12 +605,20 @@ impl<A: Arrays> ExtentMap<A> {
         }
     }
 
+    /// Makes tree block `b`, owned, spare (room for it reserved by the
+    /// caller: a failure would lose the block to the map, counted so).
+    fn make_spare(&mut self, b: u64) {
+        if self.spare.try_push(b).is_err() {
+            self.owned = self.owned.saturating_sub(1);
+        }
+    }
+
     /// Removes leaf `i` (its disk block becomes spare).
     fn drop_leaf(&mut self, i: usize) {
         if let Some(l) = remove_at(&mut self.leaves, i) {
             if l.disk != 0 {
                 // `reserve` made room.
-                let _ = self.spare.try_push(l.disk);
+                self.make_spare(l.disk);
             }
             self.release_slot(l.slot);
             self.index_from = Some(self.index_from.map_or(i, |p| p.min(i)));
@@ -658,6 +717,7 @@ impl<A: Arrays> ExtentMap<A> {
         let at = self.leaves.items().len();
         insert_at(&mut self.leaves, at, leaf)?;
         self.count += extents.len();
+        self.owned += usize::from(leaf.disk != 0);
         Ok(())
     }
 
@@ -665,13 +725,17 @@ impl<A: Arrays> ExtentMap<A> {
     /// written anew).
     pub fn load_index_block(&mut self, disk: u64) -> Result<(), NoMemory> {
         self.index.try_reserve(1)?;
-        self.index.try_push(disk)
+        self.index.try_push(disk)?;
+        self.owned += 1;
+        Ok(())
     }
 
     /// Tree blocks the map owns: leaves', index nodes' and spare ones.
+    /// Edits and [`Self::encode`] only move blocks among these; they come
+    /// and go through loading, [`Self::add_spare`], [`Self::take_spare`]
+    /// and [`Self::clear`].
     pub fn tree_blocks(&self) -> usize {
-        let leaves = self.leaves.items().iter().filter(|l| l.disk != 0).count();
-        leaves + self.index.items().len() + self.spare.items().len()
+        self.owned
     }
 
     fn shape_now(&self) -> Result<Shape, TreeError> {
@@ -704,13 +768,17 @@ impl<A: Arrays> ExtentMap<A> {
     /// Gives the map a tree block to use (a new one from the allocator).
     pub fn add_spare(&mut self, disk: u64) -> Result<(), NoMemory> {
         self.spare.try_reserve(1)?;
-        self.spare.try_push(disk)
+        self.spare.try_push(disk)?;
+        self.owned += 1;
+        Ok(())
     }
 
     /// Takes back a tree block the map does not use (to be freed once the
     /// tree that no longer points at it is written).
     pub fn take_spare(&mut self) -> Option<u64> {
-        pop(&mut self.spare)
+        let b = pop(&mut self.spare)?;
+        self.owned = self.owned.saturating_sub(1);
+        Some(b)
     }
 
     /// Empties the map, passing every tree block it owned to `free` (the
@@ -730,6 +798,7 @@ impl<A: Arrays> ExtentMap<A> {
         self.scratch.shorten(0);
         self.used_slots = 0;
         self.count = 0;
+        self.owned = 0;
         self.index_from = Some(0);
         self.shape = Shape::default();
         self.dirty = true;
@@ -772,7 +841,7 @@ impl<A: Arrays> ExtentMap<A> {
                     i += 1;
                 }
                 if l.disk != 0 {
-                    let _ = self.spare.try_push(l.disk);
+                    self.make_spare(l.disk);
                 }
                 if let Some(l) = self.leaves.items_mut().get_mut(li) {
                     l.disk = 0;
@@ -780,7 +849,7 @@ impl<A: Arrays> ExtentMap<A> {
                 }
             }
             while let Some(b) = pop(&mut self.index) {
-                let _ = self.spare.try_push(b);
+                self.make_spare(b);
             }
             let h = NodeHeader { entries: u16::try_from(i).unwrap_or(0), max: ROOT_CAPACITY, depth: 0 };
             tree::put_header(root, h);
@@ -807,13 +876,17 @@ impl<A: Arrays> ExtentMap<A> {
         }
         while self.index.items().len() > want {
             if let Some(b) = pop(&mut self.index) {
-                let _ = self.spare.try_push(b);
+                self.make_spare(b);
             }
         }
         self.index.try_reserve(want.saturating_sub(self.index.items().len())).map_err(nomem)?;
         while self.index.items().len() < want {
             let b = pop(&mut self.spare).ok_or(bad(TreeError::WrongBlockCount(need)))?;
-            let _ = self.index.try_push(b);
+            if self.index.try_push(b).is_err() {
+                // Room was reserved above: never; if it were, the block
+                // would be lost to the map, and counted so.
+                self.owned = self.owned.saturating_sub(1);
+            }
         }
         let max = tree::node_capacity(ctx.geo.block_size());
         // Dirty leaves.

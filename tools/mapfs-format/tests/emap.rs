@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use mapfs_format::emap::{ExtentMap, MapError, NoMemory};
-use mapfs_format::extent::{lookup, Extent, ExtentError, ExtentList};
+use mapfs_format::extent::{lookup, Extent, ExtentError, ExtentList, MAX_EXTENT_LEN};
 use mapfs_format::inode::INODE_DATA_SIZE;
 use mapfs_format::layout::Geometry;
 use mapfs_format::tree::{self, TreeCtx, TreeItem};
@@ -72,6 +72,7 @@ impl Disk {
             assert!(self.freed.insert(b), "block {b} given back twice");
         }
         assert_eq!(m.tree_blocks(), need, "the map keeps exactly the blocks its tree uses");
+        assert_eq!(self.walk().1.len(), need, "the map counts the blocks of the tree on disk");
         self.writes - before
     }
 
@@ -191,6 +192,62 @@ fn model_check(log_bs: u32, seed: u64, ops: usize, span: u64) {
     same(&m, &model, &mut rng, span);
     disk.sync(&mut m);
     disk.check(&model.0);
+}
+
+/// Inserts that continue the extent before them (appends, sequential
+/// writes: edited in place) give what the general edit gives: merged with
+/// the extent after them too when that one continues them, also when it is
+/// the first of the next leaf; not merged across a change of state or past
+/// the longest extent.
+#[test]
+fn appends_edit_in_place_as_the_general_edit_would() {
+    let mut rng = Rng(5);
+    let mut m = Map::default();
+    m.set_block_size(1024);
+    let mut model = Model::default();
+    let mut disk = Disk::new(10);
+    let base = 1_000_000u64;
+    // Single blocks three apart, several leaves of them.
+    let n = 400u64;
+    for k in 0..n {
+        let e = Extent { file_block: 3 * k, disk_block: base + 3 * k, len: 1, unwritten: false };
+        m.insert(e, |_| {}).unwrap();
+        model.edit(|l| l.insert(e, |_| {})).unwrap();
+    }
+    disk.sync(&mut m);
+    assert!(m.leaf_count() > 3, "the test needs leaf boundaries");
+    let edit = |m: &mut Map, model: &mut Model, e: Extent| {
+        m.insert(e, |_| panic!("nothing is displaced")).unwrap();
+        model.edit(|l| l.insert(e, |_| {})).unwrap();
+    };
+    for k in 0..n - 1 {
+        let (fb, db) = (3 * k + 1, base + 3 * k + 1);
+        match k % 4 {
+            // Fills the gap: three extents become one (at a leaf's end
+            // too, for some k).
+            0 | 1 => edit(&mut m, &mut model, Extent { file_block: fb, disk_block: db, len: 2, unwritten: false }),
+            // Half the gap: the extent grows, the next one stays apart.
+            2 => edit(&mut m, &mut model, Extent { file_block: fb, disk_block: db, len: 1, unwritten: false }),
+            // Unwritten: continues nothing.
+            _ => edit(&mut m, &mut model, Extent { file_block: fb, disk_block: db, len: 2, unwritten: true }),
+        }
+        if k % 40 == 0 {
+            same(&m, &model, &mut rng, 3 * n);
+        }
+    }
+    same(&m, &model, &mut rng, 3 * n);
+    disk.sync(&mut m);
+    disk.check(&model.0);
+    // Up to the longest extent, and one past it.
+    let start = 3 * n + 10;
+    let mut e = Extent { file_block: start, disk_block: base + start, len: MAX_EXTENT_LEN - 1, unwritten: false };
+    edit(&mut m, &mut model, e);
+    e = Extent { file_block: e.end(), disk_block: e.disk_end(), len: 1, unwritten: false };
+    edit(&mut m, &mut model, e);
+    e = Extent { file_block: e.end(), disk_block: e.disk_end(), len: 1, unwritten: false };
+    edit(&mut m, &mut model, e);
+    same(&m, &model, &mut rng, start + u64::from(MAX_EXTENT_LEN) + 10);
+    assert_eq!(m.last().map(|e| e.len), Some(1), "no extent is longer than the longest");
 }
 
 #[test]
