@@ -13,7 +13,7 @@
 
 #![forbid(unsafe_code)]
 
-use crate::format::{dir, extent::Mapping, inode::FileType, reserve::Growth, symlink};
+use crate::format::{dir, extent::Mapping, inode::FileType, recover, reserve::Growth, symlink};
 use crate::kfs::vfs::{BufferGuard, CreateKind, Created, DirEmitter, DirOperations, INode, INodeType, Locked, Lookup};
 use crate::MapFs;
 use kernel::{prelude::*, sync::aref::ARef, types::ScopeGuard};
@@ -278,6 +278,19 @@ fn scan_blocks<R>(
         }
     }
     Ok(None)
+}
+
+/// Counts the entries of every block of `dir` into `names`, indexed by
+/// inode number ([`recover::count_block`]), at a mount recovering the
+/// namespace ([`crate::inode::recover_namespace`]).
+pub(crate) fn count_names(dir: &INode<MapFs>, names: &mut [recover::Names]) -> Result {
+    let d = dir_ino(dir)?;
+    let mut first = true;
+    scan_blocks(dir, |block| {
+        recover::count_block(names, d, core::mem::take(&mut first), block)?;
+        Ok(None::<()>)
+    })?;
+    Ok(())
 }
 
 /// The directory-entry type code of `inode`.

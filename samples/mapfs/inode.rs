@@ -11,6 +11,7 @@ use crate::format::{
     extent::{Extent, ExtentError},
     inode::{FileType, Inode, Timestamp, FLAG_APPEND, FLAG_IMMUTABLE, FLAG_INLINE, FLAG_NOATIME, INODE_DATA_SIZE},
     layout::{INODE_SIZE, ROOT_INO},
+    recover::{self, Decision, Names},
     reserve::{extent_bound, Counts, Growth},
     xattr::InodeExt,
     symlink,
@@ -848,6 +849,13 @@ fn read_slot(sb: &SuperBlock<MapFs>, ino: u32) -> Result<Inode> {
 /// Points the on-disk slot of orphan `ino` at `next` (the inode after it on
 /// the orphan list), in place: `ino` may be in memory or not.
 fn set_next_orphan(sb: &SuperBlock<MapFs>, ino: u32, next: u32) -> Result {
+    edit_slot(sb, ino, |raw| raw.next_orphan = next)
+}
+
+/// Changes the on-disk slot of inode `ino` in place with `f` (the buffer
+/// is dirtied for write-back); for an inode not in memory, or one whose
+/// in-memory copy does not hold the fields `f` changes.
+fn edit_slot(sb: &SuperBlock<MapFs>, ino: u32, f: impl FnOnce(&mut Inode)) -> Result {
     let d = sb.data();
     let (block, off) = d.geo.inode_location(ino).ok_or(EUCLEAN)?;
     let buf = sb.read_block(block)?;
@@ -855,7 +863,7 @@ fn set_next_orphan(sb: &SuperBlock<MapFs>, ino: u32, next: u32) -> Result {
     let slot = guard.data_mut().get_mut(off..off + INODE_SIZE).ok_or(EIO)?;
     let mut raw = Inode::decode(slot, d.seed, ino)
         .map_err(|e| corrupt(sb, ino.into(), format_args!("bad inode: {}", e)))?;
-    raw.next_orphan = next;
+    f(&mut raw);
     raw.encode(slot, d.seed, ino)?;
     guard.mark_dirty();
     Ok(())
@@ -959,18 +967,29 @@ pub(crate) fn process_orphans(sb: &SuperBlock<MapFs>) -> Result {
         }
         ino = raw.next_orphan;
     }
-    {
-        let mut a = d.alloc.lock();
-        a.set_orphans(&chain)?;
-        a.write_super(|b| sb.read_block(b), false)?;
-    }
-    // On disk the list becomes what is kept: each kept entry points at
-    // the next kept one, the others at nothing.
-    for (i, &o) in chain.iter().enumerate() {
-        set_next_orphan(sb, o, chain.get(i + 1).copied().unwrap_or(0))?;
-    }
     for &o in linked.iter() {
         set_next_orphan(sb, o, 0)?;
+    }
+    free_orphans(sb, &chain)?;
+    if !chain.is_empty() {
+        pr_info!("{}: freed {} inode(s) unlinked while open before an unclean shutdown\n",
+            sb.id(), chain.len());
+    }
+    Ok(())
+}
+
+/// Makes `chain`, inodes in use without a link, the orphan list (the
+/// super block names its head, each slot the next), then frees them one
+/// by one, each leaving the list as it goes: a crash part way leaves the
+/// rest listed for the next mount.
+fn free_orphans(sb: &SuperBlock<MapFs>, chain: &[u32]) -> Result {
+    {
+        let mut a = sb.data().alloc.lock();
+        a.set_orphans(chain)?;
+        a.write_super(|b| sb.read_block(b), false)?;
+    }
+    for (i, &o) in chain.iter().enumerate() {
+        set_next_orphan(sb, o, chain.get(i + 1).copied().unwrap_or(0))?;
     }
     for &ino in chain.iter() {
         // No link: the last reference's `iput` evicts it (the super block
@@ -980,9 +999,84 @@ pub(crate) fn process_orphans(sb: &SuperBlock<MapFs>) -> Result {
             Err(e) => pr_err!("{}: orphan inode {}: error {}\n", sb.id(), ino, e.to_errno()),
         }
     }
-    if !chain.is_empty() {
-        pr_info!("{}: freed {} inode(s) unlinked while open before an unclean shutdown\n",
-            sb.id(), chain.len());
+    Ok(())
+}
+
+/// At a read-write mount of an image that was not cleanly unmounted, in
+/// place of [`process_orphans`]: counts the entries of every directory in
+/// use, then frees every inode no entry names and sets every other link
+/// count to the number of entries ([`recover`] has the rules and why).
+/// The orphan list is rebuilt from the inodes freed. Nothing is changed
+/// unless every directory was read and every entry made sense: on an
+/// error the caller falls back to the orphan list.
+///
+/// Runs before the root is returned, so nothing else uses the
+/// filesystem: every directory read here is evicted at its last `iput`
+/// (the super block is not active yet), and the slots are changed in
+/// place.
+pub(crate) fn recover_namespace(sb: &SuperBlock<MapFs>) -> Result {
+    let d = sb.data();
+    let count = d.geo.inode_count;
+    let in_use = |ino: u32| d.alloc.lock().inode_in_use(ino);
+    let mut names = KVVec::from_elem(Names::default(), count as usize, GFP_KERNEL)?;
+    // Pass 1: every directory's entries. One with no link is not read
+    // (`rmdir` leaves it empty); a root without one fails `iget`.
+    let mut dirs = 0u32;
+    for ino in 1..count {
+        if !in_use(ino) {
+            continue;
+        }
+        let raw = read_slot(sb, ino)?;
+        if raw.file_type() != Some(FileType::Directory) || (raw.nlink == 0 && ino != ROOT_INO) {
+            continue;
+        }
+        let dir = iget(sb, ino)?;
+        crate::dir::count_names(&dir, &mut names)?;
+        dirs += 1;
+    }
+    // Pass 2: every inode in use against its entries.
+    let mut free = KVec::new();
+    let (mut fixed, mut unnamed, mut damaged, mut dangling) = (0u32, 0u32, 0u32, 0u32);
+    for ino in 1..count {
+        let n = names.get(ino as usize).copied().unwrap_or_default();
+        if !in_use(ino) {
+            dangling += u32::from(n.refs);
+            continue;
+        }
+        let raw = read_slot(sb, ino)?;
+        if raw.is_free() {
+            continue;
+        }
+        match recover::decide(ino, &raw, &n) {
+            Decision::Keep => {}
+            Decision::Fix { nlink } => {
+                edit_slot(sb, ino, |r| {
+                    r.nlink = nlink;
+                    r.next_orphan = 0;
+                })?;
+                fixed += 1;
+            }
+            Decision::Free => {
+                edit_slot(sb, ino, |r| r.nlink = 0)?;
+                free.push(ino, GFP_KERNEL)?;
+            }
+            Decision::Unnamed => {
+                pr_warn!("{}: directory inode {} has entries and no name; run fsck.mapfs\n", sb.id(), ino);
+                edit_slot(sb, ino, |r| r.next_orphan = 0)?;
+                unnamed += 1;
+            }
+            Decision::Damaged => {
+                pr_warn!("{}: inode {}: {} entries name it; run fsck.mapfs\n", sb.id(), ino, n.refs);
+                damaged += 1;
+            }
+        }
+    }
+    free_orphans(sb, &free)?;
+    pr_info!("{}: namespace recovered ({} directories read): {} inode(s) no entry names freed, {} link count(s) corrected\n",
+        sb.id(), dirs, free.len(), fixed);
+    if dangling != 0 || unnamed != 0 || damaged != 0 {
+        pr_warn!("{}: {} entries name free inodes, {} directories have no name, {} inodes are damaged: run fsck.mapfs\n",
+            sb.id(), dangling, unnamed, damaged);
     }
     Ok(())
 }

@@ -67,6 +67,10 @@ pub(crate) struct MapfsSb {
     pub(crate) error_ro: Atomic<bool>,
     /// The rate limit of its error lines (`fs_err!`).
     pub(crate) log: errors::ErrorLog,
+    /// Mounted read-write from an image that was not cleanly unmounted:
+    /// the mount recovers the namespace ([`inode::recover_namespace`])
+    /// instead of trusting the orphan list alone.
+    pub(crate) unclean: bool,
 }
 
 /// What mapfs does when it finds a corrupt structure (`errors=`).
@@ -211,8 +215,18 @@ impl FileSystem for MapFs {
     }
 
     fn root(sb: &SuperBlock<Self>) -> Result<ARef<INode<Self>>> {
-        if let Err(e) = inode::process_orphans(sb) {
-            pr_err!("{}: processing the orphan list: error {}\n", sb.id(), e.to_errno());
+        let recovered = sb.data().unclean && match inode::recover_namespace(sb) {
+            Ok(()) => true,
+            Err(e) => {
+                pr_err!("{}: recovering the namespace: error {}: nothing freed, the orphan list used instead; run fsck.mapfs\n",
+                    sb.id(), e.to_errno());
+                false
+            }
+        };
+        if !recovered {
+            if let Err(e) = inode::process_orphans(sb) {
+                pr_err!("{}: processing the orphan list: error {}\n", sb.id(), e.to_errno());
+            }
         }
         inode::iget(sb, format::layout::ROOT_INO)
     }

@@ -71,9 +71,10 @@ pub(crate) fn fill_super(sb: &mut NewSuperBlock<MapFs>, options: &Options) -> Re
     let seed = fs_seed(&disk.uuid);
     let mut alloc = Alloc::load(|b| sb.read_block(b), &geo, seed, &disk, id)?;
     let read_only = sb.is_read_only();
+    let unclean = !read_only && disk.state & STATE_CLEAN == 0;
     if !read_only {
-        if disk.state & STATE_CLEAN == 0 {
-            pr_warn!("{}: was not cleanly unmounted: run fsck.mapfs\n", id);
+        if unclean {
+            pr_warn!("{}: was not cleanly unmounted: recovering the namespace\n", id);
         }
         if disk.state & STATE_ERRORS != 0 {
             pr_warn!("{}: corruption was found on this filesystem: run fsck.mapfs\n", id);
@@ -90,6 +91,7 @@ pub(crate) fn fill_super(sb: &mut NewSuperBlock<MapFs>, options: &Options) -> Re
         remount_ro_on_error: Atomic::new(options.errors == Some(OnError::RemountRo)),
         error_ro: Atomic::new(false),
         log: crate::errors::ErrorLog::new(),
+        unclean,
     })
 }
 

@@ -58,6 +58,13 @@ pub enum DirError {
     /// The first block does not start with `.` naming the directory and
     /// `..` naming an inode in range.
     BadDots,
+    /// The record at `offset` names inode `ino`, 0 or out of range.
+    BadInode {
+        /// Offset of the record.
+        offset: usize,
+        /// The inode number it names.
+        ino: u32,
+    },
 }
 
 impl core::fmt::Display for DirError {
@@ -77,6 +84,7 @@ impl core::fmt::Display for DirError {
             Self::NoEntry => write!(f, "no entry at that offset"),
             Self::NoRoom => write!(f, "no room in block"),
             Self::BadDots => write!(f, "bad '.' or '..' entry"),
+            Self::BadInode { offset, ino } => write!(f, "entry at offset {} names inode {}, out of range", offset, ino),
         }
     }
 }

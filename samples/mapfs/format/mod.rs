@@ -36,6 +36,7 @@ pub mod extent;
 pub mod inode;
 pub mod layout;
 mod le;
+pub mod recover;
 pub mod reserve;
 pub mod super_block;
 pub mod symlink;

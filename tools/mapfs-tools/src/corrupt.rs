@@ -754,6 +754,38 @@ pub fn set_dir_field(
     Ok((fs.dev, format!("{where_} {what}")))
 }
 
+/// Makes entry `name` of directory `d` name inode `ino` instead (its type
+/// code kept), or removes it when `ino` is 0, and recomputes the block
+/// checksum; the inodes themselves are not touched. This is the state a
+/// crash leaves when a directory block reached the disk and the inode
+/// slots of the same change did not.
+pub fn set_entry(dev: MemDev, d: u32, name: &[u8], ino: u32) -> Result<(MemDev, String), String> {
+    let mut fs = Fs::open(dev).map_err(|e| e.to_string())?;
+    let inode = fs.read_inode(d).map_err(|e| e.to_string())?;
+    if inode.mode & 0o170000 != 0o040000 {
+        return Err(format!("inode {d} is not a directory"));
+    }
+    let (ext, _) = fs.read_extents(d, &inode).map_err(|e| e.to_string())?;
+    let (seed, bs) = (fs.seed, fs.bs);
+    let shown = String::from_utf8_lossy(name).into_owned();
+    for fb in 0..inode.size / bs as u64 {
+        let Some(b) = map_block(&ext, fb) else { continue };
+        let buf = block_mut(&mut fs.dev, bs, b)?;
+        let found = dir::find(buf, name).map_err(|e| format!("directory {d} block {fb}: {e}"))?;
+        let Some(e) = found.map(|e| (e.offset, e.ino, e.file_type)) else { continue };
+        let (offset, old, ft) = e;
+        let r = if ino == 0 {
+            dir::remove(buf, seed, d, offset)
+        } else {
+            dir::set_entry(buf, seed, d, offset, ino, ft)
+        };
+        r.map_err(|e| format!("directory {d} block {fb}: {e}"))?;
+        let what = if ino == 0 { "removed".to_string() } else { format!("now names inode {ino}") };
+        return Ok((fs.dev, format!("directory {d} entry '{shown}' (inode {old}) {what}")));
+    }
+    Err(format!("directory {d} has no entry '{shown}'"))
+}
+
 /// Sets (`value` true) or clears the bit of disk block `block` in the
 /// block bitmap and recomputes that bitmap block's checksum.
 pub fn set_block_bit(dev: MemDev, block: u64, value: bool) -> Result<(MemDev, String), String> {

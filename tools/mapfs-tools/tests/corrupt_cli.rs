@@ -212,6 +212,38 @@ fn seed_is_deterministic() {
 }
 
 #[test]
+fn set_entry_removes_or_repoints() {
+    let (p, _, s) = sample_image("set-entry");
+    let root = ROOT_INO.to_string();
+    // /hello and /a/hardlink name the same inode: without /hello its link
+    // count (2) is one too many, and the inode itself is untouched.
+    let lines = ok(&p, &["--set-entry", &root, "hello", "0"]);
+    assert_eq!(lines, [format!("directory {root} entry 'hello' (inode {}) removed", s.hello)]);
+    let dev = load(&p);
+    let (dev, inode) = {
+        let mut fs = open(dev);
+        (fs.dev.clone(), fs.read_inode(s.hello).unwrap())
+    };
+    assert_eq!(inode.nlink, 2);
+    reports(dev, &[&format!("inode {}:", s.hello), "link count 2, should be 1"]);
+    // Repointed: /big now names /hello's inode, and big's inode is named
+    // by nothing.
+    let lines = ok(&p, &["--set-entry", &root, "big", &s.hello.to_string()]);
+    assert_eq!(lines, [format!("directory {root} entry 'big' (inode {}) now names inode {}", s.big, s.hello)]);
+    reports(load(&p), &[&format!("inode {}:", s.big), "not referenced by any directory"]);
+    // No such entry, a file that is not a directory: exit 1, nothing written.
+    let before = load(&p);
+    for args in [
+        ["--set-entry", &root, "hello", "0"],
+        ["--set-entry", &s.hello.to_string(), "x", "0"],
+    ] {
+        let o = run(&p, &args);
+        assert_eq!(code(&o), 1, "{args:?}: {}", err(&o));
+    }
+    assert_eq!(load(&p).data, before.data);
+}
+
+#[test]
 fn bad_usage() {
     let (p, dev, _) = sample_image("usage");
     let o = Command::new(CORRUPT).arg("--help").output().unwrap();
@@ -222,6 +254,7 @@ fn bad_usage() {
         "--set-inode INO OFF WIDTH VALUE",
         "--set-sb OFF WIDTH VALUE",
         "--set-dir DIRINO FILEBLOCK OFF WIDTH VALUE",
+        "--set-entry DIRINO NAME INO",
         "--block-bit BLOCK 0|1",
         "--extents INO",
     ] {
@@ -244,6 +277,8 @@ fn bad_usage() {
         &["--set-inode", "2", "12", "1", "256"],
         &["--set-sb", "1022", "4", "0"],
         &["--set-dir", "2", "0", "0", "4"],
+        &["--set-entry", "2", "x"],
+        &["--set-entry", "2", "x", "y"],
         &["--block-bit", "10", "2"],
         &["--extents", "-1"],
         &["--bogus"],

@@ -7,7 +7,10 @@
 # kernel itself writes), and for each seed:
 #   1. copies the base and lets mapfs-corrupt make 1-3 structure-aware
 #      changes with recomputed checksums (so they reach the filesystem logic);
-#   2. runs fsck.mapfs -n -f on the copy (it must not crash: exit 0 or 4);
+#   2. runs fsck.mapfs -n -f on the copy (it must not crash: exit 0 or 4),
+#      then, for every seed S with S/2 odd, marks it not cleanly unmounted
+#      (mapfs-corrupt --set-sb 192 2 0), so that the mount recovers the
+#      namespace from the damaged directories (free what no entry names);
 #   3. attaches it to a loop device, mounts it (odd seeds with
 #      errors=remount-ro, so that the first corruption found stops every
 #      change), walks it (stat, read every
@@ -27,7 +30,8 @@
 # fields nothing checks, such as timestamps). Every failure names its block
 # size and seed; the base images stay in OUT/fuzz so that
 #   cp OUT/fuzz/base-BS.img x.img; mapfs-corrupt x.img --seed S --changes C
-# rebuilds the image. The base is built, and copied for each image, on the
+# rebuilds the image (add mapfs-corrupt x.img --set-sb 192 2 0 when the
+# failure says "unclean"). The base is built, and copied for each image, on the
 # guest's tmpfs (BASE_DIR): OUT is a 9p share without a page cache, and
 # reading 8 MiB from it per image was a large part of an image's time.
 #
@@ -436,7 +440,7 @@ def fuzz_images(bs, base, seeds, loop_nr, mnt, img):
     LOOP_NR = loop_nr
     kmsg = Kmsg()
     tally = dict(images=0, mount_refused=0, op_refused=0, fsck_found=0, fsck_missed=0,
-                 neither=0, splats=0, hangs=0, fsck_crash=0, went_ro=0)
+                 neither=0, splats=0, hangs=0, fsck_crash=0, went_ro=0, unclean=0)
     failures = []
     for seed in seeds:
         changes = 1 + seed % 3
@@ -455,6 +459,14 @@ def fuzz_images(bs, base, seeds, loop_nr, mnt, img):
         if frc not in (0, 4):
             tally["fsck_crash"] += 1
             failures.append("%s (%s): fsck -n exit %d:\n%s" % (tag, what, frc, fout[-2000:]))
+        if (seed // 2) % 2 == 1:
+            # After fsck: its verdict is on the damage, not on the state.
+            rc, out = run([tool("mapfs-corrupt"), img, "--set-sb", "192", "2", "0"])
+            if rc != 0:
+                failures.append("%s: marking it unclean: exit %d: %s" % (tag, rc, out.strip()))
+                continue
+            tag += " unclean"
+            tally["unclean"] += 1
         rc, loop = attach(img)
         if rc != 0:
             failures.append("%s: attaching the image: %s" % (tag, loop))
@@ -586,10 +598,12 @@ def main():
         failures += fails
         print("block size %d: %d images, mount refused %d, an operation refused %d, "
               "fsck -n found damage in %d, missed what the kernel refused in %d, "
-              "neither noticed %d; went read-only (errors=remount-ro, odd seeds) %d" % (
+              "neither noticed %d; went read-only (errors=remount-ro, odd seeds) %d; "
+              "mounted as not cleanly unmounted %d" % (
                   bs, tally.get("images", 0), tally.get("mount_refused", 0),
                   tally.get("op_refused", 0), tally.get("fsck_found", 0),
-                  tally.get("fsck_missed", 0), tally.get("neither", 0), tally.get("went_ro", 0)),
+                  tally.get("fsck_missed", 0), tally.get("neither", 0), tally.get("went_ro", 0),
+                  tally.get("unclean", 0)),
               flush=True)
         for k in tally:
             totals[k] = totals.get(k, 0) + tally[k]

@@ -16,6 +16,7 @@ Usage: mapfs-corrupt IMAGE --seed N [--changes K]
        mapfs-corrupt IMAGE --set-inode INO OFF WIDTH VALUE
        mapfs-corrupt IMAGE --set-sb OFF WIDTH VALUE
        mapfs-corrupt IMAGE --set-dir DIRINO FILEBLOCK OFF WIDTH VALUE
+       mapfs-corrupt IMAGE --set-entry DIRINO NAME INO
        mapfs-corrupt IMAGE --block-bit BLOCK 0|1
        mapfs-corrupt IMAGE --extents INO
 
@@ -37,6 +38,10 @@ per change is printed.
                   counts are not adjusted)
   --set-dir       same at byte OFF of file block FILEBLOCK of directory
                   DIRINO, recompute the directory block checksum
+  --set-entry     make entry NAME of directory DIRINO name inode INO (0:
+                  remove the entry), recompute the block checksum; the
+                  inodes are not changed (a crash's half-written unlink,
+                  create or link)
   --block-bit     set (1) or clear (0) disk block BLOCK's bit in the block
                   bitmap, recompute that bitmap block's checksum
   --extents       change nothing: print inode INO's extents, one per line
@@ -79,6 +84,11 @@ enum Action {
     BlockBit {
         block: u64,
         value: bool,
+    },
+    SetEntry {
+        dir: u32,
+        name: String,
+        ino: u32,
     },
     Extents {
         ino: u32,
@@ -140,7 +150,7 @@ fn parse(argv: &[String]) -> Result<(String, Action), String> {
         let nargs = match a.as_str() {
             "--seed" | "--changes" | "--extents" => 1,
             "--block-bit" => 2,
-            "--set-sb" => 3,
+            "--set-sb" | "--set-entry" => 3,
             "--set-inode" => 4,
             "--set-dir" => 5,
             "--" => {
@@ -184,6 +194,11 @@ fn parse(argv: &[String]) -> Result<(String, Action), String> {
                     "1" => true,
                     s => return Err(format!("--block-bit: '{s}' is not 0 or 1")),
                 },
+            },
+            "--set-entry" => Action::SetEntry {
+                dir: num_as("DIRINO", &v[0])?,
+                name: v[1].clone(),
+                ino: num_as("INO", &v[2])?,
             },
             "--set-sb" => {
                 let (off, width, value) = field(1024, &v)?;
@@ -289,6 +304,11 @@ fn run(path: &str, action: Action) -> Result<(), String> {
             value,
         } => {
             let (dev, l) = corrupt::set_dir_field(dev, dir, fb, off, width, value)?;
+            lines.push(l);
+            Some(dev)
+        }
+        Action::SetEntry { dir, name, ino } => {
+            let (dev, l) = corrupt::set_entry(dev, dir, name.as_bytes(), ino)?;
             lines.push(l);
             Some(dev)
         }
