@@ -303,6 +303,23 @@ impl Alloc {
         Ok((ino as u32, self.next_generation))
     }
 
+    /// Marks inode number `ino`, free in the bitmap, in use: its slot
+    /// is in use and an entry names it (a create whose bitmap block never
+    /// reached the disk), at a mount recovering the namespace.
+    pub(crate) fn claim_inode(&mut self, sb: &SuperBlock<MapFs>, geo: &Geometry, seed: u32, ino: u32) -> Result {
+        let ino = u64::from(ino);
+        if ino == 0 || ino >= u64::from(geo.inode_count) {
+            return Err(EUCLEAN);
+        }
+        if bitmap::all_set(&self.inodes, ino, 1).unwrap_or(false) {
+            return Ok(());
+        }
+        bitmap::set_bits(&mut self.inodes, ino, 1)?;
+        Self::write_through(sb, seed, &self.inodes, &geo.inode_bitmap, ino, 1)?;
+        self.sb.free_inodes = self.sb.free_inodes.saturating_sub(1);
+        Ok(())
+    }
+
     /// Frees inode number `ino`.
     pub(crate) fn free_inode(&mut self, sb: &SuperBlock<MapFs>, geo: &Geometry, seed: u32, ino: u32) -> Result {
         let ino = u64::from(ino);

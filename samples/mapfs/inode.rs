@@ -1006,9 +1006,14 @@ fn free_orphans(sb: &SuperBlock<MapFs>, chain: &[u32]) -> Result {
 /// place of [`process_orphans`]: counts the entries of every directory in
 /// use, then frees every inode no entry names and sets every other link
 /// count to the number of entries ([`recover`] has the rules and why).
-/// The orphan list is rebuilt from the inodes freed. Nothing is changed
-/// unless every directory was read and every entry made sense: on an
-/// error the caller falls back to the orphan list.
+/// The orphan list is rebuilt from the inodes freed. The slots, not the
+/// inode bitmap, say which inodes exist (both are written back in any
+/// order): a bit is set for a slot in use that an entry names, and an
+/// unnamed slot whose bit is clear is cleared alone (its blocks may have
+/// been handed out again since). Nothing is freed or relinked unless
+/// every directory was read and every entry made sense (only the bitmap
+/// bit of a directory in use may have been set by then): on an error the
+/// caller falls back to the orphan list.
 ///
 /// Runs before the root is returned, so nothing else uses the
 /// filesystem: every directory read here is evicted at its last `iput`
@@ -1018,34 +1023,65 @@ pub(crate) fn recover_namespace(sb: &SuperBlock<MapFs>) -> Result {
     let d = sb.data();
     let count = d.geo.inode_count;
     let in_use = |ino: u32| d.alloc.lock().inode_in_use(ino);
+    let claim = |ino: u32| d.alloc.lock().claim_inode(sb, &d.geo, d.seed, ino);
     let mut names = KVVec::from_elem(Names::default(), count as usize, GFP_KERNEL)?;
+    // The inode bitmap is a block of its own, written back in any order
+    // with the slots: a slot is what says whether an inode exists.
+    let mut claimed = 0u32;
     // Pass 1: every directory's entries. One with no link is not read
     // (`rmdir` leaves it empty); a root without one fails `iget`.
     let mut dirs = 0u32;
     for ino in 1..count {
-        if !in_use(ino) {
+        let used = in_use(ino);
+        let Some(raw) = recovery_slot(sb, ino, used)? else { continue };
+        if raw.is_free()
+            || raw.file_type() != Some(FileType::Directory)
+            || (raw.nlink == 0 && ino != ROOT_INO)
+        {
             continue;
         }
-        let raw = read_slot(sb, ino)?;
-        if raw.file_type() != Some(FileType::Directory) || (raw.nlink == 0 && ino != ROOT_INO) {
-            continue;
+        if !used {
+            claim(ino)?;
+            claimed += 1;
         }
         let dir = iget(sb, ino)?;
         crate::dir::count_names(&dir, &mut names)?;
         dirs += 1;
     }
-    // Pass 2: every inode in use against its entries.
+    // Pass 2: every inode against its entries.
     let mut free = KVec::new();
     let (mut fixed, mut unnamed, mut damaged, mut dangling) = (0u32, 0u32, 0u32, 0u32);
+    let (mut cleared, mut numbers) = (0u32, 0u32);
     for ino in 1..count {
         let n = names.get(ino as usize).copied().unwrap_or_default();
-        if !in_use(ino) {
+        let used = in_use(ino);
+        let Some(raw) = recovery_slot(sb, ino, used)? else {
             dangling += u32::from(n.refs);
             continue;
-        }
-        let raw = read_slot(sb, ino)?;
+        };
         if raw.is_free() {
+            if n.refs != 0 {
+                dangling += u32::from(n.refs);
+            } else if used {
+                // A number taken whose slot never reached the disk, or
+                // freed whose bitmap bit did not: nothing else to free.
+                d.free_inode(sb, ino)?;
+                numbers += 1;
+            }
             continue;
+        }
+        if !used {
+            if n.refs == 0 {
+                // Freed (its bitmap bit reached the disk, the cleared
+                // slot did not), or a create of which only the slot
+                // reached it. Its blocks may belong to others by now:
+                // only the slot is cleared.
+                write_slot(sb, ino, &Inode::default(), None)?;
+                cleared += 1;
+                continue;
+            }
+            claim(ino)?;
+            claimed += 1;
         }
         match recover::decide(ino, &raw, &n) {
             Decision::Keep => {}
@@ -1074,11 +1110,30 @@ pub(crate) fn recover_namespace(sb: &SuperBlock<MapFs>) -> Result {
     free_orphans(sb, &free)?;
     pr_info!("{}: namespace recovered ({} directories read): {} inode(s) no entry names freed, {} link count(s) corrected\n",
         sb.id(), dirs, free.len(), fixed);
+    if claimed != 0 || cleared != 0 || numbers != 0 {
+        pr_info!("{}: inode bitmap: {} inode(s) in use marked so, {} unnamed slot(s) marked free cleared, {} number(s) with a free slot freed\n",
+            sb.id(), claimed, cleared, numbers);
+    }
     if dangling != 0 || unnamed != 0 || damaged != 0 {
         pr_warn!("{}: {} entries name free inodes, {} directories have no name, {} inodes are damaged: run fsck.mapfs\n",
             sb.id(), dangling, unnamed, damaged);
     }
     Ok(())
+}
+
+/// Slot `ino` as [`recover_namespace`] reads it: checked (a bad one is
+/// corruption) when the bitmap marks it in use (`used`); otherwise a slot
+/// that does not decode is `None`, not in use either way.
+fn recovery_slot(sb: &SuperBlock<MapFs>, ino: u32, used: bool) -> Result<Option<Inode>> {
+    if used {
+        return read_slot(sb, ino).map(Some);
+    }
+    let d = sb.data();
+    let (block, off) = d.geo.inode_location(ino).ok_or(EUCLEAN)?;
+    let buf = sb.read_block(block)?;
+    let guard = buf.lock()?;
+    let bytes = guard.data().get(off..off + INODE_SIZE).ok_or(EIO)?;
+    Ok(Inode::decode(bytes, d.seed, ino).ok())
 }
 
 /// Encodes `raw` and, with the xattr feature, its extension `ext` into

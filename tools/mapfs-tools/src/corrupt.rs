@@ -789,17 +789,30 @@ pub fn set_entry(dev: MemDev, d: u32, name: &[u8], ino: u32) -> Result<(MemDev, 
 /// Sets (`value` true) or clears the bit of disk block `block` in the
 /// block bitmap and recomputes that bitmap block's checksum.
 pub fn set_block_bit(dev: MemDev, block: u64, value: bool) -> Result<(MemDev, String), String> {
+    set_bit(dev, false, block, value)
+}
+
+/// Sets (`value` true) or clears the bit of inode `ino` in the inode
+/// bitmap and recomputes that bitmap block's checksum (the slot is not
+/// changed: a crash's half-written create or free).
+pub fn set_inode_bit(dev: MemDev, ino: u32, value: bool) -> Result<(MemDev, String), String> {
+    set_bit(dev, true, u64::from(ino), value)
+}
+
+fn set_bit(dev: MemDev, inode: bool, n: u64, value: bool) -> Result<(MemDev, String), String> {
     let mut fs = Fs::open(dev).map_err(|e| e.to_string())?;
-    if block >= fs.sb.block_count {
-        return Err(format!(
-            "block {block} is out of range (block count {})",
-            fs.sb.block_count
-        ));
+    let (what, count, region) = if inode {
+        ("inode", u64::from(fs.sb.inode_count), fs.sb.inode_bitmap)
+    } else {
+        ("block", fs.sb.block_count, fs.sb.block_bitmap)
+    };
+    if n >= count {
+        return Err(format!("{what} {n} is out of range ({what} count {count})"));
     }
     let (b, bit) = fs
         .geo
-        .bitmap_location(&fs.sb.block_bitmap, block)
-        .ok_or_else(|| format!("block {block} is past the block bitmap"))?;
+        .bitmap_location(&region, n)
+        .ok_or_else(|| format!("{what} {n} is past the {what} bitmap"))?;
     let (seed, bs) = (fs.seed, fs.bs);
     let buf = block_mut(&mut fs.dev, bs, b)?;
     let bits = bitmap::block_bits_mut(buf).map_err(|e| format!("bitmap block {b}: {e}"))?;
@@ -815,7 +828,7 @@ pub fn set_block_bit(dev: MemDev, block: u64, value: bool) -> Result<(MemDev, St
     Ok((
         fs.dev,
         format!(
-            "block bitmap block {b} bit {bit} (block {block}): {} -> {}",
+            "{what} bitmap block {b} bit {bit} ({what} {n}): {} -> {}",
             u8::from(old),
             u8::from(value)
         ),

@@ -134,6 +134,15 @@ fn extents_and_block_bit() {
     let (dev, used) = block_bit(load(&p), b);
     assert!(!used);
     reports(dev, &[&format!("block {b}:"), "marked free"]);
+    // The inode bitmap the same way.
+    let hello = s.hello.to_string();
+    let lines = ok(&p, &["--inode-bit", &hello, "0"]);
+    assert!(lines.len() == 1 && lines[0].contains(&format!("(inode {hello}): 1 -> 0")), "{lines:?}");
+    reports(load(&p), &[&format!("inode {hello}:"), "marked free"]);
+    ok(&p, &["--inode-bit", &hello, "1"]);
+    for args in [["--inode-bit", "4000000", "1"], ["--inode-bit", "0x100000000", "1"]] {
+        assert_ne!(code(&run(&p, &args)), 0, "{args:?}");
+    }
     // And back: clean again.
     ok(&p, &["--block-bit", &format!("{b:#x}"), "1"]);
     let (r, _) = check(load(&p));
@@ -256,6 +265,7 @@ fn bad_usage() {
         "--set-dir DIRINO FILEBLOCK OFF WIDTH VALUE",
         "--set-entry DIRINO NAME INO",
         "--block-bit BLOCK 0|1",
+        "--inode-bit INO 0|1",
         "--extents INO",
     ] {
         assert!(out(&o).contains(s), "help lacks {s:?}:\n{}", out(&o));
@@ -280,6 +290,7 @@ fn bad_usage() {
         &["--set-entry", "2", "x"],
         &["--set-entry", "2", "x", "y"],
         &["--block-bit", "10", "2"],
+        &["--inode-bit", "2", "x"],
         &["--extents", "-1"],
         &["--bogus"],
         &["--seed", "1", "other.img"],

@@ -18,6 +18,7 @@ Usage: mapfs-corrupt IMAGE --seed N [--changes K]
        mapfs-corrupt IMAGE --set-dir DIRINO FILEBLOCK OFF WIDTH VALUE
        mapfs-corrupt IMAGE --set-entry DIRINO NAME INO
        mapfs-corrupt IMAGE --block-bit BLOCK 0|1
+       mapfs-corrupt IMAGE --inode-bit INO 0|1
        mapfs-corrupt IMAGE --extents INO
 
 Damage the mapfs image file IMAGE (a regular file, changed in place) for
@@ -44,6 +45,8 @@ per change is printed.
                   create or link)
   --block-bit     set (1) or clear (0) disk block BLOCK's bit in the block
                   bitmap, recompute that bitmap block's checksum
+  --inode-bit     same for inode INO's bit in the inode bitmap (the slot
+                  is not changed)
   --extents       change nothing: print inode INO's extents, one per line
                   'file_block disk_block len unwritten(0|1)', then its
                   extent tree blocks, 'tree disk_block', then its xattr
@@ -83,6 +86,10 @@ enum Action {
     },
     BlockBit {
         block: u64,
+        value: bool,
+    },
+    InodeBit {
+        ino: u32,
         value: bool,
     },
     SetEntry {
@@ -149,7 +156,7 @@ fn parse(argv: &[String]) -> Result<(String, Action), String> {
     while let Some(a) = it.next() {
         let nargs = match a.as_str() {
             "--seed" | "--changes" | "--extents" => 1,
-            "--block-bit" => 2,
+            "--block-bit" | "--inode-bit" => 2,
             "--set-sb" | "--set-entry" => 3,
             "--set-inode" => 4,
             "--set-dir" => 5,
@@ -193,6 +200,14 @@ fn parse(argv: &[String]) -> Result<(String, Action), String> {
                     "0" => false,
                     "1" => true,
                     s => return Err(format!("--block-bit: '{s}' is not 0 or 1")),
+                },
+            },
+            "--inode-bit" => Action::InodeBit {
+                ino: num_as("INO", &v[0])?,
+                value: match v[1].as_str() {
+                    "0" => false,
+                    "1" => true,
+                    s => return Err(format!("--inode-bit: '{s}' is not 0 or 1")),
                 },
             },
             "--set-entry" => Action::SetEntry {
@@ -304,6 +319,11 @@ fn run(path: &str, action: Action) -> Result<(), String> {
             value,
         } => {
             let (dev, l) = corrupt::set_dir_field(dev, dir, fb, off, width, value)?;
+            lines.push(l);
+            Some(dev)
+        }
+        Action::InodeBit { ino, value } => {
+            let (dev, l) = corrupt::set_inode_bit(dev, ino, value)?;
             lines.push(l);
             Some(dev)
         }
