@@ -1055,12 +1055,14 @@ pub(crate) fn recover_namespace(sb: &SuperBlock<MapFs>) -> Result {
     for ino in 1..count {
         let n = names.get(ino as usize).copied().unwrap_or_default();
         let used = in_use(ino);
+        // The root is named by nothing but itself.
+        let named = n.refs != 0 || ino == ROOT_INO;
         let Some(raw) = recovery_slot(sb, ino, used)? else {
             dangling += u32::from(n.refs);
             continue;
         };
         if raw.is_free() {
-            if n.refs != 0 {
+            if named {
                 dangling += u32::from(n.refs);
             } else if used {
                 // A number taken whose slot never reached the disk, or
@@ -1071,7 +1073,7 @@ pub(crate) fn recover_namespace(sb: &SuperBlock<MapFs>) -> Result {
             continue;
         }
         if !used {
-            if n.refs == 0 {
+            if !named {
                 // Freed (its bitmap bit reached the disk, the cleared
                 // slot did not), or a create of which only the slot
                 // reached it. Its blocks may belong to others by now:
