@@ -129,7 +129,7 @@ misuse: $(KERNEL_DEP) tools
 	@tools/misuse
 
 # Crash rounds: mixed writers, a reset without sync, fsck and a byte check
-# after each (tools/crash). make check runs two rounds.
+# after each (tools/crash). make check runs one round, check-extra one more.
 CRASH_ROUNDS ?= 10
 crash: modules tools
 	@tools/crash --rounds $(CRASH_ROUNDS) $(if $(CRASH_SEED),--seed $(CRASH_SEED))
