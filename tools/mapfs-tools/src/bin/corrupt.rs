@@ -137,6 +137,15 @@ fn num_as<T: TryFrom<u64>>(what: &str, s: &str) -> Result<T, String> {
     T::try_from(num(what, s)?).map_err(|_| format!("{what}: {s} is out of range"))
 }
 
+/// A bit value given on the command line: `0` or `1`.
+fn bit(what: &str, s: &str) -> Result<bool, String> {
+    match s {
+        "0" => Ok(false),
+        "1" => Ok(true),
+        _ => Err(format!("{what}: '{s}' is not 0 or 1")),
+    }
+}
+
 /// Checks a field given on the command line against the structure size
 /// (where it is known without the image).
 fn field(len: usize, v: &[String]) -> Result<(usize, usize, u64), String> {
@@ -196,19 +205,11 @@ fn parse(argv: &[String]) -> Result<(String, Action), String> {
             },
             "--block-bit" => Action::BlockBit {
                 block: num("BLOCK", &v[0])?,
-                value: match v[1].as_str() {
-                    "0" => false,
-                    "1" => true,
-                    s => return Err(format!("--block-bit: '{s}' is not 0 or 1")),
-                },
+                value: bit("--block-bit", &v[1])?,
             },
             "--inode-bit" => Action::InodeBit {
                 ino: num_as("INO", &v[0])?,
-                value: match v[1].as_str() {
-                    "0" => false,
-                    "1" => true,
-                    s => return Err(format!("--inode-bit: '{s}' is not 0 or 1")),
-                },
+                value: bit("--inode-bit", &v[1])?,
             },
             "--set-entry" => Action::SetEntry {
                 dir: num_as("DIRINO", &v[0])?,
